@@ -1,0 +1,37 @@
+# DropOnAir Rooms. `make run` starts the local stack; `make test` runs every test.
+# Both set up what they need first: Debian packages, npm tools, the virtualenv.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+
+.PHONY: setup system tools venv test test-unit run bench clean
+
+setup: system tools venv
+
+system:
+	@bash scripts/bootstrap-system.sh
+
+tools:
+	@bash scripts/bootstrap-tools.sh
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+run: setup
+	$(PY) -m devstack.run
+
+bench: setup
+	$(PY) bench/event_store.py
+
+clean:
+	rm -rf $(VENV) .tools .data .pytest_cache .hypothesis

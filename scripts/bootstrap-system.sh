@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests, benchmarks and local stack use:
+# chromium (browser tests), ffmpeg (ffprobe checks recordings), janus (the C SFU
+# baseline of bench/sfu_load.py), iproute2 (network namespaces for that baseline)
+# and a Java runtime for DynamoDB Local. Idempotent: does nothing when all are there.
+set -euo pipefail
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v ffprobe  >/dev/null || need+=(ffmpeg)
+command -v janus    >/dev/null || need+=(janus)
+command -v ip       >/dev/null || need+=(iproute2)
+command -v java     >/dev/null || need+=(openjdk-17-jre-headless)
+command -v node     >/dev/null || need+=(nodejs npm)
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${need[@]}"
