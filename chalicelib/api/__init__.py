@@ -1,0 +1,1 @@
+"""The HTTP edge: authentication, request schemas, error mapping, the OpenAPI document."""

@@ -1,0 +1,99 @@
+"""The one place where failures become HTTP responses.
+
+Every error leaves the API as ``{"error": {"code": "...", "message": "..."}}``.
+Domain errors carry their own ``code`` and ``status``; errors of the edge itself are
+``ApiError``; anything else is a bug, logged by type and answered with ``internal_error``
+without detail.
+"""
+from __future__ import annotations
+
+import logging
+
+from chalice import Response
+
+log = logging.getLogger(__name__)
+
+ALLOWED_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422}
+
+
+class ApiError(Exception):
+    """An error found at the edge (input, authentication, permission)."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str, status: int | None = None):
+        super().__init__(message)
+        self.code, self.message = code, message
+        if status is not None:
+            self.status = status
+
+
+def bad_request(code: str, message: str) -> ApiError:
+    return ApiError(code, message, 400)
+
+
+def unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(code, message, 401)
+
+
+def forbidden(code: str, message: str) -> ApiError:
+    return ApiError(code, message, 403)
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(code: str, message: str, status: int, headers: dict | None = None,
+                   body: dict | None = None) -> Response:
+    return Response(body={"error": body} if body else error_body(code, message),
+                    status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def to_response(exc: Exception) -> Response:
+    """Map any exception raised while serving a request to the one error shape."""
+    if isinstance(exc, ApiError):
+        return error_response(exc.code, exc.message, exc.status)
+    code, status = getattr(exc, "code", None), getattr(exc, "status", None)
+    if isinstance(code, str) and status in ALLOWED_STATUSES:
+        # a domain error: its message and ids name rooms and rules, never secrets
+        body = exc.as_dict() if hasattr(exc, "as_dict") else None
+        return error_response(code, str(exc), status, body=body)
+    if _is_aggregate_not_found(exc):
+        return error_response("room_not_found", "no such room", 404)
+    # a bug: the type goes to the log, nothing of it to the caller
+    log.error("unhandled %s while serving a request", type(exc).__name__, exc_info=exc)
+    return error_response("internal_error", "internal error", 500)
+
+
+def _is_aggregate_not_found(exc: Exception) -> bool:
+    from eventsourcing.application import AggregateNotFoundError
+    return isinstance(exc, AggregateNotFoundError)
+
+
+# Chalice answers some requests itself (wrong method, wrong content type, a view's
+# ChaliceViewError) with {"Code": ..., "Message": ...}; these become our shape.
+_CHALICE_CODES = {
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "BadRequestError": "invalid_request",
+    "BadRequest": "invalid_request",
+    "NotFoundError": "not_found",
+    "UnauthorizedError": "unauthorized",
+    "ForbiddenError": "forbidden",
+    "RequestTooLargeError": "body_too_large",
+    "InternalServerError": "internal_error",
+}
+
+
+def normalize(response: Response) -> Response:
+    """Rewrite a response that Chalice built itself into the one error shape."""
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = _CHALICE_CODES.get(body["Code"], "invalid_request")
+        message = "internal error" if code == "internal_error" else str(body["Message"])
+        return error_response(code, message, response.status_code,
+                              {k: v for k, v in response.headers.items()
+                               if k.lower() not in ("content-type",)})
+    return response

@@ -1,0 +1,113 @@
+"""The glue between Chalice and the edge: one route decorator, one middleware.
+
+``route`` wraps every view so that whatever it raises is mapped by ``errors.to_response``;
+``middleware`` keeps the current request per thread (Chalice's ``app.current_request`` is
+shared by all threads of a process) and rewrites Chalice's own error responses.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+from datetime import datetime, timezone
+from typing import Callable
+from uuid import UUID
+
+from chalice import Chalice, Response
+
+from ..domain.actor import Actor
+from . import errors
+from .auth import (Principal, authenticate, mint_participant_token, require_admin,
+                   require_room)
+from .fields import json_body
+
+_request: contextvars.ContextVar = contextvars.ContextVar("dropon_request")
+
+
+def install(app: Chalice) -> Callable:
+    """Register the middleware on ``app``; return its route decorator."""
+
+    @app.middleware("http")
+    def edge(event, get_response):
+        token = _request.set(event)
+        try:
+            return errors.normalize(get_response(event))
+        finally:
+            _request.reset(token)
+
+    def route(path: str, method: str, **kwargs) -> Callable:
+        def register(view: Callable) -> Callable:
+            @functools.wraps(view)
+            def handled(*args, **kw):
+                try:
+                    result = view(*args, **kw)
+                except Exception as exc:  # noqa: BLE001 - the one mapping point
+                    return errors.to_response(exc)
+                return result if isinstance(result, Response) else ok(result)
+            return app.route(path, methods=[method], **kwargs)(handled)
+        return register
+
+    return route
+
+
+def ok(body, status: int = 200) -> Response:
+    return Response(body=json.dumps(body, default=_encode, separators=(",", ":")),
+                    status_code=status, headers={"Content-Type": "application/json"})
+
+
+def _encode(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def created(body) -> Response:
+    return ok(body, 201)
+
+
+class Call:
+    """The current request, seen through the edge: its caller, body and query."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.request = _request.get()
+        self.principal: Principal = authenticate(self.request.headers, settings)
+
+    @property
+    def query(self) -> dict:
+        return dict(self.request.query_params or {})
+
+    def body(self) -> dict:
+        return json_body(self.request.raw_body, self.settings.max_body_bytes)
+
+    def admin(self) -> Principal:
+        require_admin(self.principal)
+        return self.principal
+
+    def in_room(self, room_id: str) -> Principal:
+        require_room(self.principal, room_id)
+        return self.principal
+
+    def participant(self, room_id: str) -> Principal:
+        require_room(self.principal, room_id)
+        if self.principal.is_admin:
+            raise errors.forbidden("forbidden", "this call needs a participant token")
+        return self.principal
+
+    @property
+    def actor(self):
+        """The principal as the application's ``Actor``."""
+        p = self.principal
+        if p.is_admin:
+            return Actor(kind="api_key", id=p.key_id, participant_id=None)
+        return Actor(kind="participant", id=p.identity, participant_id=None)
+
+    def mint(self, room_id: str, grant: dict) -> dict:
+        token, exp = mint_participant_token(self.settings, self.principal.key_id,
+                                            room_id=room_id, **grant)
+        return {"token": token, "roomId": room_id, "identity": grant["identity"],
+                "role": grant["role"], "expiresAt": datetime.fromtimestamp(exp, timezone.utc)}

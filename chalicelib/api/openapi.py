@@ -1,0 +1,130 @@
+"""The OpenAPI 3 document of the HTTP API, served at ``GET /openapi.json``.
+
+Written by hand next to the routes; ``tests/unit/test_openapi.py`` checks that every
+Chalice route appears here with its methods, and nothing else does.
+"""
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+
+ROOM = {"name": "roomId", "in": "path", "required": True, "schema": {"type": "string"}}
+PARTICIPANT = {"name": "participantId", "in": "path", "required": True,
+               "schema": {"type": "string"}}
+IDENTITY = {"name": "identity", "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._@+:\\-]{1,128}$"}}
+OBJ = {"type": "object"}
+TIME = {"type": "string", "format": "date-time"}
+ERRORS = {"400": "malformed JSON or parameter", "401": "missing, forged or expired token",
+          "403": "not allowed for this token (forbidden, wrong_room, banned, not_a_host)",
+          "404": "no such room or participant", "409": "conflicts with the room's state",
+          "413": "body_too_large", "422": "a field is missing, unknown or invalid"}
+
+
+def query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+def body(properties: dict, required: tuple = ()) -> dict:
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return {"required": bool(required),
+            "content": {"application/json": {"schema": schema}}}
+
+
+def op(summary: str, *, params=(), request=None, status="200", result=OBJ, auth="admin") -> dict:
+    responses = {status: {"description": "success", "content": {
+        "application/json": {"schema": result}}}}
+    for code, why in ERRORS.items():
+        responses[code] = {"description": why, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"}}}}
+    operation = {"summary": summary, "description": f"Token: {auth}.",
+                 "parameters": list(params), "responses": responses}
+    if request is not None:
+        operation["requestBody"] = request
+    return operation
+
+
+HOST_CONTROLS = {"admit": "Admit a waiting participant", "deny": "Deny a waiting participant",
+                 "promote": "Promote an audience member to speaker",
+                 "demote": "Demote a speaker to the audience",
+                 "kick": "Remove a participant and ban the identity",
+                 "lower-hand": "Lower a participant's raised hand"}
+HOST = "admin, or a participant token of the room whose participant is a host"
+MEMBER = "admin, or a participant token of this room"
+
+
+def _paths() -> dict:
+    reason = body({"reason": {"type": "string", "maxLength": 200}})
+    paths = {
+        "/openapi.json": {"get": op("This document", auth="any valid token")},
+        "/rooms": {
+            "post": op("Create a room", status="201", request=body({
+                "name": {"type": "string", "maxLength": 200}, "policy": OBJ, "metadata": OBJ,
+                "startsAt": TIME, "endsAt": TIME, "persistent": {"type": "boolean"}},
+                ("name",))),
+            "get": op("List rooms", params=[
+                query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size"),
+                query("cursor", {"type": "string"}, "nextCursor of the previous page")])},
+        "/rooms/{roomId}": {"get": op("A room's state, now or as it was", auth=MEMBER, params=[
+            ROOM, query("version", {"type": "integer", "minimum": 1}, "state at this version"),
+            query("at", TIME, "state at this time")])},
+        "/rooms/{roomId}/policy": {"patch": op(
+            "Change the room's policy", auth=HOST, params=[ROOM],
+            request={"required": True, "content": {"application/json": {"schema": OBJ}}})},
+        "/rooms/{roomId}/close": {"post": op("Close the room", auth=HOST, params=[ROOM],
+                                             request=reason)},
+        "/rooms/{roomId}/tokens": {"post": op(
+            "Mint a participant token", status="201", params=[ROOM], request=body({
+                "identity": IDENTITY["schema"], "role": {"type": "string"},
+                "ttlSeconds": {"type": "integer", "minimum": 1}, "replace": {"type": "boolean"}},
+                ("identity", "role")))},
+        "/rooms/{roomId}/join": {"post": op(
+            "Join (joined, or waiting for admission)", params=[ROOM],
+            auth="a participant token of this room")},
+        "/rooms/{roomId}/leave": {"post": op("Leave the room", params=[ROOM], request=reason,
+                                             auth="a participant token of this room")},
+        "/rooms/{roomId}/participants/{participantId}/mute": {"post": op(
+            "Mute or unmute a participant (enforced by the media node)", auth=HOST,
+            params=[ROOM, PARTICIPANT], request=body({
+                "audio": {"type": "boolean"}, "video": {"type": "boolean"},
+                "muted": {"type": "boolean"}}))},
+        "/rooms/{roomId}/hand": {
+            "post": op("Raise your hand", params=[ROOM], auth="a participant token"),
+            "delete": op("Lower your hand", params=[ROOM], auth="a participant token")},
+        "/rooms/{roomId}/bans/{identity}": {"delete": op("Lift a ban", auth=HOST,
+                                                         params=[ROOM, IDENTITY])},
+        "/rooms/{roomId}/events": {"get": op("The room's history, in order", auth=MEMBER, params=[
+            ROOM, query("after", {"type": "integer", "minimum": 0}, "events after this seq"),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most"),
+            query("wait", {"type": "integer", "minimum": 0, "maximum": 20},
+                  "seconds to wait for a first event (long poll)")])},
+    }
+    for path, summary in HOST_CONTROLS.items():
+        paths[f"/rooms/{{roomId}}/participants/{{participantId}}/{path}"] = {
+            "post": op(summary, auth=HOST, params=[ROOM, PARTICIPANT])}
+    return paths
+
+
+@lru_cache(maxsize=1)
+def _document() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "DropOnAir Rooms", "version": "1.0.0",
+                 "description": "Control plane of DropOnAir Rooms. Every call carries "
+                                "Authorization: Bearer <HS256 JWT>; see docs/api.md."},
+        "paths": _paths(),
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "bearerFormat": "JWT"}},
+            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {
+                "error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}},
+    }
+
+
+def document() -> dict:
+    return copy.deepcopy(_document())

@@ -1,0 +1,48 @@
+"""Settings of the control plane's HTTP edge, read once from the environment.
+
+Nothing here is a secret that gets logged: ``Settings.__repr__`` hides the key secrets.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+# the event store's own variables, passed through to ``RoomsApplication(env=...)``
+STORE_VARIABLES = (
+    "PERSISTENCE_MODULE", "DYNAMODB_TABLE_PREFIX", "CREATE_TABLE", "AWS_ENDPOINT_URL",
+    "DROPON_SNAPSHOT_INTERVAL", "IS_SNAPSHOTTING_ENABLED",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the API needs: its keys, limits and the event store's environment."""
+
+    #: API key id -> HS256 secret; signs admin JWTs and participant tokens
+    api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: largest request body accepted, in bytes
+    max_body_bytes: int = 64 * 1024
+    #: clock skew tolerated when checking exp and nbf, in seconds
+    token_leeway: int = 5
+    #: an admin JWT may not live longer than this (it is meant to be short-lived)
+    admin_token_max_ttl: int = 3600
+    #: default and upper bound of a participant token's ttlSeconds
+    participant_token_default_ttl: int = 3600
+    participant_token_max_ttl: int = 24 * 3600
+    #: longest long-poll of GET /rooms/{roomId}/events?wait=
+    max_events_wait: int = 20
+    store_env: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        keys = {}
+        if environ.get("DROPON_API_KEY") and environ.get("DROPON_API_SECRET"):
+            keys[environ["DROPON_API_KEY"]] = environ["DROPON_API_SECRET"]
+        return cls(
+            api_keys=keys,
+            max_body_bytes=int(environ.get("DROPON_MAX_BODY_BYTES", 64 * 1024)),
+            admin_token_max_ttl=int(environ.get("DROPON_ADMIN_TOKEN_MAX_TTL", 3600)),
+            store_env={k: environ[k] for k in STORE_VARIABLES if k in environ},
+        )
