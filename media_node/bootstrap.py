@@ -1,0 +1,24 @@
+"""Wire a media node from its configuration, in one place."""
+from __future__ import annotations
+
+from .config import NodeConfig
+from .control_plane import ControlPlane, HttpControlPlane, StandaloneControlPlane
+from .ice import restrict_to_loopback
+from .node import MediaNode
+
+
+def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) -> MediaNode:
+    """Build a node; standalone when ``config.control_url`` is empty.
+
+    :param control_plane: override (tests pass their own).
+    """
+    if config.ice_loopback_only:
+        restrict_to_loopback()
+    if control_plane is None:
+        if config.standalone:
+            control_plane = StandaloneControlPlane()
+        else:
+            control_plane = HttpControlPlane(
+                config.control_url, config.node_id, config.node_secret, config.public_url,
+                capacity=config.max_participants, interval=config.heartbeat_interval)
+    return MediaNode(config, control_plane)

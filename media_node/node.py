@@ -1,0 +1,163 @@
+"""The media node: rooms, sessions, and the single entry point for room events."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from .config import NodeConfig
+from .control_plane import ControlPlane
+from .errors import Conflict, Forbidden, NotFound, Unauthorized
+from .events import event_payload, muted_kinds
+from .room import Room
+from .sdp import sends_media
+from .session import Session
+from .tokens import MediaClaims, verify_media_token
+
+logger = logging.getLogger(__name__)
+
+
+class MediaNode:
+    """Owns every room, session and background task of one node process.
+
+    :param config: node configuration.
+    :param control_plane: where leaves are reported (standalone or HTTP).
+    """
+
+    def __init__(self, config: NodeConfig, control_plane: ControlPlane) -> None:
+        self.config = config
+        self.control_plane = control_plane
+        self.rooms: dict[str, Room] = {}
+        self.sessions: dict[str, Session] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    def room(self, room_id: str) -> Room:
+        """The room, created on first use with the default policy."""
+        room = self.rooms.get(room_id)
+        if room is None:
+            room = self.rooms[room_id] = Room(room_id)
+            room.policy.max_participants = self.config.max_participants
+            self.control_plane.watch_room(room_id, self.apply_room_event)
+        return room
+
+    def authenticate(self, token: str, room_id: str | None = None) -> MediaClaims:
+        """Verify a bearer media token, optionally for a given room."""
+        claims = verify_media_token(token, self.config.node_secret, self.config.node_id)
+        if room_id is not None and claims.room != room_id:
+            raise Unauthorized("wrong_room", "token is for another room")
+        return claims
+
+    async def join(self, room_id: str, token: str, offer_sdp: str) -> tuple[Session, str]:
+        """Admit a participant and answer their offer (WHIP/WHEP POST)."""
+        claims = self.authenticate(token, room_id)
+        room = self.room(room_id)
+        room.check_admit(claims)
+        role = room.role_of(claims)
+        if role == "audience" and sends_media(offer_sdp):
+            raise Forbidden("audience_cannot_publish", "audience offers must be receive-only")
+        previous = room.sessions.get(claims.participant_id)
+        if previous is not None:  # a reconnect replaces the old connection
+            await self._end(previous, "replaced", report=False)
+        session = Session(secrets.token_urlsafe(18), claims, room,
+                          self.config.ice_loopback_only, self._on_session_end)
+        session.role = role
+        self.sessions[session.id] = session
+        room.sessions[claims.participant_id] = session
+        try:
+            answer = await session.accept(offer_sdp, room.sources_for(claims.participant_id))
+        except Exception:
+            await self._end(session, "bad_offer", report=False)
+            raise
+        self._spawn(self._watch_connect(session))
+        return session, answer
+
+    def session(self, session_id: str, token: str) -> Session:
+        """Look up a session its own participant is addressing."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise NotFound("session_not_found", "no such session")
+        claims = self.authenticate(token, session.room.id)
+        if claims.participant_id != session.participant_id:
+            raise Forbidden("not_your_session", "token is for another participant")
+        return session
+
+    async def leave(self, session_id: str, token: str) -> None:
+        """The participant hung up (WHIP DELETE)."""
+        await self._end(self.session(session_id, token), "left", report=False)
+
+    async def apply_room_event(self, room_id: str, event: dict) -> None:
+        """Apply one room event (from the control plane's feed or from a test)."""
+        kind, fields = event_payload(event)
+        room = self.room(room_id)
+        pid = str(fields.get("participantId", ""))
+        if kind in ("ParticipantMuted", "ParticipantUnmuted"):
+            room.mute(pid, muted_kinds(fields), kind == "ParticipantMuted")
+        elif kind == "ParticipantKicked":
+            room.kicked.add(pid)
+            await self._end_participant(room, pid, "kicked")
+        elif kind == "ParticipantLeft":
+            await self._end_participant(room, pid, "left")
+        elif kind == "ParticipantPromoted":
+            room.set_role(pid, str(fields.get("role", "speaker")))
+        elif kind == "ParticipantDemoted":
+            room.set_role(pid, "audience")
+        elif kind == "PolicyChanged":
+            room.apply_policy(dict(fields.get("policy", fields)))
+        elif kind == "RoomClosed":
+            room.closed = True
+            for participant in list(room.sessions):
+                await self._end_participant(room, participant, "room_closed")
+            self.control_plane.unwatch_room(room_id)
+        else:
+            logger.debug("room %s: ignoring event %s", room_id, kind)
+
+    async def _end_participant(self, room: Room, participant_id: str, reason: str) -> None:
+        session = room.sessions.get(participant_id)
+        if session is not None:
+            session.notify({"type": "bye", "reason": reason})
+            await self._end(session, reason, report=False)
+
+    def _on_session_end(self, session: Session, reason: str) -> None:
+        self._spawn(self._end(session, reason, report=True))
+
+    async def _end(self, session: Session, reason: str, report: bool) -> None:
+        if session.closed:
+            return
+        self.sessions.pop(session.id, None)
+        room = session.room
+        if room.sessions.get(session.participant_id) is session:
+            del room.sessions[session.participant_id]
+        await session.close()
+        logger.info("session %s (%s) ended: %s", session.id, session.participant_id, reason)
+        if report:
+            try:
+                await self.control_plane.report_disconnected(
+                    room.id, session.participant_id, reason)
+            except Exception as exc:  # reported again by the control plane's own timeout
+                logger.warning("could not report leave of %s: %s", session.participant_id, exc)
+
+    async def _watch_connect(self, session: Session) -> None:
+        await asyncio.sleep(self.config.connect_timeout)
+        if not session.closed and session.pc.connectionState != "connected":
+            await self._end(session, "connect_timeout", report=True)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def stats(self) -> dict:
+        """Load figures for the heartbeat."""
+        return {
+            "rooms": len(self.rooms),
+            "participants": len(self.sessions),
+            "streams": sum(len(r.sources) for r in self.rooms.values()),
+        }
+
+    async def close(self) -> None:
+        """Close every session and cancel every task (shutdown)."""
+        for session in list(self.sessions.values()):
+            await self._end(session, "node_shutdown", report=False)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,273 @@
+"""One participant's peer connection: publish, subscribe, renegotiate, close."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING, Callable
+
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+
+from . import notices
+from .errors import BadRequest
+from .forwarding import ForwardedTrack, PublishedTrack
+from .ice import filter_candidates, is_loopback, rtc_configuration
+from .tokens import MediaClaims
+
+if TYPE_CHECKING:
+    from .room import Room
+
+logger = logging.getLogger(__name__)
+ANSWER_TIMEOUT = 10.0
+
+
+class Session:
+    """A participant's single peer connection with the node.
+
+    :param session_id: unguessable id, the last part of the session URL.
+    :param claims: the verified media token.
+    :param room: the room this session is in.
+    :param loopback_only: drop remote candidates outside 127.0.0.0/8.
+    :param on_end: called once with ``(session, reason)`` when the connection fails.
+    """
+
+    def __init__(self, session_id: str, claims: MediaClaims, room: "Room",
+                 loopback_only: bool, on_end: Callable[["Session", str], None]) -> None:
+        self.id = session_id
+        self.claims = claims
+        self.role = claims.role
+        self.room = room
+        self.pc = RTCPeerConnection(rtc_configuration())
+        self.published: list[PublishedTrack] = []
+        self.forwarded: dict[PublishedTrack, ForwardedTrack] = {}
+        self.closed = False
+        self._loopback_only = loopback_only
+        self._on_end = on_end
+        self._channel = None
+        self._pending: list[PublishedTrack] = []
+        self._want_publish = False
+        self._answer: asyncio.Future | None = None
+        self._renegotiation: asyncio.Task | None = None
+        self.pc.on("track", self._on_track)
+        self.pc.on("datachannel", self._on_datachannel)
+        self.pc.on("connectionstatechange", self._on_state)
+
+    @property
+    def participant_id(self) -> str:
+        """The ``sub`` of the media token."""
+        return self.claims.participant_id
+
+    @property
+    def can_publish(self) -> bool:
+        """Hosts and speakers may publish."""
+        return self.role in ("host", "speaker")
+
+    def _filter(self, sdp: str) -> str:
+        return filter_candidates(sdp) if self._loopback_only else sdp
+
+    async def accept(self, offer_sdp: str, sources: list[PublishedTrack]) -> str:
+        """Apply the client's offer, attach current ``sources``, return the answer SDP."""
+        try:
+            await self.pc.setRemoteDescription(
+                RTCSessionDescription(sdp=self._filter(offer_sdp), type="offer"))
+        except Exception as exc:  # aiortc raises ValueError, OperationError, ...
+            raise BadRequest("bad_sdp", f"offer rejected: {exc}") from None
+        for source in sources:
+            if not self._attach(source, renegotiate=False):
+                self._pending.append(source)
+        answer = await self.pc.createAnswer()
+        await self.pc.setLocalDescription(answer)
+        return self.pc.localDescription.sdp
+
+    async def add_candidates(self, fragment: str) -> None:
+        """Trickle ICE: add candidates from an ``application/trickle-ice-sdpfrag`` body."""
+        mid = None
+        for raw in fragment.splitlines():
+            line = raw.strip()
+            if line.startswith("a=mid:"):
+                mid = line[6:]
+            elif line.startswith("a=candidate:"):
+                try:
+                    candidate = candidate_from_sdp(line[2:].split(":", 1)[1])
+                except (ValueError, IndexError):
+                    raise BadRequest("bad_candidate", f"cannot parse {line!r}") from None
+                if self._loopback_only and not is_loopback(candidate.ip):
+                    continue
+                candidate.sdpMid = mid
+                await self.pc.addIceCandidate(candidate)
+
+    # --- publishing -------------------------------------------------------
+
+    def _on_track(self, track) -> None:
+        transceiver = next(t for t in self.pc.getTransceivers() if t.receiver.track is track)
+        if not self.can_publish:
+            return  # offers from audience are refused earlier; demoted peers are dropped
+        mime = transceiver._codecs[0].mimeType if transceiver._codecs else ""
+        source = PublishedTrack(track.kind, self.participant_id, transceiver.receiver, mime)
+        self.published.append(source)
+        self.room.publish(self, source)
+
+    def unpublish(self) -> None:
+        """Stop forwarding everything this session publishes."""
+        for source in self.published:
+            self.room.unpublish(source)
+            source.close()
+        self.published.clear()
+
+    # --- subscribing ------------------------------------------------------
+
+    def _attach(self, source: PublishedTrack, renegotiate: bool) -> bool:
+        """Send ``source`` on a free transceiver that can carry its codec."""
+        for transceiver in self.pc.getTransceivers():
+            if (transceiver.kind != source.kind or transceiver.sender.track is not None
+                    or transceiver.stopped):
+                continue
+            offered = getattr(transceiver, "_offerDirection", None) or transceiver.direction
+            if not renegotiate and offered not in ("sendonly", "sendrecv"):
+                continue
+            if renegotiate and transceiver.currentDirection not in (None, "inactive"):
+                continue
+            if not _prefer_codec(transceiver, source.mime_type):
+                continue
+            track = source.subscribe()
+            self.forwarded[source] = track
+            transceiver.sender.replaceTrack(track)
+            # aiortc ignores keyframe requests on its pack path: relay them instead
+            transceiver.sender._send_keyframe = source.request_keyframe
+            transceiver.direction = "sendrecv" if transceiver.direction in (
+                "recvonly", "sendrecv") else "sendonly"
+            return True
+        return False
+
+    def add_source(self, source: PublishedTrack) -> None:
+        """A new speaker track appeared in the room: renegotiate to send it."""
+        self._pending.append(source)
+        self.renegotiate()
+
+    def remove_source(self, source: PublishedTrack) -> None:
+        """A speaker track went away."""
+        track = self.forwarded.pop(source, None)
+        if track is not None:
+            source.unsubscribe(track)
+        if source in self._pending:
+            self._pending.remove(source)
+
+    def set_role(self, role: str) -> None:
+        """Promotion adds receiving transceivers by renegotiation; demotion unpublishes."""
+        self.role = role
+        self.notify(notices.role_changed(role))
+        if self.can_publish and not self.published:
+            self._want_publish = True
+            self.renegotiate()
+        elif not self.can_publish:
+            self.unpublish()
+
+    # --- renegotiation over the data channel ------------------------------
+
+    def renegotiate(self) -> None:
+        """Schedule a node-driven offer; coalesces while one is in flight."""
+        if self.closed or (self._renegotiation and not self._renegotiation.done()):
+            return
+        self._renegotiation = asyncio.ensure_future(self._renegotiate())
+
+    async def _renegotiate(self) -> None:
+        while not self.closed and (self._pending or self._want_publish):
+            if self._channel is None or self._channel.readyState != "open" \
+                    or self.pc.signalingState != "stable":
+                return  # retried when the channel opens
+            for source in list(self._pending):
+                self._pending.remove(source)
+                if source.closed or self._attach(source, renegotiate=True):
+                    continue
+                self.pc.addTransceiver(source.kind, direction="sendonly")
+                if not self._attach(source, renegotiate=True):
+                    logger.warning("session %s cannot carry %s", self.id, source.mime_type)
+            if self._want_publish:
+                self._want_publish = False
+                for kind in ("audio", "video"):
+                    self.pc.addTransceiver(kind, direction="recvonly")
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            self._answer = asyncio.get_running_loop().create_future()
+            self.notify(notices.offer(self.pc.localDescription.sdp))
+            try:
+                sdp = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
+                await self.pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=self._filter(sdp), type="answer"))
+            except Exception as exc:
+                logger.warning("session %s: renegotiation failed: %s", self.id, exc)
+                self._end("renegotiation_failed")
+                return
+
+    def _on_datachannel(self, channel) -> None:
+        if channel.label != "signaling":
+            return
+        self._channel = channel
+        channel.on("message", self._on_message)
+        if channel.readyState == "open":
+            self.renegotiate()
+        else:
+            channel.on("open", self.renegotiate)
+
+    def _on_message(self, message) -> None:
+        try:
+            data = json.loads(message)
+        except (TypeError, ValueError):
+            return
+        if data.get("type") == "answer" and self._answer and not self._answer.done():
+            self._answer.set_result(str(data.get("sdp", "")))
+
+    def notify(self, message: dict) -> None:
+        """Send a JSON notice on the signaling channel, if it is open."""
+        if self._channel is not None and self._channel.readyState == "open":
+            self._channel.send(json.dumps(message))
+
+    # --- lifetime ---------------------------------------------------------
+
+    def _on_state(self) -> None:
+        if self.pc.connectionState == "failed":
+            self._end("connection_failed")
+
+    def _end(self, reason: str) -> None:
+        if not self.closed:
+            self._on_end(self, reason)
+
+    async def close(self) -> None:
+        """Stop forwarding to and from this session and close the peer connection."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._renegotiation and not self._renegotiation.done():
+            self._renegotiation.cancel()
+        self.unpublish()
+        for source, track in list(self.forwarded.items()):
+            source.unsubscribe(track)
+        self.forwarded.clear()
+        await self.pc.close()
+
+
+def _prefer_codec(transceiver, mime_type: str) -> bool:
+    """Put ``mime_type`` first among the negotiated codecs (the sender uses the first).
+
+    Forwarding cannot translate codecs, so a transceiver that lacks the source's
+    codec cannot carry it.
+    """
+    codecs = list(transceiver._codecs)
+    if not codecs:  # not negotiated yet: offer only this codec (and its RTX)
+        kind = mime_type.split("/")[0]
+        caps = RTCRtpSender.getCapabilities(kind).codecs
+        wanted = [c for c in caps if c.mimeType.lower() == mime_type.lower()]
+        if not wanted:
+            return False
+        transceiver.setCodecPreferences(
+            wanted + [c for c in caps if c.mimeType.lower().endswith("/rtx")])
+        return True
+    primary = [c for c in codecs if c.mimeType.lower() == mime_type.lower()]
+    if not primary:
+        return False
+    chosen = primary[0]
+    rtx = [c for c in codecs if c.mimeType.lower().endswith("/rtx")
+           and c.parameters.get("apt") == chosen.payloadType]
+    rest = [c for c in codecs if c is not chosen and c not in rtx]
+    transceiver._codecs = [chosen, *rtx, *rest]
+    return True

@@ -1,0 +1,46 @@
+"""A speaker publishes VP8 + Opus; listeners receive the very same encoded frames."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from media_node.sources import EncodedAudioSource, EncodedVideoSource
+
+from .helpers import run, running_node, wait_for
+
+pytestmark = pytest.mark.media
+
+
+def test_frames_are_forwarded_byte_identical_to_every_subscriber():
+    async def scenario():
+        async with running_node() as n:
+            video, audio = EncodedVideoSource(), EncodedAudioSource()
+            speaker = n.client("r1", "alice", "speaker")
+            speaker.publish(video)
+            speaker.publish(audio)
+            await speaker.connect()
+
+            listeners = [n.client("r1", f"l{i}", "audience") for i in range(2)]
+            for listener in listeners:
+                listener.receive(audio=1, video=1)
+                await listener.connect()
+
+            def got_enough():
+                return all(sum(f.kind == "video" for f in c.frames) >= 45 and
+                           sum(f.kind == "audio" for f in c.frames) >= 75 for c in listeners)
+            assert await wait_for(got_enough, timeout=10), [len(c.frames) for c in listeners]
+
+            sent = {payload for _, payload, _ in video.sent + audio.sent}
+            for listener in listeners:
+                videos = [f for f in listener.frames if f.kind == "video"]
+                assert videos[0].keyframe, "a subscriber starts at a keyframe"
+                # forwarded, not re-encoded: every payload is one the speaker encoded
+                assert all(f.payload in sent for f in listener.frames)
+            # the speaker does not receive itself
+            assert speaker.frames == []
+            for client in [speaker, *listeners]:
+                assert await client.close() == 200
+            assert await wait_for(lambda: not n.node.sessions)
+
+    run(scenario())
