@@ -225,8 +225,8 @@ class Session:
     # --- lifetime ---------------------------------------------------------
 
     def _on_state(self) -> None:
-        if self.pc.connectionState == "failed":
-            self._end("connection_failed")
+        if self.pc.connectionState in ("failed", "closed"):
+            self._end(f"connection_{self.pc.connectionState}")
 
     def _end(self, reason: str) -> None:
         if not self.closed:
