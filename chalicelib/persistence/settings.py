@@ -1,0 +1,71 @@
+"""Settings of the event store, read once from the application's environment.
+
+The library's ``Environment`` also finds each key prefixed with the application's
+name (``ROOMSAPPLICATION_DYNAMODB_TABLE_PREFIX`` before ``DYNAMODB_TABLE_PREFIX``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from eventsourcing.utils import Environment
+
+from .items import Endpoint
+
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+
+
+@dataclass(frozen=True)
+class DynamoDBSettings:
+    """Everything the factory needs to build its recorders."""
+
+    TABLE_PREFIX = "DYNAMODB_TABLE_PREFIX"
+    NOTIFICATION_SHARDS = "DYNAMODB_NOTIFICATION_SHARDS"
+    POLL_INTERVAL = "DYNAMODB_POLL_INTERVAL"
+    MAX_POOL_CONNECTIONS = "DYNAMODB_MAX_POOL_CONNECTIONS"
+    ORIGINATOR_ID_TYPE = "ORIGINATOR_ID_TYPE"
+
+    table_prefix: str
+    endpoint: Endpoint
+    notification_shards: int
+    originator_id_type: str
+    poll_interval: float
+
+    @classmethod
+    def from_env(cls, env: Environment) -> "DynamoDBSettings":
+        prefix = env.get(cls.TABLE_PREFIX)
+        if not prefix:
+            raise OSError(f"DynamoDB table prefix not set: one of {env.create_keys(cls.TABLE_PREFIX)}")
+        shards = _int(env, cls.NOTIFICATION_SHARDS, "1")
+        if shards < 1:
+            raise OSError(f"{cls.NOTIFICATION_SHARDS} must be 1 or more, not {shards}")
+        id_type = env.get(cls.ORIGINATOR_ID_TYPE, "uuid").lower()
+        if id_type not in ("uuid", "text"):
+            raise OSError(f"{cls.ORIGINATOR_ID_TYPE} must be 'uuid' or 'text', not {id_type!r}")
+        endpoint = Endpoint(
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            host=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
+            max_pool_connections=_int(env, cls.MAX_POOL_CONNECTIONS, "64"),
+        )
+        return cls(
+            table_prefix=prefix,
+            endpoint=endpoint,
+            notification_shards=shards,
+            originator_id_type=id_type,
+            poll_interval=float(env.get(cls.POLL_INTERVAL) or "0.2"),
+        )
+
+    def table_name(self, application_name: str, purpose: str) -> str:
+        """``{prefix}-{application}-{purpose}``, e.g. ``dropon-roomsapplication-events``."""
+        name = f"{self.table_prefix}-{application_name.lower() or 'stored'}-{purpose}"
+        if not TABLE_NAME.match(name):
+            raise OSError(f"invalid DynamoDB table name {name!r}")
+        return name
+
+
+def _int(env: Environment, key: str, default: str) -> int:
+    value = env.get(key) or default
+    try:
+        return int(value)
+    except ValueError:
+        raise OSError(f"{key} must be an integer, not {value!r}") from None
