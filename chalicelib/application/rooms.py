@@ -1,0 +1,287 @@
+"""Use cases on rooms: load, check, save with the version read, retry on conflict."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from chalicelib.application.index import CREATED_TOPIC, LiveRoomIndex
+from chalicelib.application.views import event_view, join_view, room_view
+from chalicelib.domain import SCHEDULER, Actor, Room
+from chalicelib.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidArgument,
+    RoomNotFound,
+    VersionNotFound,
+)
+from chalicelib.domain.policy import parse_time
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_INTERVAL = "DROPON_SNAPSHOT_INTERVAL"
+
+
+class RoomsApplication(Application):
+    """Rooms as event-sourced aggregates. Configured from the environment the
+    eventsourcing way (``PERSISTENCE_MODULE``...); ``DROPON_SNAPSHOT_INTERVAL``
+    snapshots every N events (0 or unset: off)."""
+
+    # 64 writers racing for one room each win one round in turn; exponential,
+    # fully jittered backoff spreads them out. Attempts, not seconds, bound it.
+    max_attempts = 60
+    backoff_base_seconds = 0.002
+    backoff_cap_seconds = 0.1
+
+    def __init__(self, env: dict[str, str] | None = None):
+        super().__init__(env)
+        interval = _snapshot_interval(self.env)
+        self.snapshotting_intervals = {Room: interval} if interval else {}
+        self.live_rooms = LiveRoomIndex(self.recorder)
+
+    def construct_env(self, name: str, env: dict[str, str] | None = None):
+        environment = super().construct_env(name, env)
+        if _snapshot_interval(environment):
+            environment["IS_SNAPSHOTTING_ENABLED"] = "y"
+        return environment
+
+    # reads
+
+    def get_room(
+        self, room_id: Any, *, version: int | None = None, at: datetime | str | None = None
+    ) -> dict[str, Any]:
+        """The room now, at aggregate ``version``, or as it was at time ``at``."""
+        room_id = _room_id(room_id)
+        if version is not None and at is not None:
+            raise InvalidArgument("give version or at, not both", field="version")
+        if at is not None:
+            version = self._version_at(room_id, parse_time(at, "at", error=InvalidArgument))
+        elif version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+            raise InvalidArgument("version must be a positive integer", field="version")
+        room = self._load(room_id, version)
+        if version is not None and room.version != version:
+            raise VersionNotFound(room_id, f"room {room_id} has no version {version}")
+        return room_view(room)
+
+    def list_rooms(self, *, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+        """Rooms in creation order, ``limit`` (1-100) at a time. The cursor is the
+        notification id of the last room returned; ``None`` when the page was short."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise InvalidArgument("limit must be between 1 and 100", field="limit")
+        if cursor is not None and (not isinstance(cursor, str) or not cursor.isdigit()):
+            raise InvalidArgument("cursor is not one this API returned", field="cursor")
+        start = int(cursor) + 1 if cursor else 1
+        page = self.recorder.select_notifications(start=start, limit=limit, topics=[CREATED_TOPIC])
+        rooms = [room_view(self._load(_room_id(n.originator_id))) for n in page]
+        return rooms, (str(page[-1].id) if len(page) == limit else None)
+
+    def room_events(self, room_id: Any, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Events after ``seq`` ``after`` (seq = aggregate version), oldest first."""
+        room_id = _room_id(room_id)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise InvalidArgument("after must be a non-negative integer", field="after")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidArgument("limit must be between 1 and 1000", field="limit")
+        events = list(self.events.get(room_id, gt=after, limit=limit))
+        if not events and not self.recorder.select_events(room_id, limit=1):
+            raise RoomNotFound(room_id)
+        return [event_view(e) for e in events]
+
+    def check_token_allowed(self, room_id: Any, identity: str, now: datetime | None = None) -> None:
+        """Raise RoomNotFound, RoomClosed or IdentityBanned if no token may be minted."""
+        self._load(_room_id(room_id)).check_may_enter(identity, _now(now))
+
+    # commands
+
+    def create_room(
+        self,
+        actor: Actor,
+        *,
+        name: str,
+        policy: dict | None = None,
+        metadata: dict | None = None,
+        starts_at: datetime | str | None = None,
+        ends_at: datetime | str | None = None,
+        persistent: bool = False,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        room = Room.create(
+            actor, at=_now(now), name=name, policy=policy, metadata=metadata,
+            starts_at=starts_at, ends_at=ends_at, persistent=persistent,
+        )
+        self.save(room)
+        return room_view(room)
+
+    def update_policy(self, actor: Actor, room_id: Any, changes: dict, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.update_policy(actor, changes, at=at))
+
+    def close_room(self, actor: Actor, room_id: Any, reason: str = "host_ended", now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.close(actor, reason, at=at))
+
+    def join(
+        self, actor: Actor, room_id: Any, *, identity: str, role: str,
+        replace: bool = False, now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Join (or knock). Returns roomId, participantId, callId, status, role,
+        mediaMode, audioOnly, canPublish, mediaNode, version."""
+        participant_id, call_id = str(uuid4()), str(uuid4())
+
+        def join(room: Room, at: datetime) -> None:
+            room.join(
+                actor, participant_id=participant_id, call_id=call_id,
+                identity=identity, role=role, replace=replace, at=at,
+            )
+
+        room, _ = self._update(room_id, now, join)
+        return join_view(room, participant_id)
+
+    def leave(self, actor: Actor, room_id: Any, participant_id: str, reason: str = "left", now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.leave(actor, participant_id, reason, at=at))
+
+    def admit(self, actor: Actor, room_id: Any, participant_id: str, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.admit(actor, participant_id, at=at))
+
+    def deny(self, actor: Actor, room_id: Any, participant_id: str, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.deny(actor, participant_id, at=at))
+
+    def promote(self, actor: Actor, room_id: Any, participant_id: str, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.promote(actor, participant_id, at=at))
+
+    def demote(self, actor: Actor, room_id: Any, participant_id: str, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.demote(actor, participant_id, at=at))
+
+    def kick(self, actor: Actor, room_id: Any, participant_id: str, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.kick(actor, participant_id, at=at))
+
+    def lower_hand(self, actor: Actor, room_id: Any, participant_id: str, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.lower_hand(actor, participant_id, at=at))
+
+    def mute(
+        self, actor: Actor, room_id: Any, participant_id: str, *, audio: bool = True,
+        video: bool = True, muted: bool = True, now: datetime | None = None,
+    ) -> dict[str, Any]:
+        return self._command(
+            room_id, now,
+            lambda r, at: r.mute(actor, participant_id, audio=audio, video=video, muted=muted, at=at),
+        )
+
+    def raise_hand(self, actor: Actor, room_id: Any, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.raise_hand(actor, at=at))
+
+    def lower_own_hand(self, actor: Actor, room_id: Any, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.lower_own_hand(actor, at=at))
+
+    def lift_ban(self, actor: Actor, room_id: Any, identity: str, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.lift_ban(actor, identity, at=at))
+
+    def assign_media_node(self, actor: Actor, room_id: Any, node_id: str, url: str, now: datetime | None = None) -> dict:
+        return self._command(room_id, now, lambda r, at: r.assign_media_node(actor, node_id, url, at=at))
+
+    def tick(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Open and close rooms as schedules and auto-close policies call for.
+        Returns one entry per change (or per room that failed)."""
+        now = _now(now)
+        changes: list[dict[str, Any]] = []
+        for room_id in self.live_rooms.room_ids():
+            try:
+                _, saved = self._update(room_id, now, lambda room, at: None)
+            except Exception as error:  # one bad room must not stop the others
+                log.exception("tick failed for room %s", room_id)
+                code = getattr(error, "code", "internal_error")
+                changes.append({"roomId": str(room_id), "error": code})
+                continue
+            for event in saved:
+                changes.append({
+                    "roomId": str(room_id), "type": type(event).__name__,
+                    "reason": event.reason, "seq": event.originator_version,
+                })
+        return changes
+
+    # machinery
+
+    def _command(self, room_id: Any, now: datetime | None, command: Callable[[Room, datetime], None]) -> dict:
+        room, _ = self._update(room_id, now, command)
+        return room_view(room)
+
+    def _update(
+        self, room_id: Any, now: datetime | None, command: Callable[[Room, datetime], None]
+    ) -> tuple[Room, list[Any]]:
+        """Load, apply due scheduled transitions, run ``command``, save with the
+        version read; on a conflict reload and run it again. Scheduled transitions
+        are saved even when the command then fails (e.g. a join after ``endsAt``)."""
+        room_id, now = _room_id(room_id), _now(now)
+        for attempt in range(self.max_attempts):
+            room = self._load(room_id)
+            room.tick(now, SCHEDULER)
+            refused: DomainError | None = None
+            try:
+                command(room, now)
+            except DomainError as error:
+                refused = error
+            pending = list(room.pending_events)
+            if pending:
+                try:
+                    self.save(room)
+                except IntegrityError:
+                    delay = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2**attempt)
+                    time.sleep(random.uniform(0, delay))
+                    continue
+            if refused is not None:
+                raise refused
+            return room, pending
+        raise Conflict(f"room {room_id} is too busy; try again", room_id=room_id)
+
+    def _load(self, room_id: UUID, version: int | None = None) -> Room:
+        try:
+            room = self.repository.get(room_id, version=version)
+        except AggregateNotFoundError:
+            raise RoomNotFound(room_id) from None
+        if not isinstance(room, Room):
+            raise RoomNotFound(room_id)
+        return room
+
+    def _version_at(self, room_id: UUID, at: datetime) -> int:
+        version = None
+        for event in self.events.get(room_id):
+            if event.timestamp > at:  # recorded times never go backwards
+                break
+            version = event.originator_version
+        if version is None:
+            raise RoomNotFound(room_id, f"room {room_id} did not exist at {at.isoformat()}")
+        return version
+
+    def _take_snapshots(self, processing_event: Any) -> None:
+        # the events are already recorded; a failed snapshot only costs replay time
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception:
+            log.exception("snapshot failed")
+
+
+def _room_id(value: Any) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise RoomNotFound(value) from None
+
+
+def _now(now: datetime | None) -> datetime:
+    return datetime.now(timezone.utc) if now is None else now
+
+
+def _snapshot_interval(env: Any) -> int:
+    raw = env.get(SNAPSHOT_INTERVAL) or "0"
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        raise InvalidArgument(f"{SNAPSHOT_INTERVAL} must be an integer") from None

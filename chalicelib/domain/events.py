@@ -1,0 +1,240 @@
+"""The events of a room: past-tense facts, each with its actor and time.
+
+An event's ``apply`` only changes state; every check happens in the command
+before the event is triggered (see ``room.py``). Event fields and room state
+hold only JSON types and datetimes, so snapshots and replays compare equal.
+Topics are ``chalicelib.domain.events:<Name>``: renaming a class or this module
+orphans stored events.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.domain import AggregateCreated, AggregateEvent
+
+if TYPE_CHECKING:
+    from chalicelib.domain.room import Room
+
+ACTIVE = ("joined", "waiting")
+# departed records kept in the live state; older ones live on in the events
+MAX_DEPARTED = 100
+
+
+class RoomEvent(AggregateEvent):
+    actor: dict
+
+
+class RoomCreated(AggregateCreated):
+    actor: dict
+    name: str
+    policy: dict
+    metadata: dict
+    starts_at: datetime | None
+    ends_at: datetime | None
+    persistent: bool
+
+    def apply(self, room: Room) -> None:
+        room.name = self.name
+        room.policy, room.metadata = copy.deepcopy(self.policy), copy.deepcopy(self.metadata)
+        room.starts_at, room.ends_at = self.starts_at, self.ends_at
+        room.persistent = self.persistent
+        room.status = "scheduled"
+        room.opened_at = room.closed_at = room.closed_reason = None
+        room.participants, room.bans = {}, {}
+        room.media_node = None
+        room.empty_since = None
+
+
+class RoomOpened(RoomEvent):
+    reason: str
+
+    def apply(self, room: Room) -> None:
+        room.status, room.opened_at = "open", self.timestamp
+        _note_if_empty(room, self.timestamp)
+
+
+class RoomClosed(RoomEvent):
+    reason: str
+
+    def apply(self, room: Room) -> None:
+        room.status, room.closed_at, room.closed_reason = "closed", self.timestamp, self.reason
+        for p in room.participants.values():
+            if p["state"] in ACTIVE:
+                _depart(p, "left", "room_closed", self.timestamp)
+        room.empty_since = None
+        _prune(room)
+
+
+class PolicyChanged(RoomEvent):
+    changes: dict
+    policy: dict
+
+    def apply(self, room: Room) -> None:
+        room.policy = copy.deepcopy(self.policy)
+        if not self.policy["stageMode"]:
+            # without stage mode everyone but hosts is a speaker
+            for p in room.participants.values():
+                if p["role"] == "audience":
+                    p["role"] = "speaker"
+
+
+class ParticipantJoined(RoomEvent):
+    participant_id: str
+    identity: str
+    role: str
+    call_id: str
+
+    def apply(self, room: Room) -> None:
+        room.participants[self.participant_id] = _record(self, "joined")
+        room.empty_since = None
+
+
+class ParticipantKnocked(RoomEvent):
+    """The participant waits in the waiting room for a host's decision."""
+
+    participant_id: str
+    identity: str
+    role: str
+    call_id: str
+
+    def apply(self, room: Room) -> None:
+        room.participants[self.participant_id] = _record(self, "waiting")
+
+
+class ParticipantAdmitted(RoomEvent):
+    participant_id: str
+
+    def apply(self, room: Room) -> None:
+        p = room.participants[self.participant_id]
+        p["state"], p["joined_at"] = "joined", self.timestamp
+        room.empty_since = None
+
+
+class ParticipantDenied(RoomEvent):
+    participant_id: str
+
+    def apply(self, room: Room) -> None:
+        _depart(room.participants[self.participant_id], "denied", "denied", self.timestamp)
+        _prune(room)
+
+
+class ParticipantLeft(RoomEvent):
+    participant_id: str
+    reason: str
+
+    def apply(self, room: Room) -> None:
+        _depart(room.participants[self.participant_id], "left", self.reason, self.timestamp)
+        _note_if_empty(room, self.timestamp)
+        _prune(room)
+
+
+class ParticipantKicked(RoomEvent):
+    """Ends the session and bans the identity until a host lifts the ban."""
+
+    participant_id: str
+    identity: str
+
+    def apply(self, room: Room) -> None:
+        _depart(room.participants[self.participant_id], "kicked", "kicked", self.timestamp)
+        room.bans[self.identity] = {"at": self.timestamp, "by": self.actor}
+        _note_if_empty(room, self.timestamp)
+        _prune(room)
+
+
+class BanLifted(RoomEvent):
+    identity: str
+
+    def apply(self, room: Room) -> None:
+        del room.bans[self.identity]
+
+
+class HandRaised(RoomEvent):
+    participant_id: str
+
+    def apply(self, room: Room) -> None:
+        room.participants[self.participant_id]["hand_raised"] = True
+
+
+class HandLowered(RoomEvent):
+    participant_id: str
+
+    def apply(self, room: Room) -> None:
+        room.participants[self.participant_id]["hand_raised"] = False
+
+
+class ParticipantPromoted(RoomEvent):
+    """Audience to speaker; clears the hand."""
+
+    participant_id: str
+
+    def apply(self, room: Room) -> None:
+        p = room.participants[self.participant_id]
+        p["role"], p["hand_raised"] = "speaker", False
+
+
+class ParticipantDemoted(RoomEvent):
+    participant_id: str
+
+    def apply(self, room: Room) -> None:
+        room.participants[self.participant_id]["role"] = "audience"
+
+
+class ParticipantMuted(RoomEvent):
+    """A server-side mute of ``kinds`` (audio, video) that the media node enforces."""
+
+    participant_id: str
+    kinds: list
+
+    def apply(self, room: Room) -> None:
+        for kind in self.kinds:
+            room.participants[self.participant_id]["muted"][kind] = True
+
+
+class ParticipantUnmuted(RoomEvent):
+    participant_id: str
+    kinds: list
+
+    def apply(self, room: Room) -> None:
+        for kind in self.kinds:
+            room.participants[self.participant_id]["muted"][kind] = False
+
+
+class MediaNodeAssigned(RoomEvent):
+    node_id: str
+    url: str
+
+    def apply(self, room: Room) -> None:
+        room.media_node = {"node_id": self.node_id, "url": self.url, "assigned_at": self.timestamp}
+
+
+def _record(event: ParticipantJoined | ParticipantKnocked, state: str) -> dict[str, Any]:
+    return {
+        "participant_id": event.participant_id,
+        "identity": event.identity,
+        "role": event.role,
+        "state": state,
+        "hand_raised": False,
+        "muted": {"audio": False, "video": False},
+        "call_id": event.call_id,
+        "joined_at": event.timestamp if state == "joined" else None,
+        "left_at": None,
+        "reason": None,
+    }
+
+
+def _depart(p: dict, state: str, reason: str, at: datetime) -> None:
+    p["state"], p["reason"], p["left_at"], p["hand_raised"] = state, reason, at, False
+
+
+def _note_if_empty(room: Room, at: datetime) -> None:
+    if room.status == "open" and room.empty_since is None and room.joined_count() == 0:
+        room.empty_since = at
+
+
+def _prune(room: Room) -> None:
+    departed = [pid for pid, p in room.participants.items() if p["state"] not in ACTIVE]
+    for pid in departed[: max(0, len(departed) - MAX_DEPARTED)]:
+        del room.participants[pid]
