@@ -6,7 +6,7 @@ its result; every failure is mapped in ``chalicelib.api.errors``.
 from chalice import Chalice, Rate
 
 from chalicelib import bootstrap
-from chalicelib.api import longpoll, openapi, schemas as req
+from chalicelib.api import errors, longpoll, openapi, schemas as req
 from chalicelib.api.http import Call, created, install
 
 app = Chalice(app_name="dropon-rooms")
@@ -23,6 +23,14 @@ def call() -> Call:
 
 def now():
     return bootstrap.now()
+
+
+def own_participant_id(room_id: str, identity: str) -> str:
+    """The caller's active session in the room (a participant token names no session)."""
+    for p in rooms().get_room(room_id)["participants"]:
+        if p["identity"] == identity and p["state"] in ("joined", "waiting"):
+            return p["id"]
+    raise errors.ApiError("participant_not_found", "no active session for this token", 404)
 
 
 @route("/openapi.json", "GET")
@@ -65,7 +73,7 @@ def update_policy(roomId):
 def close_room(roomId):
     c = call()
     c.in_room(roomId)
-    return rooms().close_room(c.actor, roomId, req.reason(c.body(), "closed"), now())
+    return rooms().close_room(c.actor, roomId, req.reason(c.body(), "host_ended"), now())
 
 
 @route("/rooms/{roomId}/tokens", "POST")
@@ -89,8 +97,9 @@ def join(roomId):
 @route("/rooms/{roomId}/leave", "POST")
 def leave(roomId):
     c = call()
-    c.participant(roomId)
-    return rooms().leave(c.actor, roomId, None, req.reason(c.body(), "left"), now())
+    p = c.participant(roomId)
+    reason = req.reason(c.body(), "left")
+    return rooms().leave(c.actor, roomId, own_participant_id(roomId, p.identity), reason, now())
 
 
 def _host_control(command: str):

@@ -8,11 +8,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-# the event store's own variables, passed through to ``RoomsApplication(env=...)``
-STORE_VARIABLES = (
-    "PERSISTENCE_MODULE", "DYNAMODB_TABLE_PREFIX", "CREATE_TABLE", "AWS_ENDPOINT_URL",
-    "DROPON_SNAPSHOT_INTERVAL", "IS_SNAPSHOTTING_ENABLED",
-)
+# the event store's and the application's own variables, for ``RoomsApplication(env=...)``
+STORE_VARIABLES = ("PERSISTENCE_MODULE", "CREATE_TABLE", "IS_SNAPSHOTTING_ENABLED",
+                   "ORIGINATOR_ID_TYPE", "DROPON_SNAPSHOT_INTERVAL")
+STORE_PREFIXES = ("DYNAMODB_", "AWS_", "ROOMSAPPLICATION_")
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class Settings:
     participant_token_max_ttl: int = 24 * 3600
     #: longest long-poll of GET /rooms/{roomId}/events?wait=
     max_events_wait: int = 20
-    store_env: Mapping[str, str] = field(default_factory=dict)
+    store_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -44,5 +43,6 @@ class Settings:
             api_keys=keys,
             max_body_bytes=int(environ.get("DROPON_MAX_BODY_BYTES", 64 * 1024)),
             admin_token_max_ttl=int(environ.get("DROPON_ADMIN_TOKEN_MAX_TTL", 3600)),
-            store_env={k: environ[k] for k in STORE_VARIABLES if k in environ},
+            store_env={k: v for k, v in environ.items()
+                       if k in STORE_VARIABLES or k.startswith(STORE_PREFIXES)},
         )

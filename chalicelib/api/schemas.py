@@ -11,7 +11,7 @@ from .errors import ApiError, bad_request
 from .fields import Fields, known_query, query_int, query_text, query_timestamp
 
 IDENTITY = re.compile(r"^[A-Za-z0-9._@+:\-]{1,128}$")
-ROLES = ("host", "speaker", "audience", "participant")
+from ..domain.roster import ROLES  # noqa: E402 - the roles a token may carry
 MAX_SEQ = 2 ** 53
 
 
@@ -48,7 +48,7 @@ def policy_changes(body: dict) -> dict:
 
 def reason(body: dict, default: str) -> str:
     f = Fields(body)
-    text = f.text("reason", max_len=200, default=default)
+    text = f.text("reason", max_len=64, default=default)
     f.done()
     return text
 
