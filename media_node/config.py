@@ -9,6 +9,12 @@ def _flag(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "y", "on")
 
 
+def _forwarding(value: str) -> str:
+    if value not in ("direct", "pack"):
+        raise ValueError("DROPON_FORWARDING must be 'direct' or 'pack'")
+    return value
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     """Everything a media node needs to start.
@@ -23,6 +29,8 @@ class NodeConfig:
     :param max_participants: default room capacity until a policy says otherwise.
     :param heartbeat_interval: seconds between heartbeats to the control plane.
     :param connect_timeout: seconds a new session may take to connect.
+    :param forwarding: ``direct`` (packetize once, write SRTP below aiortc's sender)
+        or ``pack`` (aiortc's sender packs each subscriber's ``av.Packet`` s).
     """
 
     node_id: str
@@ -35,6 +43,7 @@ class NodeConfig:
     max_participants: int = 64
     heartbeat_interval: float = 5.0
     connect_timeout: float = 15.0
+    forwarding: str = "direct"
 
     def __repr__(self) -> str:  # keep the secret out of logs
         return (
@@ -71,4 +80,5 @@ class NodeConfig:
             max_participants=int(env.get("DROPON_MAX_PARTICIPANTS", "64")),
             heartbeat_interval=float(env.get("DROPON_HEARTBEAT_INTERVAL", "5")),
             connect_timeout=float(env.get("DROPON_CONNECT_TIMEOUT", "15")),
+            forwarding=_forwarding(env.get("DROPON_FORWARDING", "direct")),
         )

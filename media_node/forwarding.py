@@ -16,8 +16,10 @@ from typing import Callable
 
 import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError
 
+from .fanout import RtpWriter
 from .keyframes import is_keyframe
 
 logger = logging.getLogger(__name__)
@@ -72,7 +74,11 @@ def to_packet(codec, jitter_frame) -> tuple[av.Packet, bool]:
 
 
 class PublishedTrack:
-    """One publisher's track, fanned out to subscriber :class:`ForwardedTrack` s.
+    """One publisher's track, fanned out to its subscribers.
+
+    Subscribers are either :class:`ForwardedTrack` s read by aiortc's sender (the
+    "pack" path) or :class:`~media_node.fanout.RtpWriter` s that receive the frame
+    packetized once for all (the lean "direct" path).
 
     :param kind: ``audio`` or ``video``.
     :param publisher_id: participant id of the publisher.
@@ -90,7 +96,9 @@ class PublishedTrack:
         self.frames_in = 0
         self.keyframes_in = 0
         self.pli_sent = 0
-        self._subscribers: set[ForwardedTrack] = set()
+        self._tracks: set[ForwardedTrack] = set()
+        self._writers: set[RtpWriter] = set()
+        self._packer = None
         self._last_pli = -1e9
         self._pli_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -99,33 +107,56 @@ class PublishedTrack:
     @property
     def subscriber_count(self) -> int:
         """Number of subscribers currently attached."""
-        return len(self._subscribers)
+        return len(self._tracks) + len(self._writers)
 
     def on_frame(self, codec, jitter_frame) -> None:
         """Called on the loop for every complete frame; drained even with no subscribers."""
         if self.closed or self.muted:
             return
         self.frames_in += 1
-        if not self._subscribers:
+        if not (self._tracks or self._writers):
             return
         packet, keyframe = to_packet(codec, jitter_frame)
         if keyframe:
             self.keyframes_in += 1
-        for track in self._subscribers:
+        for track in self._tracks:
             track.push(packet, keyframe)
+        if self._writers:
+            if self._packer is None:
+                self._packer = get_encoder(codec)
+            payloads, _ = self._packer.pack(packet)  # once for every subscriber
+            for writer in self._writers:
+                self._write(writer, payloads, jitter_frame.timestamp, keyframe)
+
+    def _write(self, writer: RtpWriter, payloads, timestamp: int, keyframe: bool) -> None:
+        if writer.need_keyframe and not keyframe:
+            writer.frames_dropped += 1
+            self.request_keyframe()
+        elif writer.write(payloads, timestamp):
+            writer.need_keyframe = False
+        else:  # not connected yet, or its socket backlog is full: skip to a keyframe
+            writer.frames_dropped += 1
+            if self.kind == "video":
+                writer.need_keyframe = True
+                self.request_keyframe()
 
     def subscribe(self) -> "ForwardedTrack":
-        """Attach a new subscriber; video subscribers start at the next keyframe."""
+        """Attach a subscriber on aiortc's pack path; video starts at the next keyframe."""
         track = ForwardedTrack(self)
-        self._subscribers.add(track)
-        if self.kind == "video":
-            self.request_keyframe()
+        self._tracks.add(track)
+        self.request_keyframe()
         return track
 
-    def unsubscribe(self, track: "ForwardedTrack") -> None:
-        """Detach a subscriber and end its track."""
-        self._subscribers.discard(track)
-        track.stop()
+    def add_writer(self, writer: RtpWriter) -> None:
+        """Attach a subscriber on the direct path; video starts at the next keyframe."""
+        self._writers.add(writer)
+        self.request_keyframe()
+
+    def unsubscribe(self, sink: "ForwardedTrack | RtpWriter") -> None:
+        """Detach a subscriber of either kind and stop it."""
+        self._tracks.discard(sink)
+        self._writers.discard(sink)
+        sink.stop()
 
     def set_muted(self, muted: bool) -> None:
         """Stop or resume forwarding; on resume every subscriber waits for a keyframe."""
@@ -133,8 +164,8 @@ class PublishedTrack:
             return
         self.muted = muted
         if not muted and self.kind == "video":
-            for track in self._subscribers:
-                track.need_keyframe = True
+            for sink in (*self._tracks, *self._writers):
+                sink.need_keyframe = True
             self.request_keyframe()
 
     def request_keyframe(self) -> None:
@@ -177,8 +208,8 @@ class PublishedTrack:
             self._pli_timer = None
         for task in self._tasks:
             task.cancel()
-        for track in list(self._subscribers):
-            self.unsubscribe(track)
+        for sink in (*self._tracks, *self._writers):
+            self.unsubscribe(sink)
 
 
 class ForwardedTrack(MediaStreamTrack):

@@ -59,7 +59,8 @@ class MediaNode:
         if previous is not None:  # a reconnect replaces the old connection
             await self._end(previous, "replaced", report=False)
         session = Session(secrets.token_urlsafe(18), claims, room,
-                          self.config.ice_loopback_only, self._on_session_end)
+                          self.config.ice_loopback_only, self._on_session_end,
+                          direct=self.config.forwarding == "direct")
         session.role = role
         self.sessions[session.id] = session
         room.sessions[claims.participant_id] = session

@@ -11,6 +11,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from . import notices
 from .errors import BadRequest
+from .fanout import RtpWriter
 from .forwarding import ForwardedTrack, PublishedTrack
 from .ice import filter_candidates, is_loopback, rtc_configuration
 from .tokens import MediaClaims
@@ -30,19 +31,22 @@ class Session:
     :param room: the room this session is in.
     :param loopback_only: drop remote candidates outside 127.0.0.0/8.
     :param on_end: called once with ``(session, reason)`` when the connection fails.
+    :param direct: forward on the lean direct path rather than aiortc's pack path.
     """
 
     def __init__(self, session_id: str, claims: MediaClaims, room: "Room",
-                 loopback_only: bool, on_end: Callable[["Session", str], None]) -> None:
+                 loopback_only: bool, on_end: Callable[["Session", str], None],
+                 direct: bool = True) -> None:
         self.id = session_id
         self.claims = claims
         self.role = claims.role
         self.room = room
         self.pc = RTCPeerConnection(rtc_configuration())
         self.published: list[PublishedTrack] = []
-        self.forwarded: dict[PublishedTrack, ForwardedTrack] = {}
+        self.forwarded: dict[PublishedTrack, ForwardedTrack | RtpWriter] = {}
         self.closed = False
         self._loopback_only = loopback_only
+        self._direct = direct
         self._on_end = on_end
         self._channel = None
         self._pending: list[PublishedTrack] = []
@@ -130,9 +134,13 @@ class Session:
                 continue
             if not _prefer_codec(transceiver, source.mime_type):
                 continue
-            track = source.subscribe()
-            self.forwarded[source] = track
-            transceiver.sender.replaceTrack(track)
+            if self._direct:
+                sink = RtpWriter(source.kind, transceiver.sender, transceiver)
+                source.add_writer(sink)
+            else:
+                sink = source.subscribe()
+                transceiver.sender.replaceTrack(sink)
+            self.forwarded[source] = sink
             # aiortc ignores keyframe requests on its pack path: relay them instead
             transceiver.sender._send_keyframe = source.request_keyframe
             transceiver.direction = "sendrecv" if transceiver.direction in (

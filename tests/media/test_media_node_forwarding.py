@@ -12,9 +12,10 @@ from .helpers import run, running_node, wait_for
 pytestmark = pytest.mark.media
 
 
-def test_frames_are_forwarded_byte_identical_to_every_subscriber():
+@pytest.mark.parametrize("forwarding", ["direct", "pack"])
+def test_frames_are_forwarded_byte_identical_to_every_subscriber(forwarding):
     async def scenario():
-        async with running_node() as n:
+        async with running_node(forwarding=forwarding) as n:
             video, audio = EncodedVideoSource(), EncodedAudioSource()
             speaker = n.client("r1", "alice", "speaker")
             speaker.publish(video)
@@ -39,6 +40,10 @@ def test_frames_are_forwarded_byte_identical_to_every_subscriber():
                 assert all(f.payload in sent for f in listener.frames)
             # the speaker does not receive itself
             assert speaker.frames == []
+            sinks = [sink for s in n.node.sessions.values() for sink in s.forwarded.values()]
+            assert len(sinks) == 4
+            assert all(type(sink).__name__ == {"direct": "RtpWriter", "pack": "ForwardedTrack"}[
+                forwarding] for sink in sinks)
             for client in [speaker, *listeners]:
                 assert await client.close() == 200
             assert await wait_for(lambda: not n.node.sessions)

@@ -1,0 +1,140 @@
+"""The lean forwarding path: write packetized frames straight onto a subscriber's SRTP.
+
+aiortc's sender costs a coroutine wake-up, a queue hop, an ``RtpPacket`` and an
+``await`` per packet and subscriber. Here a frame is packetized once per publisher
+(:class:`~media_node.forwarding.PublishedTrack`), and each :class:`RtpWriter`
+only rewrites the header fields that differ per subscriber (sequence number,
+timestamp offset, marker, payload type, SSRC), protects the packet and hands it
+to the UDP socket, synchronously, on the loop. The aiortc sender stays in place
+for what it does well: RTCP (sender reports, RR, PLI, NACK) and the negotiated
+parameters.
+"""
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from aiortc import MediaStreamTrack, clock
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcrtpsender import random_sequence_number
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
+from aiortc.utils import random32
+
+MAX_SOCKET_BACKLOG = 256 * 1024  # bytes queued in asyncio's UDP transport
+_HEADER = struct.Struct("!BHI")
+
+
+class _ParkedTrack(MediaStreamTrack):
+    """Keeps the aiortc sender's RTP task asleep: it never yields a frame."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._ended = asyncio.get_running_loop().create_future()
+
+    async def recv(self):
+        await self._ended
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        super().stop()
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+
+class RtpWriter:
+    """One subscriber's copy of a published track, written below aiortc's sender.
+
+    :param kind: ``audio`` or ``video``.
+    :param sender: the subscriber's ``RTCRtpSender`` (its SSRC, MID, transport).
+    :param transceiver: for the negotiated payload types.
+    """
+
+    def __init__(self, kind: str, sender, transceiver) -> None:
+        self.kind = kind
+        self.need_keyframe = kind == "video"
+        self.frames_out = 0
+        self.frames_dropped = 0
+        self.packets_out = 0
+        self._sender = sender
+        self._transceiver = transceiver
+        self._seq = random_sequence_number()
+        self._ts_offset = random32()
+        self._rtx_seq = random_sequence_number()
+        self._history: list[bytes | None] = [None] * RTP_HISTORY_SIZE
+        self._header: bytearray | None = None
+        self._track = _ParkedTrack(kind)
+        sender.replaceTrack(self._track)
+        sender._retransmit = self._retransmit  # NACKs are answered from our history
+
+    def _setup(self) -> bool:
+        sender = self._sender
+        if not getattr(sender, "_RTCRtpSender__started", False):
+            return False
+        if sender.transport.state != "connected" or not self._transceiver._codecs:
+            return False
+        codec = self._transceiver._codecs[0]
+        self._pt = codec.payloadType
+        self._rtx_pt = next((c.payloadType for c in self._transceiver._codecs
+                             if c.mimeType.lower().endswith("/rtx")
+                             and c.parameters.get("apt") == self._pt), None)
+        self._ext_map = sender._RTCRtpSender__rtp_header_extensions_map
+        template = RtpPacket(payload_type=self._pt, ssrc=sender._ssrc)
+        template.extensions.mid = sender._RTCRtpSender__mid
+        self._header = bytearray(template.serialize(self._ext_map))
+        self._dtls = sender.transport
+        self._ice = sender.transport.transport._connection
+        return True
+
+    def write(self, payloads: list[bytes], timestamp: int) -> bool:
+        """Send one frame's packets; ``False`` when the subscriber is not ready or too slow."""
+        if self._header is None and not self._setup():
+            return False
+        pair = self._ice._nominated.get(1)
+        if pair is None or self._dtls._tx_srtp is None:
+            return False
+        udp = pair.protocol.transport
+        if udp is None or udp.get_write_buffer_size() > MAX_SOCKET_BACKLOG:
+            return False
+        sendto, addr, protect = udp.sendto, pair.remote_addr, self._dtls._tx_srtp.protect
+        header, history, pt, seq = self._header, self._history, self._pt, self._seq
+        ts = (self._ts_offset + timestamp) & 0xFFFFFFFF
+        last = len(payloads) - 1
+        octets = 0
+        for i, payload in enumerate(payloads):
+            _HEADER.pack_into(header, 1, (0x80 | pt) if i == last else pt, seq, ts)
+            plain = bytes(header) + payload
+            history[seq % RTP_HISTORY_SIZE] = plain
+            sendto(protect(plain), addr)
+            octets += len(payload)
+            seq = (seq + 1) & 0xFFFF
+        self._seq = seq
+        self.packets_out += len(payloads)
+        self.frames_out += 1
+        # keep the sender's RTCP sender reports truthful (lip sync, receiver stats)
+        sender = self._sender
+        sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()
+        sender._RTCRtpSender__rtp_timestamp = ts
+        sender._RTCRtpSender__packet_count += len(payloads)
+        sender._RTCRtpSender__octet_count += octets
+        return True
+
+    async def _retransmit(self, sequence_number: int) -> None:
+        # libsrtp refuses to protect the same index twice, so only RTX can resend
+        plain = self._history[sequence_number % RTP_HISTORY_SIZE]
+        if plain is None or self._rtx_pt is None:
+            return
+        packet = RtpPacket.parse(plain, self._ext_map)
+        if packet.sequence_number != sequence_number:
+            return
+        rtx = wrap_rtx(packet, payload_type=self._rtx_pt, sequence_number=self._rtx_seq,
+                       ssrc=self._sender._rtx_ssrc)
+        self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+        try:
+            await self._dtls._send_rtp(rtx.serialize(self._ext_map))
+        except ConnectionError:
+            pass
+
+    def stop(self) -> None:
+        """Release the sender's parked RTP task."""
+        self._track.stop()
