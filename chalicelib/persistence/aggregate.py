@@ -84,7 +84,7 @@ class DynamoDBAggregateRecorder(AggregateRecorder):
 
     def _commit(self, writes: list[Write]) -> None:
         if len(writes) > 1 or writes[0].actions is not None:
-            transact(self.datastore.connection, writes)
+            transact(self.datastore.connection, writes, self.datastore.settings.max_transaction_actions)
             return
         # a single event: a conditional put costs half a transaction's capacity
         w = writes[0]

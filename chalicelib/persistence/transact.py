@@ -37,12 +37,12 @@ class Cancelled(Exception):
         self.failed, self.conflict = failed, conflict
 
 
-def check_limits(writes: list[Write]) -> None:
+def check_limits(writes: list[Write], max_actions: int = MAX_ACTIONS) -> None:
     """Refuse a transaction DynamoDB would refuse, before anything is sent."""
-    if len(writes) > MAX_ACTIONS:
+    if len(writes) > max_actions:
         raise TransactionTooLargeError(
             f"this save needs {len(writes)} DynamoDB transaction actions "
-            f"(two per event, one per tracking position); the limit is {MAX_ACTIONS}")
+            f"(two per event, one per tracking position); the limit is {max_actions}")
     total = sum(w.size for w in writes)
     if total > MAX_TRANSACTION_BYTES:
         raise TransactionTooLargeError(
@@ -50,9 +50,9 @@ def check_limits(writes: list[Write]) -> None:
             f"the limit is {MAX_TRANSACTION_BYTES}")
 
 
-def transact(connection: Connection, writes: list[Write]) -> None:
+def transact(connection: Connection, writes: list[Write], max_actions: int = MAX_ACTIONS) -> None:
     """Commit ``writes`` in one TransactWriteItems call, or raise :class:`Cancelled`."""
-    check_limits(writes)
+    check_limits(writes, max_actions)
     puts = [w for w in writes if w.actions is None]
     updates = [w for w in writes if w.actions is not None]
     try:
@@ -62,6 +62,10 @@ def transact(connection: Connection, writes: list[Write]) -> None:
             for w in updates:
                 tx.update(w.model, actions=w.actions, condition=w.condition)
     except TransactWriteError as e:
+        if e.cause_response_code == "ValidationException" and "length less than" in str(e.cause):
+            # a DynamoDB with a lower action limit than configured: still nothing written
+            raise TransactionTooLargeError(
+                f"DynamoDB refused a transaction of {len(writes)} actions ({e.cause})") from e
         if e.cause_response_code != "TransactionCanceledException":
             raise OperationalError(f"DynamoDB transaction failed: {e.cause or e}") from e
         # pynamodb sends puts before updates, and the reasons follow that wire order
