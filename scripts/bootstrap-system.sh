@@ -11,6 +11,8 @@ command -v janus    >/dev/null || need+=(janus)
 command -v ip       >/dev/null || need+=(iproute2)
 command -v java     >/dev/null || need+=(openjdk-17-jre-headless)
 command -v node     >/dev/null || need+=(nodejs npm)
+command -v curl     >/dev/null || need+=(curl)      # the README's walk-through
+command -v jq       >/dev/null || need+=(jq)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,165 @@
+"""``make run``: the whole system on embedded defaults, on 127.0.0.1.
+
+Services start in the order of ``SERVICES`` and stop in reverse, each by its pid, on
+Ctrl-C or when one of them dies. To add one (a media node, say), write a function that
+takes the ``Stack``, starts the service, adds what others need to ``stack.env`` and
+returns something with ``stop()``; then append it to ``SERVICES``.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .devkey import DATA, load_or_create
+from .dynamodb_local import dynamodb_local, endpoint
+from .process import ROOT, ServerProcess
+
+LOGS = DATA / "logs"
+API_PORT = int(os.environ.get("DROPON_API_PORT", "8000"))
+TICK_SECONDS = float(os.environ.get("DROPON_TICK_SECONDS", "5"))
+
+
+@dataclass
+class Stack:
+    env: dict = field(default_factory=dict)  # what every service's process gets
+    running: list = field(default_factory=list)  # (name, handle with stop()), in start order
+    notes: list = field(default_factory=list)  # lines printed once everything is up
+
+    def process(self, argv: list[str], port: int, log_name: str) -> ServerProcess:
+        return ServerProcess(argv, port, cwd=ROOT, env=self.env, log_path=LOGS / log_name)
+
+
+def dynamodb(stack: Stack):
+    server = dynamodb_local(db_path=DATA / "dynamodb", log_path=LOGS / "dynamodb.log").start()
+    stack.env["AWS_ENDPOINT_URL"] = endpoint(server)
+    stack.notes.append(f"DynamoDB Local  {endpoint(server)}  (data in {DATA / 'dynamodb'})")
+    return server
+
+
+def tables(stack: Stack):
+    """Create the event store's tables now, so that the first request does not."""
+    os.environ.update(stack.env)
+    from chalicelib.application import RoomsApplication
+    RoomsApplication(env=stack.env)
+    return None
+
+
+def control_plane(stack: Stack):
+    chalice = str(Path(sys.executable).with_name("chalice"))
+    server = stack.process([chalice, "local", "--no-autoreload", "--host", "127.0.0.1",
+                            "--port", str(API_PORT)], API_PORT, "chalice.log").start()
+    stack.env["DROPON_CONTROL_URL"] = f"http://127.0.0.1:{API_PORT}"
+    stack.notes.append(f"API             http://127.0.0.1:{API_PORT}  (log {LOGS / 'chalice.log'})")
+    return server
+
+
+class Ticker:
+    """``devstack.ticker`` in its own process: the scheduled handler every few seconds."""
+
+    def __init__(self, stack: Stack):
+        import subprocess
+        log = open(LOGS / "ticker.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack.ticker", "--interval", str(TICK_SECONDS)],
+            cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        stack.notes.append(f"Scheduler       tick every {TICK_SECONDS:g} s  (log {LOGS / 'ticker.log'})")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+SERVICES = [("dynamodb", dynamodb), ("tables", tables), ("api", control_plane),
+            ("ticker", Ticker)]
+
+
+def base_env() -> dict:
+    key = load_or_create()
+    env = {**os.environ,
+           "PERSISTENCE_MODULE": "chalicelib.persistence.dynamodb",
+           "DYNAMODB_TABLE_PREFIX": os.environ.get("DYNAMODB_TABLE_PREFIX", "dropon"),
+           "CREATE_TABLE": "y",
+           "DROPON_API_KEY": key["key"], "DROPON_API_SECRET": key["secret"],
+           "DROPON_NODE_SECRET": key["nodeSecret"],
+           "DROPON_ICE_LOOPBACK_ONLY": "1", "PYTHONUNBUFFERED": "1"}
+    # a local stack never reaches an AWS account: dummy credentials, a fixed region
+    env.setdefault("AWS_ACCESS_KEY_ID", "local")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def alive(handle) -> bool:
+    if hasattr(handle, "alive"):
+        return handle.alive()
+    proc = getattr(handle, "proc", None)
+    return proc is None or proc.poll() is None
+
+
+def stop_all(stack: Stack) -> None:
+    for name, handle in reversed(stack.running):
+        try:
+            handle.stop()
+        except Exception as exc:  # noqa: BLE001 - keep stopping the others
+            print(f"stopping {name}: {exc}", file=sys.stderr)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    stack = Stack(env=base_env())
+    # Ctrl-C and SIGTERM both stop the stack (SIGINT may arrive ignored when started in
+    # the background, so install the handler rather than trust the default)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        for name, start in SERVICES:
+            print(f"starting {name} ...", flush=True)
+            handle = start(stack)
+            if handle is not None:
+                stack.running.append((name, handle))
+        print_banner(stack)
+        while all(alive(h) for _, h in stack.running):
+            time.sleep(1)
+        dead = [n for n, h in stack.running if not alive(h)]
+        print(f"{', '.join(dead)} stopped; see {LOGS}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("stopping ...", flush=True)
+        stop_all(stack)
+
+
+def print_banner(stack: Stack) -> None:
+    env = stack.env
+    print("\nDropOnAir Rooms is running. Ctrl-C stops everything.\n")
+    for line in stack.notes:
+        print("  " + line)
+    print(f"\n  API key id      {env['DROPON_API_KEY']}")
+    print(f"  API secret      {env['DROPON_API_SECRET']}   (development only; {DATA / 'dev-key.json'})")
+    print("\n  An admin token (1 h) for curl:")
+    print("    export TOKEN=$(.venv/bin/python -m devstack.devkey)")
+    print(f"    curl -s -H \"Authorization: Bearer $TOKEN\" {env['DROPON_CONTROL_URL']}/rooms\n",
+          flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""``make run``'s stack, for real: the README's curl walk-through, the tick, a clean stop.
+
+Starts ``python -m devstack.run`` (DynamoDB Local, tables, ``chalice local``, the ticker)
+on a free port with its data in a temporary folder, runs the README's shell block
+against it, and stops it with SIGINT as Ctrl-C would.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from devstack.process import ROOT, free_port
+
+pytestmark = pytest.mark.dynamodb_local
+
+
+def readme_walkthrough() -> str:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    assert blocks, "README.md has no ```sh walk-through"
+    return blocks[0]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    data, port = tmp_path_factory.mktemp("stack"), free_port()
+    env = {**os.environ, "DROPON_DATA_DIR": str(data), "DROPON_API_PORT": str(port),
+           "DROPON_TICK_SECONDS": "1"}
+    out = open(data / "run.out", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=ROOT, env=env,
+                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while b"is running" not in (data / "run.out").read_bytes():
+        assert proc.poll() is None, (data / "run.out").read_text()
+        assert time.monotonic() < deadline, (data / "run.out").read_text()
+        time.sleep(0.5)
+    try:
+        yield {"port": port, "env": env, "data": data, "proc": proc}
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+def request(stack, method, path, body=None, token=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{stack['port']}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def admin_token(stack) -> str:
+    return subprocess.run([sys.executable, "-m", "devstack.devkey"], cwd=ROOT, env=stack["env"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_banner_prints_the_address_and_the_development_key(stack):
+    out = (stack["data"] / "run.out").read_text()
+    key = json.loads((stack["data"] / "dev-key.json").read_text())
+    assert f"http://127.0.0.1:{stack['port']}" in out
+    assert key["key"] in out and key["secret"] in out
+    assert oct((stack["data"] / "dev-key.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_readme_walkthrough_works(stack):
+    script = readme_walkthrough().replace("127.0.0.1:8000", f"127.0.0.1:{stack['port']}")
+    done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + script], cwd=ROOT,
+                          env=stack["env"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    joined = json.loads(done.stdout[:done.stdout.index("}") + 1])
+    assert joined["status"] == "joined" and joined["role"] == "host"
+    types = [json.loads(line)["type"] for line in done.stdout.splitlines() if '"seq"' in line]
+    assert types[0] == "RoomCreated" and "ParticipantJoined" in types
+
+
+def test_the_ticker_closes_an_empty_room(stack):
+    token = admin_token(stack)
+    room = request(stack, "POST", "/rooms", {"name": "brief", "persistent": True, "policy": {
+        "autoClose": {"emptyTimeoutSeconds": 1}}}, token)
+    grant = request(stack, "POST", f"/rooms/{room['id']}/tokens",
+                    {"identity": "bo", "role": "speaker"}, token)
+    request(stack, "POST", f"/rooms/{room['id']}/join", {}, grant["token"])
+    request(stack, "POST", f"/rooms/{room['id']}/leave", {}, grant["token"])
+    deadline = time.monotonic() + 30
+    state = request(stack, "GET", f"/rooms/{room['id']}", token=token)
+    while state["status"] != "closed" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        state = request(stack, "GET", f"/rooms/{room['id']}", token=token)
+    assert state["status"] == "closed", state
+    closer = [e for e in request(stack, "GET", f"/rooms/{room['id']}/events", token=token)["events"]
+              if e["type"] == "RoomClosed"]
+    assert closer[0]["actor"]["kind"] == "system"
+
+
+def test_ctrl_c_stops_every_service(stack):
+    proc, port = stack["proc"], stack["port"]
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    assert "stopping" in Path(stack["data"] / "run.out").read_text()
