@@ -42,7 +42,7 @@ def backend_env(endpoint: str, **extra: str) -> dict[str, str]:
 
 NOT_ISOLATED = (
     "moto's DynamoDB is not safe under concurrent transactions (its server fails with "
-    "'dictionary changed size during iteration'); this race runs on DynamoDB Local"
+    "'dictionary changed size during iteration')"
 )
 
 
