@@ -111,10 +111,10 @@ class RosterCommands:
         """End a session: by the participant itself, its media node, or the control plane."""
         at = self._time(at)
         p = self.participant(participant_id)
-        if actor.kind == "participant":
-            own = self.acting_record(actor)
-            if own is None or own["participant_id"] != participant_id:
-                raise NotAllowed("a participant leaves only its own session", room_id=self.id)
+        if actor.kind == "participant" and (
+            p["identity"] != actor.id or actor.participant_id not in (None, participant_id)
+        ):
+            raise NotAllowed("a participant leaves only its own session", room_id=self.id)
         if not isinstance(reason, str) or not 0 < len(reason) <= 64:
             raise InvalidArgument("reason must be a short string", field="reason")
         self._check_active(p, ev.ACTIVE)
