@@ -2,10 +2,11 @@
 
 Rooms are independent aggregates, so no single record lists them. The index
 reads ``RoomCreated`` and ``RoomClosed`` notifications (filtered by topic) from
-where it last stopped, and starts over now and then, because a store may make
-a lower notification id visible after a higher one under concurrent writers.
-It lives in one process (one Lambda container) and costs a read of the whole
-created/closed history on its first use and on each rebuild.
+where it last stopped. That relies on the store never revealing a notification
+id before a lower one (eventsourcing's recorders serialise inserts; the DynamoDB
+recorder stops reading at a gap); ``rebuild_seconds`` starts over periodically
+for a store that cannot promise it. The index lives in one process (one Lambda
+container) and reads the whole created/closed history on its first use.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class LiveRoomIndex:
         recorder: ApplicationRecorder,
         *,
         page_size: int = 500,
-        rebuild_seconds: float = 600.0,
+        rebuild_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._recorder = recorder
@@ -48,7 +49,8 @@ class LiveRoomIndex:
     def room_ids(self) -> list[UUID]:
         """Ids of rooms created and not (yet known to be) closed, oldest first."""
         with self._lock:
-            if self._clock() - self._built_at >= self._rebuild_seconds:
+            rebuild = self._rebuild_seconds
+            if rebuild is not None and self._clock() - self._built_at >= rebuild:
                 self._reset()
             while True:
                 page = self._recorder.select_notifications(
