@@ -109,31 +109,31 @@ class Room(RosterCommands, StageCommands, Aggregate):
         return not p["muted"].get(kind, False)
 
     def due_transitions(self, at: datetime) -> tuple[str | None, str | None]:
-        """(open reason, close reason) that the schedule or policy call for at ``at``."""
+        """(open reason, close reason) that the schedule or policy call for at ``at``.
+        A room whose end is due before it ever opened closes without opening."""
         if self.status == "closed":
             return None, None
-        opening = None
-        if (
-            self.status == "scheduled"
-            and not self.policy["hostRequired"]
-            and self.starts_at is not None
-            and self.starts_at <= at
-        ):
-            opening = "scheduled_start"
         auto = self.policy["autoClose"]
         timeout = auto["emptyTimeoutSeconds"]
         if self.ends_at is not None and at >= self.ends_at:
-            return opening, "ends_at"
+            return None, "ends_at"
         if auto["closeAt"] is not None and at >= auto["closeAt"]:
-            return opening, "close_at"
+            return None, "close_at"
         if (
             self.status == "open"
             and timeout is not None
             and self.empty_since is not None
             and at - self.empty_since >= timedelta(seconds=timeout)
         ):
-            return opening, "empty_timeout"
-        return opening, None
+            return None, "empty_timeout"
+        if (
+            self.status == "scheduled"
+            and not self.policy["hostRequired"]
+            and self.starts_at is not None
+            and self.starts_at <= at
+        ):
+            return "scheduled_start", None
+        return None, None
 
     # lifecycle commands
 

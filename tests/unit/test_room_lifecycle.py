@@ -214,3 +214,10 @@ def test_naive_times_are_refused():
     room = scheduled()
     with pytest.raises(errors.InvalidArgument):
         room.tick(datetime(2026, 3, 1, 10))
+
+
+def test_a_room_that_never_opened_closes_at_ends_at_without_opening():
+    room = scheduled()
+    room.collect_events()
+    room.tick(at(4000))
+    assert types(room) == ["RoomClosed"] and room.opened_at is None
