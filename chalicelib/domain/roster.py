@@ -18,7 +18,6 @@ from chalicelib.domain.errors import (
     InvalidArgument,
     InvalidState,
     NotAllowed,
-    RoomClosed,
     RoomFull,
 )
 
@@ -34,8 +33,7 @@ class RosterCommands:
 
     def check_may_enter(self, identity: str, at: datetime) -> None:
         """What a token for ``identity`` needs: the room not closed, the identity not banned."""
-        if self.status == "closed" or self.due_transitions(at)[1] is not None:
-            raise RoomClosed(f"room {self.id} is closed", room_id=self.id)
+        self.check_not_closed(at)
         if identity in self.bans:
             raise IdentityBanned(
                 "this identity is banned from the room", room_id=self.id, identity=identity
@@ -89,7 +87,7 @@ class RosterCommands:
                 participant_id=existing["participant_id"], reason="replaced",
             )
         if not waits:
-            self._open_on_first_join(actor, at, role)
+            self._open_on_first_join(actor, at)
         self._trigger(
             ev.ParticipantKnocked if waits else ev.ParticipantJoined, actor, at,
             participant_id=participant_id, identity=identity, role=role, call_id=call_id,
@@ -97,9 +95,9 @@ class RosterCommands:
 
     def admit(self, actor: Actor, participant_id: str, *, at: datetime) -> None:
         at = self._time(at)
-        p = self._waiting_target(actor, participant_id, at)
+        self._waiting_target(actor, participant_id, at)
         self.check_capacity()
-        self._open_on_first_join(actor, at, p["role"])
+        self._open_on_first_join(actor, at)
         self._trigger(ev.ParticipantAdmitted, actor, at, participant_id=participant_id)
 
     def deny(self, actor: Actor, participant_id: str, *, at: datetime) -> None:
@@ -170,7 +168,7 @@ class RosterCommands:
                 participant_id=p["participant_id"],
             )
 
-    def _open_on_first_join(self, actor: Actor, at: datetime, role: str) -> None:
+    def _open_on_first_join(self, actor: Actor, at: datetime) -> None:
         if self.status == "scheduled":
             reason = "host_joined" if self.policy["hostRequired"] else "first_join"
             self._trigger(ev.RoomOpened, actor, at, reason=reason)
