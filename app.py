@@ -8,9 +8,12 @@ from chalice import Chalice, Rate
 from chalicelib import bootstrap
 from chalicelib.api import errors, longpoll, openapi, schemas as req
 from chalicelib.api.http import Call, created, install
+from chalicelib.api.nodes import events_access, nodes
+from chalicelib.nodes import wiring as media
 
 app = Chalice(app_name="dropon-rooms")
 route = install(app)
+app.register_blueprint(nodes)
 
 
 def rooms():
@@ -90,8 +93,8 @@ def join(roomId):
     c = call()
     p = c.participant(roomId)
     req.empty(c.body())
-    return rooms().join(c.actor, roomId, identity=p.identity, role=p.role,
-                        replace=p.replace, now=now())
+    return media.service().join(c.actor, roomId, identity=p.identity, role=p.role,
+                                replace=p.replace, now=now())
 
 
 @route("/rooms/{roomId}/leave", "POST")
@@ -151,7 +154,7 @@ def lift_ban(roomId, identity):
 @route("/rooms/{roomId}/events", "GET")
 def room_events(roomId):
     c = call()
-    c.in_room(roomId)
+    events_access(c, roomId)
     return {"events": longpoll.wait_for_events(rooms(), roomId, c.query, c.settings)}
 
 

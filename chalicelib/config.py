@@ -31,6 +31,12 @@ class Settings:
     participant_token_max_ttl: int = 24 * 3600
     #: longest long-poll of GET /rooms/{roomId}/events?wait=
     max_events_wait: int = 20
+    #: HS256 secret shared with the media nodes (node and media tokens)
+    node_secret: str = field(default="", repr=False)
+    #: a node silent for longer than this is dead; its rooms move on the next join
+    node_dead_after: float = 15.0
+    #: lifetime of a media token (it is needed only to connect to the node)
+    media_token_ttl: int = 300
     store_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -43,6 +49,9 @@ class Settings:
             api_keys=keys,
             max_body_bytes=int(environ.get("DROPON_MAX_BODY_BYTES", 64 * 1024)),
             admin_token_max_ttl=int(environ.get("DROPON_ADMIN_TOKEN_MAX_TTL", 3600)),
+            node_secret=environ.get("DROPON_NODE_SECRET", ""),
+            node_dead_after=float(environ.get("DROPON_NODE_DEAD_AFTER", 15)),
+            media_token_ttl=int(environ.get("DROPON_MEDIA_TOKEN_TTL", 300)),
             store_env={k: v for k, v in environ.items()
                        if k in STORE_VARIABLES or k.startswith(STORE_PREFIXES)},
         )

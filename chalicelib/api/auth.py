@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import jwt
 
 from ..config import Settings
+from ..nodes.tokens import is_node_issuer, verify_node_token
 from .errors import ApiError, forbidden, unauthorized
 
 ALGORITHM = "HS256"
@@ -23,7 +24,7 @@ ALGORITHM = "HS256"
 class Principal:
     """Who is calling, as proven by the bearer token."""
 
-    kind: str  # "admin" | "participant"
+    kind: str  # "admin" | "participant" | "node" (key_id is then the node id)
     key_id: str
     identity: str | None = None
     room_id: str | None = None
@@ -52,6 +53,9 @@ def authenticate(headers, settings: Settings) -> Principal:
         issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.InvalidTokenError:
         raise unauthorized("unauthorized", "the bearer token is not a JWT") from None
+    if is_node_issuer(issuer):  # a media node (chalicelib.nodes); refused by every room check
+        return Principal("node", verify_node_token(token, settings.node_secret,
+                                                   settings.token_leeway))
     secret = settings.api_keys.get(issuer) if isinstance(issuer, str) else None
     if secret is None:
         raise unauthorized("unauthorized", "the token's issuer is not a known API key")

@@ -54,7 +54,7 @@ def error_response(code: str, message: str, status: int, headers: dict | None = 
 def to_response(exc: Exception) -> Response:
     """Map any exception raised while serving a request to the one error shape."""
     if isinstance(exc, ApiError):
-        return error_response(exc.code, exc.message, exc.status)
+        return error_response(exc.code, exc.message, exc.status, getattr(exc, "headers", None))
     code, status = getattr(exc, "code", None), getattr(exc, "status", None)
     if isinstance(code, str) and status in ALLOWED_STATUSES:
         # a domain error: its message and ids name rooms and rules, never secrets

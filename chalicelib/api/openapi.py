@@ -82,7 +82,9 @@ def _paths() -> dict:
                 "ttlSeconds": {"type": "integer", "minimum": 1}, "replace": {"type": "boolean"}},
                 ("identity", "role")))},
         "/rooms/{roomId}/join": {"post": op(
-            "Join (joined, or waiting for admission)", params=[ROOM],
+            "Join (joined, or waiting for admission); in an SFU room a joined participant "
+            "gets media {nodeId, url, token, expiresAt}, or media null and mediaError "
+            "no_media_node when no node is healthy", params=[ROOM],
             auth="a participant token of this room")},
         "/rooms/{roomId}/leave": {"post": op("Leave the room", params=[ROOM], request=reason,
                                              auth="a participant token of this room")},
@@ -96,16 +98,53 @@ def _paths() -> dict:
             "delete": op("Lower your hand", params=[ROOM], auth="a participant token")},
         "/rooms/{roomId}/bans/{identity}": {"delete": op("Lift a ban", auth=HOST,
                                                          params=[ROOM, IDENTITY])},
-        "/rooms/{roomId}/events": {"get": op("The room's history, in order", auth=MEMBER, params=[
+        "/rooms/{roomId}/events": {"get": op("The room's history, in order",
+                                             auth=MEMBER + ", or the room's media node", params=[
             ROOM, query("after", {"type": "integer", "minimum": 0}, "events after this seq"),
             query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most"),
             query("wait", {"type": "integer", "minimum": 0, "maximum": 20},
                   "seconds to wait for a first event (long poll)")])},
     }
+    paths.update(_node_paths())
     for path, summary in HOST_CONTROLS.items():
         paths[f"/rooms/{{roomId}}/participants/{{participantId}}/{path}"] = {
             "post": op(summary, auth=HOST, params=[ROOM, PARTICIPANT])}
     return paths
+
+
+NODE_ID = {"name": "nodeId", "in": "path", "required": True,
+           "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}}
+COUNT = {"type": "integer", "minimum": 0}
+
+
+def _no_node(operation: dict) -> dict:
+    operation["responses"]["503"] = {
+        "description": "no_media_node: no healthy media node; retry after Retry-After seconds",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return operation
+
+
+def _node_paths() -> dict:
+    """Media nodes' routes (docs/api.md, "Media nodes")."""
+    node = "a node token (iss node:<nodeId>, signed with DROPON_NODE_SECRET)"
+    return {
+        "/nodes": {"get": op("Media nodes with their last load and health")},
+        "/nodes/{nodeId}/heartbeat": {"post": op(
+            "A node's heartbeat; the first one registers it", auth=node + " naming nodeId",
+            params=[NODE_ID], request=body({
+                "url": {"type": "string", "maxLength": 2048}, "rooms": COUNT,
+                "participants": COUNT, "streams": COUNT, "cpu": {"type": "number", "minimum": 0},
+                "capacity": {"type": "integer", "minimum": 1}},
+                ("url", "rooms", "participants", "streams", "cpu", "capacity")))},
+        "/rooms/{roomId}/participants/{participantId}/disconnected": {"post": op(
+            "The room's node reports a failed or silent connection; recorded as a leave",
+            auth=node + " assigned to the room", params=[ROOM, PARTICIPANT],
+            request=body({"reason": {"type": "string", "maxLength": 64}}))},
+        "/rooms/{roomId}/media": {"post": _no_node(op(
+            "A fresh media grant for the caller's joined session (after admission, or to "
+            "reconnect: a room whose node died moves to a healthy one)", params=[ROOM],
+            auth="a participant token of this room"))},
+    }
 
 
 @lru_cache(maxsize=1)
