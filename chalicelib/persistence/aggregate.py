@@ -1,6 +1,7 @@
 """Aggregate recorder: each aggregate's events are one partition, sorted by version."""
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import AggregateRecorder, IntegrityError, OperationalError, StoredEvent
@@ -39,6 +40,11 @@ class DynamoDBAggregateRecorder(AggregateRecorder):
         if not stored_events and not extra:
             return []
         events = self._event_writes(stored_events)
+        with self._writing(stored_events):
+            return self._commit_with_retries(stored_events, events, extra)
+
+    def _commit_with_retries(self, stored_events: Sequence[StoredEvent], events: list[Write],
+                             extra: list[Write]) -> list[int]:
         attempt = 0
         while True:
             ids, notifications = self._notification_writes(stored_events)
@@ -70,6 +76,9 @@ class DynamoDBAggregateRecorder(AggregateRecorder):
         return writes
 
     # hooks for the application and process recorders
+    def _writing(self, stored_events: Sequence[StoredEvent]) -> AbstractContextManager[Any]:
+        return nullcontext()
+
     def _notification_writes(self, stored_events: Sequence[StoredEvent]) -> tuple[list[int], list[Write]]:
         return [], []
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import zlib
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import (
@@ -27,7 +28,7 @@ from .items import NotificationItem
 from .transact import Write
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from .datastore import DynamoDBDatastore
 
@@ -44,6 +45,7 @@ class DynamoDBApplicationRecorder(DynamoDBAggregateRecorder, ApplicationRecorder
         self.read_shard = read_shard if read_shard is not None else (0 if self.shards == 1 else None)
         self._last_ids: dict[int, int] = {}  # the last id this process saw per shard
         self._lock = threading.Lock()
+        self._shard_locks = [threading.Lock() for _ in range(self.shards)]
         self._listeners: set[threading.Event] = set()
 
     def create_table(self) -> None:
@@ -63,6 +65,17 @@ class DynamoDBApplicationRecorder(DynamoDBAggregateRecorder, ApplicationRecorder
         for listener in list(self._listeners):
             listener.set()
         return ids
+
+    @contextmanager
+    def _writing(self, stored_events: Sequence[StoredEvent]) -> Iterator[None]:
+        # saves from this process to one shard queue here rather than race each other
+        # in DynamoDB, where all but one would lose and retry; other processes still
+        # race, and the conditions decide. Locks are taken in shard order.
+        shards = sorted({self.shard_of(e.originator_id) for e in stored_events})
+        with ExitStack() as stack:
+            for shard in shards:
+                stack.enter_context(self._shard_locks[shard])
+            yield
 
     def _notification_writes(self, stored_events: Sequence[StoredEvent]) -> tuple[list[int], list[Write]]:
         next_ids: dict[int, int] = {}
