@@ -183,23 +183,26 @@ class ParticipantDemoted(RoomEvent):
 
 
 class ParticipantMuted(RoomEvent):
-    """A server-side mute of ``kinds`` (audio, video) that the media node enforces."""
+    """A server-side mute that the media node enforces; ``audio``/``video`` say
+    which kinds this event mutes."""
 
     participant_id: str
-    kinds: list
+    audio: bool
+    video: bool
 
     def apply(self, room: Room) -> None:
-        for kind in self.kinds:
-            room.participants[self.participant_id]["muted"][kind] = True
+        _set_muted(room.participants[self.participant_id], self, True)
 
 
 class ParticipantUnmuted(RoomEvent):
+    """Lifts the server-side mute of the kinds flagged ``audio``/``video``."""
+
     participant_id: str
-    kinds: list
+    audio: bool
+    video: bool
 
     def apply(self, room: Room) -> None:
-        for kind in self.kinds:
-            room.participants[self.participant_id]["muted"][kind] = False
+        _set_muted(room.participants[self.participant_id], self, False)
 
 
 class MediaNodeAssigned(RoomEvent):
@@ -223,6 +226,12 @@ def _record(event: ParticipantJoined | ParticipantKnocked, state: str) -> dict[s
         "left_at": None,
         "reason": None,
     }
+
+
+def _set_muted(p: dict, event: ParticipantMuted | ParticipantUnmuted, muted: bool) -> None:
+    for kind in ("audio", "video"):
+        if getattr(event, kind):
+            p["muted"][kind] = muted
 
 
 def _depart(p: dict, state: str, reason: str, at: datetime) -> None:

@@ -70,7 +70,10 @@ class StageCommands:
         changed = [k for k in kinds if p["muted"][k] != muted]
         if changed:
             event = ev.ParticipantMuted if muted else ev.ParticipantUnmuted
-            self._trigger(event, actor, at, participant_id=participant_id, kinds=changed)
+            self._trigger(
+                event, actor, at, participant_id=participant_id,
+                audio="audio" in changed, video="video" in changed,
+            )
 
     def _own_joined(self, actor: Actor, at: datetime) -> dict[str, Any]:
         self.check_not_closed(at)

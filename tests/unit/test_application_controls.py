@@ -139,3 +139,16 @@ def test_tick_reports_a_room_that_fails_and_goes_on(app, caplog):
     changes = app.tick(at(10))
     assert {"roomId": bad, "error": "boom"} in changes
     assert {"roomId": good, "type": "RoomOpened", "reason": "scheduled_start", "seq": 2} in changes
+
+
+def test_mute_events_name_the_kinds_as_the_media_node_reads_them(app):
+    # media_node/events.py muted_kinds(): audio/video flags; neither flag means both
+    room = app.create_room(KEY, name="r", persistent=True, now=T0)["id"]
+    ann = app.join(ANN, room, identity="ann", role="speaker", now=at(1))
+    app.mute(KEY, room, ann["participantId"], audio=True, video=False, now=at(2))
+    app.mute(KEY, room, ann["participantId"], audio=True, video=True, muted=False, now=at(3))
+    muted, unmuted = app.room_events(room, after=3)
+    assert (muted["type"], muted["data"]) == (
+        "ParticipantMuted", {"participantId": ann["participantId"], "audio": True, "video": False})
+    assert (unmuted["type"], unmuted["data"]["audio"], unmuted["data"]["video"]) == (
+        "ParticipantUnmuted", True, False)
