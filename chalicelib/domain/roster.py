@@ -33,6 +33,7 @@ class RosterCommands:
 
     def check_may_enter(self, identity: str, at: datetime) -> None:
         """What a token for ``identity`` needs: the room not closed, the identity not banned."""
+        check_identity(identity)
         self.check_not_closed(at)
         if identity in self.bans:
             raise IdentityBanned(
@@ -53,9 +54,8 @@ class RosterCommands:
         """Join, or knock when the waiting room applies. ``replace`` ends the
         identity's earlier session instead of refusing with ``already_joined``."""
         at = self._time(at)
-        if not isinstance(identity, str) or not 0 < len(identity) <= MAX_IDENTITY_LENGTH:
-            raise InvalidArgument("identity must be a non-empty string", field="identity")
-        if role not in ROLES:
+        check_identity(identity)
+        if not isinstance(role, str) or role not in ROLES:
             raise InvalidArgument("role must be host, speaker or audience", field="role")
         if actor.kind == "participant" and actor.id != identity:
             raise NotAllowed("a participant joins only as itself", room_id=self.id)
@@ -139,6 +139,7 @@ class RosterCommands:
         at = self._time(at)
         self.check_not_closed(at)
         self.check_host(actor)
+        check_identity(identity)
         if identity not in self.bans:
             raise InvalidState("this identity is not banned", code="not_banned", identity=identity)
         self._trigger(ev.BanLifted, actor, at, identity=identity)
@@ -172,3 +173,10 @@ class RosterCommands:
         if self.status == "scheduled":
             reason = "host_joined" if self.policy["hostRequired"] else "first_join"
             self._trigger(ev.RoomOpened, actor, at, reason=reason)
+
+
+def check_identity(identity: object) -> None:
+    if not isinstance(identity, str) or not 0 < len(identity) <= MAX_IDENTITY_LENGTH:
+        raise InvalidArgument(
+            f"identity must be a string of 1 to {MAX_IDENTITY_LENGTH} characters", field="identity"
+        )

@@ -74,6 +74,10 @@ def test_bad_roles_and_identities_are_refused():
     r = room()
     unchanged(r, lambda: join(r, "ann", "admin"), errors.InvalidArgument)
     unchanged(r, lambda: join(r, ""), errors.InvalidArgument)
+    unchanged(r, lambda: join(r, "ann", ["host"]), errors.InvalidArgument)
+    unchanged(r, lambda: r.check_may_enter(["ann"], at(1)), errors.InvalidArgument)
+    unchanged(r, lambda: r.lift_ban(KEY, {"x": 1}, at=at(1)), errors.InvalidArgument)
+    unchanged(r, lambda: r.kick(KEY, ["p0"], at=at(1)), errors.ParticipantNotFound)
 
 
 def test_the_waiting_room_holds_joiners_until_a_host_admits_or_denies():

@@ -97,7 +97,7 @@ def check_invariants(room: Room, command: str) -> None:
 
 
 @pytest.mark.parametrize("snapshot_interval", ["0", "4"])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(initial=st.fixed_dictionaries({"stageMode": st.booleans(), "waitingRoom": st.booleans()}),
        steps=st.lists(step, min_size=5, max_size=50))
 def test_replay_equals_live_room_at_every_version(snapshot_interval, initial, steps):
