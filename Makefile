@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: setup system tools venv test test-unit run bench clean
+.PHONY: setup system tools venv test test-unit run bench bench-sfu clean
 
 setup: system tools venv
 
@@ -32,6 +32,10 @@ run: setup
 
 bench: setup
 	$(PY) bench/event_store.py
+
+# SFU load: the media node against MediaRelay and Janus (needs root for ip netns)
+bench-sfu: setup
+	$(PY) bench/sfu_load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tools .data .pytest_cache .hypothesis
