@@ -1,6 +1,7 @@
 """``make run``: the whole system on embedded defaults, on 127.0.0.1.
 
-Services start in the order of ``SERVICES`` and stop in reverse, each by its pid, on
+Services start in the order of ``SERVICES`` (DynamoDB Local, tables, ``chalice local``,
+one media node, the ticker) and stop in reverse, each by its pid, on
 Ctrl-C or when one of them dies. To add one (a media node, say), write a function that
 takes the ``Stack``, starts the service, adds what others need to ``stack.env`` and
 returns something with ``stop()``; then append it to ``SERVICES``.
@@ -21,6 +22,7 @@ from .process import ROOT, ServerProcess
 LOGS = DATA / "logs"
 API_PORT = int(os.environ.get("DROPON_API_PORT", "8000"))
 TICK_SECONDS = float(os.environ.get("DROPON_TICK_SECONDS", "5"))
+NODE_PORT = int(os.environ.get("DROPON_NODE_PORT", "8100"))
 
 
 @dataclass
@@ -41,10 +43,12 @@ def dynamodb(stack: Stack):
 
 
 def tables(stack: Stack):
-    """Create the event store's tables now, so that the first request does not."""
+    """Create the event store's and the node registry's tables now, not on a first request."""
     os.environ.update(stack.env)
     from chalicelib.application import RoomsApplication
+    from chalicelib.nodes.wiring import build_registry
     RoomsApplication(env=stack.env)
+    build_registry(stack.env)  # the media nodes' table
     return None
 
 
@@ -82,8 +86,22 @@ class Ticker:
             self.proc.wait(10)
 
 
+def media_node(stack: Stack):
+    """One media node (``python -m media_node``) on 127.0.0.1, ICE on loopback only."""
+    env = stack.env
+    env.setdefault("DROPON_NODE_ID", "node-1")
+    env["DROPON_NODE_PORT"] = str(NODE_PORT)
+    env["DROPON_NODE_PUBLIC_URL"] = f"http://127.0.0.1:{NODE_PORT}"
+    env["DROPON_ICE_LOOPBACK_ONLY"] = "1"
+    server = stack.process([sys.executable, "-m", "media_node"], NODE_PORT,
+                           "media-node.log").start()
+    stack.notes.append(f"Media node      {env['DROPON_NODE_PUBLIC_URL']}  ({env['DROPON_NODE_ID']}, "
+                       f"ICE on 127.0.0.1 only; log {LOGS / 'media-node.log'})")
+    return server
+
+
 SERVICES = [("dynamodb", dynamodb), ("tables", tables), ("api", control_plane),
-            ("ticker", Ticker)]
+            ("media-node", media_node), ("ticker", Ticker)]
 
 
 def base_env() -> dict:

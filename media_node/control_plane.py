@@ -122,10 +122,14 @@ class HttpControlPlane:
     async def _follow(self, room_id: str, handler: EventHandler) -> None:
         after, backoff = 0, 0.5
         url = f"{self._base}/rooms/{room_id}/events"
-        while True:
+        while self._feeds.get(room_id) is asyncio.current_task():  # until unwatched
             try:
                 params = {"after": str(after), "wait": str(int(self._wait))}
                 async with self._client().get(url, params=params, headers=self._headers()) as r:
+                    if r.status in (403, 404):  # moved to another node, or gone
+                        logger.warning("events feed of room %s refused: HTTP %s", room_id, r.status)
+                        self.unwatch_room(room_id)
+                        return
                     r.raise_for_status()
                     payload = await r.json()
                 events = payload.get("events", []) if isinstance(payload, dict) else payload

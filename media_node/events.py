@@ -27,7 +27,10 @@ def event_payload(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def muted_kinds(fields: dict[str, Any]) -> set[str]:
-    """Kinds a mute/unmute event names (``audio: true`` ...); no flag at all means both."""
+    """Kinds a mute/unmute event names: the control plane's ``kinds: ["audio"]``, or
+    ``audio: true`` ...; naming none at all means both."""
+    if isinstance(fields.get("kinds"), list):
+        return {kind for kind in fields["kinds"] if kind in ("audio", "video")}
     if "audio" not in fields and "video" not in fields:
         return {"audio", "video"}
     return {kind for kind in ("audio", "video") if fields.get(kind)}

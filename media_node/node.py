@@ -51,6 +51,8 @@ class MediaNode:
         """Admit a participant and answer their offer (WHIP/WHEP POST)."""
         claims = self.authenticate(token, room_id)
         room = self.room(room_id)
+        # a room that moved away and came back is followed again (idempotent)
+        self.control_plane.watch_room(room_id, self.apply_room_event)
         room.check_admit(claims)
         role = room.role_of(claims)
         if role == "audience" and sends_media(offer_sdp):

@@ -1,6 +1,7 @@
 """``make run``'s stack, for real: the README's curl walk-through, the tick, a clean stop.
 
-Starts ``python -m devstack.run`` (DynamoDB Local, tables, ``chalice local``, the ticker)
+Starts ``python -m devstack.run`` (DynamoDB Local, tables, ``chalice local``, a media node,
+the ticker)
 on a free port with its data in a temporary folder, runs the README's shell block
 against it, and stops it with SIGINT as Ctrl-C would.
 """
@@ -35,7 +36,7 @@ def readme_walkthrough() -> str:
 def stack(tmp_path_factory):
     data, port = tmp_path_factory.mktemp("stack"), free_port()
     env = {**os.environ, "DROPON_DATA_DIR": str(data), "DROPON_API_PORT": str(port),
-           "DROPON_TICK_SECONDS": "1"}
+           "DROPON_TICK_SECONDS": "1", "DROPON_NODE_PORT": str(free_port())}
     out = open(data / "run.out", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=ROOT, env=env,
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -108,10 +109,27 @@ def test_the_ticker_closes_an_empty_room(stack):
     assert closer[0]["actor"]["kind"] == "system"
 
 
+def test_the_media_node_registers_and_sfu_joins_get_it(stack):
+    token, node_url = admin_token(stack), f"http://127.0.0.1:{stack['env']['DROPON_NODE_PORT']}"
+    assert node_url in (stack["data"] / "run.out").read_text()
+    deadline = time.monotonic() + 30
+    while not [n for n in request(stack, "GET", "/nodes", token=token)["nodes"] if n["healthy"]]:
+        assert time.monotonic() < deadline, "the media node never sent a heartbeat"
+        time.sleep(0.5)
+    room = request(stack, "POST", "/rooms", {"name": "sfu", "persistent": True}, token)
+    grant = request(stack, "POST", f"/rooms/{room['id']}/tokens",
+                    {"identity": "cy", "role": "speaker"}, token)
+    joined = request(stack, "POST", f"/rooms/{room['id']}/join", {}, grant["token"])
+    assert joined["media"]["url"] == f"{node_url}/rooms/{room['id']}/whip", joined
+
+
 def test_ctrl_c_stops_every_service(stack):
     proc, port = stack["proc"], stack["port"]
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    with pytest.raises(OSError):
+        node_port = int(stack["env"]["DROPON_NODE_PORT"])
+        socket.create_connection(("127.0.0.1", node_port), timeout=1).close()
     assert "stopping" in Path(stack["data"] / "run.out").read_text()
