@@ -14,6 +14,11 @@ from __future__ import annotations
 import asyncio
 import struct
 
+import pylibsrtp
+from pylibsrtp import SRTP_MAX_TRAILER_LEN
+from pylibsrtp._binding import ffi
+from pylibsrtp._binding import lib as srtp_lib
+
 from aiortc import MediaStreamTrack, clock
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpsender import random_sequence_number
@@ -22,6 +27,52 @@ from aiortc.utils import random32
 
 MAX_SOCKET_BACKLOG = 256 * 1024  # bytes queued in asyncio's UDP transport
 _HEADER = struct.Struct("!BHI")
+
+
+class Protector:
+    """``srtp_protect`` for header + payload without pylibsrtp's per-call allocation.
+
+    Same libsrtp session (and so the same packet index state) as aiortc uses.
+    """
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self._srtp = session._srtp[0]
+        self._cdata = session._cdata
+        self._buffer = session._buffer
+        self._max = len(session._cdata) - SRTP_MAX_TRAILER_LEN
+        self._length = ffi.new("int *")
+
+    def protect(self, header: bytearray, payload: bytes) -> bytes:
+        """The SRTP packet for ``header + payload``."""
+        h = len(header)
+        n = h + len(payload)
+        if n > self._max:
+            raise ValueError("packet is too long")
+        buffer = self._buffer
+        buffer[0:h] = header
+        buffer[h:n] = payload
+        self._length[0] = n
+        status = srtp_lib.srtp_protect(self._srtp, self._cdata, self._length)
+        if status:
+            raise pylibsrtp.Error(f"srtp_protect failed: {status}")
+        return buffer[0:self._length[0]]
+
+
+def _sender_for(udp):
+    """``sendto`` straight on the socket while asyncio has nothing queued for it."""
+    sock = getattr(udp, "_sock", None)
+    if sock is None or udp.get_write_buffer_size():
+        return udp.sendto
+
+    def send(data: bytes, addr) -> None:
+        try:
+            sock.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            udp.sendto(data, addr)  # asyncio queues it and counts the backlog
+        except OSError:
+            pass  # e.g. ICMP unreachable from a vanished peer; ICE consent will tell
+    return send
 
 
 class _ParkedTrack(MediaStreamTrack):
@@ -61,7 +112,8 @@ class RtpWriter:
         self._seq = random_sequence_number()
         self._ts_offset = random32()
         self._rtx_seq = random_sequence_number()
-        self._history: list[bytes | None] = [None] * RTP_HISTORY_SIZE
+        self._history: list[tuple | None] = [None] * RTP_HISTORY_SIZE
+        self._protector: Protector | None = None
         self._header: bytearray | None = None
         self._track = _ParkedTrack(kind)
         sender.replaceTrack(self._track)
@@ -86,26 +138,29 @@ class RtpWriter:
         self._ice = sender.transport.transport._connection
         return True
 
-    def write(self, payloads: list[bytes], timestamp: int) -> bool:
+    def write(self, payloads: list[bytes], timestamp: int, ntp_time: int) -> bool:
         """Send one frame's packets; ``False`` when the subscriber is not ready or too slow."""
         if self._header is None and not self._setup():
             return False
         pair = self._ice._nominated.get(1)
-        if pair is None or self._dtls._tx_srtp is None:
+        srtp = self._dtls._tx_srtp
+        if pair is None or srtp is None:
             return False
         udp = pair.protocol.transport
         if udp is None or udp.get_write_buffer_size() > MAX_SOCKET_BACKLOG:
             return False
-        sendto, addr, protect = udp.sendto, pair.remote_addr, self._dtls._tx_srtp.protect
+        if self._protector is None or self._protector.session is not srtp:
+            self._protector = Protector(srtp)
+        protect, send, addr = self._protector.protect, _sender_for(udp), pair.remote_addr
         header, history, pt, seq = self._header, self._history, self._pt, self._seq
         ts = (self._ts_offset + timestamp) & 0xFFFFFFFF
         last = len(payloads) - 1
         octets = 0
         for i, payload in enumerate(payloads):
-            _HEADER.pack_into(header, 1, (0x80 | pt) if i == last else pt, seq, ts)
-            plain = bytes(header) + payload
-            history[seq % RTP_HISTORY_SIZE] = plain
-            sendto(protect(plain), addr)
+            marker_pt = (0x80 | pt) if i == last else pt
+            _HEADER.pack_into(header, 1, marker_pt, seq, ts)
+            history[seq % RTP_HISTORY_SIZE] = (seq, marker_pt, ts, payload)
+            send(protect(header, payload), addr)
             octets += len(payload)
             seq = (seq + 1) & 0xFFFF
         self._seq = seq
@@ -113,7 +168,7 @@ class RtpWriter:
         self.frames_out += 1
         # keep the sender's RTCP sender reports truthful (lip sync, receiver stats)
         sender = self._sender
-        sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()
+        sender._RTCRtpSender__ntp_timestamp = ntp_time
         sender._RTCRtpSender__rtp_timestamp = ts
         sender._RTCRtpSender__packet_count += len(payloads)
         sender._RTCRtpSender__octet_count += octets
@@ -121,12 +176,13 @@ class RtpWriter:
 
     async def _retransmit(self, sequence_number: int) -> None:
         # libsrtp refuses to protect the same index twice, so only RTX can resend
-        plain = self._history[sequence_number % RTP_HISTORY_SIZE]
-        if plain is None or self._rtx_pt is None:
+        entry = self._history[sequence_number % RTP_HISTORY_SIZE]
+        if entry is None or entry[0] != sequence_number or self._rtx_pt is None:
             return
-        packet = RtpPacket.parse(plain, self._ext_map)
-        if packet.sequence_number != sequence_number:
-            return
+        seq, marker_pt, ts, payload = entry
+        header = bytearray(self._header)
+        _HEADER.pack_into(header, 1, marker_pt, seq, ts)
+        packet = RtpPacket.parse(bytes(header) + payload, self._ext_map)
         rtx = wrap_rtx(packet, payload_type=self._rtx_pt, sequence_number=self._rtx_seq,
                        ssrc=self._sender._rtx_ssrc)
         self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF

@@ -15,7 +15,7 @@ import threading
 from typing import Callable
 
 import av
-from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc import MediaStreamTrack, RTCRtpReceiver, clock
 from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError
 
@@ -125,14 +125,16 @@ class PublishedTrack:
             if self._packer is None:
                 self._packer = get_encoder(codec)
             payloads, _ = self._packer.pack(packet)  # once for every subscriber
+            ntp_time = clock.current_ntp_time()
             for writer in self._writers:
-                self._write(writer, payloads, jitter_frame.timestamp, keyframe)
+                self._write(writer, payloads, jitter_frame.timestamp, ntp_time, keyframe)
 
-    def _write(self, writer: RtpWriter, payloads, timestamp: int, keyframe: bool) -> None:
+    def _write(self, writer: RtpWriter, payloads, timestamp: int, ntp_time: int,
+               keyframe: bool) -> None:
         if writer.need_keyframe and not keyframe:
             writer.frames_dropped += 1
             self.request_keyframe()
-        elif writer.write(payloads, timestamp):
+        elif writer.write(payloads, timestamp, ntp_time):
             writer.need_keyframe = False
         else:  # not connected yet, or its socket backlog is full: skip to a keyframe
             writer.frames_dropped += 1

@@ -5,6 +5,7 @@ import logging
 
 from aiohttp import web
 
+from .cors import cors_middleware
 from .errors import BadRequest, NodeError, Unauthorized
 from .node import MediaNode
 
@@ -77,7 +78,8 @@ async def patch_session(request: web.Request) -> web.Response:
 
 def make_app(node: MediaNode) -> web.Application:
     """The node's aiohttp application; closing it closes the node."""
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_SDP)
+    app = web.Application(middlewares=[cors_middleware, errors_middleware],
+                          client_max_size=MAX_SDP)
     app[NODE_KEY] = node
     app.router.add_post("/rooms/{roomId}/whip", post_offer)
     app.router.add_delete("/sessions/{sessionId}", delete_session)
