@@ -38,20 +38,23 @@ class _PacedTrack(MediaStreamTrack):
 
 
 class EncodedVideoSource(_PacedTrack):
-    """VP8 at ``fps``, keyframes only at start and on request (so PLIs are visible)."""
+    """VP8 (or H.264) at ``fps``, keyframes only at start and on request (PLIs are visible)."""
 
     kind = "video"
 
-    def __init__(self, width: int = 160, height: int = 120, fps: int = 30) -> None:
+    def __init__(self, width: int = 160, height: int = 120, fps: int = 30,
+                 codec_name: str = "vp8") -> None:
         super().__init__(fps)
-        codec = av.CodecContext.create("libvpx", "w")
+        codec = av.CodecContext.create({"vp8": "libvpx", "h264": "libx264"}[codec_name], "w")
         codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
         codec.time_base = fractions.Fraction(1, fps)
         codec.framerate = fps
         codec.bit_rate = 300_000
         codec.gop_size = 1_000_000
         codec.thread_count = 1  # FFmpeg's default thread count is 20x slower here
-        codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"} \
+            if codec_name == "vp8" else {"preset": "ultrafast", "tune": "zerolatency",
+                                         "profile": "baseline"}
         self._codec = codec
         self._fps = fps
         self._force_keyframe = False

@@ -49,3 +49,34 @@ def test_frames_are_forwarded_byte_identical_to_every_subscriber(forwarding):
             assert await wait_for(lambda: not n.node.sessions)
 
     run(scenario())
+
+
+def test_h264_is_forwarded_when_the_publisher_sends_it():
+    from aiortc import RTCRtpSender
+    from aiortc.codecs.h264 import H264Encoder
+
+    def nal_units(frame: bytes) -> list[bytes]:
+        return list(H264Encoder._split_bitstream(frame))
+
+    async def scenario():
+        async with running_node() as n:
+            video = EncodedVideoSource(codec_name="h264")
+            speaker = n.client("r1", "alice", "speaker")
+            speaker.publish(video)
+            h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs
+                    if c.mimeType in ("video/H264", "video/rtx")]
+            speaker.pc.getTransceivers()[0].setCodecPreferences(h264)
+            await speaker.connect()
+            listener = n.client("r1", "bob", "audience")
+            listener.receive(video=1)  # offers VP8 first, then H.264
+            await listener.connect()
+            assert await wait_for(lambda: len(listener.frames) >= 30, timeout=10)
+
+            assert n.node.rooms["r1"].sources[0].mime_type == "video/H264"
+            assert listener.frames[0].keyframe
+            sent = {tuple(nal_units(payload)) for _, payload, _ in video.sent}
+            assert all(tuple(nal_units(f.payload)) in sent for f in listener.frames)
+            await speaker.close()
+            await listener.close()
+
+    run(scenario())
