@@ -11,7 +11,7 @@ from .node import MediaNode
 
 logger = logging.getLogger(__name__)
 NODE_KEY = web.AppKey("node", MediaNode)
-MAX_SDP = 64 * 1024
+MAX_SDP = 256 * 1024
 
 
 def _bearer(request: web.Request) -> str:
@@ -31,6 +31,8 @@ async def _body(request: web.Request, content_type: str) -> str:
         return (await request.read()).decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("bad_sdp", "body is not UTF-8") from None
+    except web.HTTPRequestEntityTooLarge:
+        raise BadRequest("body_too_large", "SDP body too large") from None
 
 
 @web.middleware
@@ -39,7 +41,7 @@ async def errors_middleware(request: web.Request, handler):
     try:
         return await handler(request)
     except NodeError as exc:
-        status = 415 if exc.code == "bad_content_type" else exc.status
+        status = {"bad_content_type": 415, "body_too_large": 413}.get(exc.code, exc.status)
         return web.json_response({"code": exc.code, "message": exc.message}, status=status)
     except web.HTTPException:
         raise
