@@ -94,8 +94,8 @@ class Session:
             elif line.startswith("a=candidate:"):
                 try:
                     candidate = candidate_from_sdp(line[2:].split(":", 1)[1])
-                except (ValueError, IndexError):
-                    raise BadRequest("bad_candidate", f"cannot parse {line!r}") from None
+                except (ValueError, IndexError, AssertionError):  # aiortc asserts the shape
+                    raise BadRequest("bad_candidate", f"cannot parse {line[:80]!r}") from None
                 if self._loopback_only and not is_loopback(candidate.ip):
                     continue
                 candidate.sdpMid = mid
