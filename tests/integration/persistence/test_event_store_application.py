@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import threading
+from functools import singledispatchmethod
 from uuid import UUID
 
 import pytest
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.projection import EventSourcedProjection, EventSourcedProjectionRunner
 
 from .cases import backend_env
 
@@ -111,3 +113,55 @@ def test_64_threads_saving_to_one_aggregate_lose_nothing_and_repeat_nothing(dyna
     assert [n.id for n in notes] == list(range(1, total + 1))
     assert sorted(nid for *_, nid in acked) == list(range(2, total + 1))
     assert {(n.id, n.originator_version) for n in notes if n.id > 1} == {(nid, v) for _, _, v, nid in acked}
+
+
+class Upstream(Application[UUID]):
+    pass
+
+
+class Seen(Aggregate):
+    """What the projection records for each mark it processes."""
+
+    def __init__(self, tally_id: UUID, version: int) -> None:
+        self.tally_id, self.version_seen = tally_id, version
+
+
+class MarksSeen(EventSourcedProjection[UUID]):
+    @singledispatchmethod
+    def policy(self, domain_event, processing_event) -> None:
+        """Other events are tracked and otherwise ignored."""
+
+    @policy.register
+    def _(self, domain_event: Tally.Marked, processing_event: ProcessingEvent) -> None:
+        processing_event.collect_events(Seen(domain_event.originator_id, domain_event.originator_version))
+
+
+@pytest.mark.dynamodb_local
+def test_a_process_application_processes_each_notification_once(dynamodb_local_endpoint):
+    env = backend_env(dynamodb_local_endpoint, DYNAMODB_MAX_TRANSACTION_ACTIONS="10",
+                      DYNAMODB_POLL_INTERVAL="0.05")
+
+    def run(marks: int) -> tuple[int, MarksSeen]:
+        with EventSourcedProjectionRunner(application_class=Upstream, projection_class=MarksSeen,
+                                          env=env) as runner:
+            tally = Tally()
+            for n in range(marks):
+                tally.mark(0, n)
+            last = runner.app.save(tally)[-1].notification.id
+            runner.wait(last, timeout=20)
+            return last, runner.projection
+
+    first_last, projection = run(3)
+    assert projection.recorder.max_tracking_id("Upstream") == first_last == 4
+    # a restarted runner resumes from its tracked position: nothing processed twice
+    second_last, projection = run(2)
+    assert projection.recorder.max_tracking_id("Upstream") == second_last == 7
+    seen = projection.recorder.select_notifications(None, 100)
+    assert [n.id for n in seen] == [1, 2, 3, 4, 5]
+    # processing a notification again is refused atomically: no event, no move
+    upstream = Upstream(env=env)
+    (again,) = upstream.recorder.select_notifications(2, 1)
+    with pytest.raises(IntegrityError):
+        projection.process_event(upstream.mapper.to_domain_event(again), Tracking("Upstream", 2))
+    assert projection.recorder.max_notification_id() == 5
+    assert projection.recorder.max_tracking_id("Upstream") == 7
