@@ -7,11 +7,13 @@ from chalice import Chalice, Rate
 
 from chalicelib import bootstrap
 from chalicelib.api import errors, longpoll, openapi, schemas as req
+from chalicelib.api.cors import browser_cors
 from chalicelib.api.http import Call, created, install
 from chalicelib.api.nodes import events_access, nodes
 from chalicelib.nodes import wiring as media
 
 app = Chalice(app_name="dropon-rooms")
+app.api.cors = browser_cors()
 route = install(app)
 app.register_blueprint(nodes)
 

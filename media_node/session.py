@@ -11,6 +11,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from . import notices
 from .errors import BadRequest
+from .extmap import align_extmap
 from .fanout import RtpWriter
 from .forwarding import ForwardedTrack, PublishedTrack
 from .ice import filter_candidates, is_loopback, rtc_configuration
@@ -195,7 +196,9 @@ class Session:
                 self._want_publish = False
                 for kind in ("audio", "video"):
                     self.pc.addTransceiver(kind, direction="recvonly")
-            await self.pc.setLocalDescription(await self.pc.createOffer())
+            offer = await self.pc.createOffer()
+            await self.pc.setLocalDescription(RTCSessionDescription(
+                sdp=align_extmap(offer.sdp, self.pc.remoteDescription.sdp), type="offer"))
             self._answer = asyncio.get_running_loop().create_future()
             self.notify(notices.offer(self.pc.localDescription.sdp))
             try:

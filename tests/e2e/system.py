@@ -1,0 +1,162 @@
+"""The whole system for end-to-end tests: the control plane as ``chalice local`` on
+DynamoDB Local, one ``python -m media_node`` registered with it, the demo page served
+from 127.0.0.1, and an event loop thread for aiortc peers. Each is stopped by its pid
+(or by its own shutdown) by whoever started it.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from uuid import uuid4
+
+from chalicelib.api.auth import mint_admin_token
+from devstack.process import ROOT, ServerProcess, free_port
+
+STATIC = Path(__file__).with_name("static")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                 "--allow-loopback-in-peer-connection",
+                 "--disable-features=WebRtcHideLocalIpsWithMdns"]
+
+
+@dataclass
+class System:
+    api_url: str
+    node_url: str
+    node_id: str
+    key: str
+    secret: str
+    node_secret: str
+    logs: Path
+
+    def call(self, method: str, path: str, body=None, token: str | None = None):
+        """One JSON request to the control plane; ``(status, body)``."""
+        token = token or mint_admin_token(self.key, self.secret, 300)
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.api_url + path, data=data, method=method,
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def ok(self, method: str, path: str, body=None, token: str | None = None):
+        status, data = self.call(method, path, body, token)
+        assert status in (200, 201), (method, path, status, data)
+        return data
+
+    def grant(self, room_id: str, identity: str, role: str) -> str:
+        return self.ok("POST", f"/rooms/{room_id}/tokens",
+                       {"identity": identity, "role": role})["token"]
+
+    def node(self) -> dict:
+        return next(n for n in self.ok("GET", "/nodes")["nodes"] if n["nodeId"] == self.node_id)
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.2, what: str = ""):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def start_system(dynamodb_endpoint: str, logs: Path):
+    """Start the control plane and one node; returns ``(System, stop)``."""
+    key, secret, node_secret = "e2e-key", secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    env = {**os.environ, "PERSISTENCE_MODULE": "chalicelib.persistence.dynamodb",
+           "DYNAMODB_TABLE_PREFIX": f"e2e{uuid4().hex[:8]}", "CREATE_TABLE": "y",
+           "AWS_ENDPOINT_URL": dynamodb_endpoint, "AWS_REGION": "us-east-1",
+           "DROPON_API_KEY": key, "DROPON_API_SECRET": secret,
+           "DROPON_NODE_SECRET": node_secret, "PYTHONUNBUFFERED": "1"}
+    # tables now, as make run does, so that no request waits for them
+    from chalicelib.application import RoomsApplication
+    from chalicelib.nodes.wiring import build_registry
+    RoomsApplication(env=env)
+    build_registry(env)
+    api_port, node_port, node_id = free_port(), free_port(), "node-e2e"
+    chalice = str(Path(sys.executable).with_name("chalice"))
+    api = ServerProcess([chalice, "local", "--no-autoreload", "--host", "127.0.0.1",
+                         "--port", str(api_port)], api_port, cwd=ROOT, env=env,
+                        log_path=logs / "chalice.log").start()
+    node_url = f"http://127.0.0.1:{node_port}"
+    node = ServerProcess([sys.executable, "-m", "media_node"], node_port, cwd=ROOT, env={
+        **env, "DROPON_CONTROL_URL": f"http://127.0.0.1:{api_port}", "DROPON_NODE_ID": node_id,
+        "DROPON_NODE_PORT": str(node_port), "DROPON_NODE_PUBLIC_URL": node_url,
+        "DROPON_ICE_LOOPBACK_ONLY": "1", "DROPON_HEARTBEAT_INTERVAL": "1"},
+        log_path=logs / "media-node.log")
+    try:
+        node.start()
+    except Exception:
+        api.stop()
+        raise
+    system = System(f"http://127.0.0.1:{api_port}", node_url, node_id, key, secret,
+                    node_secret, logs)
+
+    def stop():
+        node.stop()
+        api.stop()
+
+    try:
+        wait_until(lambda: any(n["nodeId"] == node_id and n["healthy"]
+                               for n in system.ok("GET", "/nodes")["nodes"]),
+                   30, what="the node's first heartbeat")
+    except Exception:
+        stop()
+        raise
+    return system, stop
+
+
+class StaticSite:
+    """``tests/e2e/static`` over HTTP on 127.0.0.1 (a secure context for getUserMedia)."""
+
+    def __init__(self):
+        handler = functools.partial(_QuietHandler, directory=str(STATIC))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class LoopThread:
+    """An asyncio loop in its own thread, so aiortc peers live beside sync Playwright."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro, timeout: float = 30.0):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
