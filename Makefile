@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: setup system tools venv test test-unit run bench bench-sfu clean
+.PHONY: setup system tools venv test test-unit run bench bench-sfu bench-api clean
 
 setup: system tools venv
 
@@ -36,6 +36,9 @@ bench: setup
 # SFU load: the media node against MediaRelay and Janus (needs root for ip netns)
 bench-sfu: setup
 	$(PY) bench/sfu_load.py $(BENCH_ARGS)
+
+bench-api: setup
+	$(PY) bench/api.py
 
 clean:
 	rm -rf $(VENV) .tools .data .pytest_cache .hypothesis
