@@ -7,8 +7,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .clientproc import ClientProcess
-from .cpu import cpu_seconds
+from .cpu import cpu_seconds, run_queue_wait
 from .targets import start_target
+
+# a level counts toward the marginal cost only if the server kept up with it
+HEALTHY_FPS = 27.0
+HEALTHY_LOSS = 0.05
 
 
 @dataclass
@@ -23,6 +27,7 @@ class Level:
     loss: float | None         # fraction of packets missing by sequence numbers
     client_cpu: float          # the subscribers' process, CPU-s per s
     udp_drops: int = 0         # datagrams dropped at full socket buffers (client side netns)
+    server_wait: float = 0.0   # server threads runnable but not running, s per s
     first_frame_s: list[float] = field(default_factory=list)
     no_frame: int = 0          # subscribers of this step with no keyframe on every stream
     errors: list[str] = field(default_factory=list)
@@ -30,6 +35,12 @@ class Level:
     @property
     def us_per_packet(self) -> float | None:
         return self.server_cpu / self.packets_out * 1e6 if self.packets_out else None
+
+    @property
+    def healthy(self) -> bool:
+        """Every stream near full frame rate and little loss: the server kept up."""
+        return self.n == 0 or (self.fps_min is not None and self.fps_min >= HEALTHY_FPS
+                               and (self.loss or 0) < HEALTHY_LOSS)
 
 
 @dataclass
@@ -40,16 +51,22 @@ class TargetResult:
     error: str | None = None
 
     def marginal(self) -> tuple[float, float] | None:
-        """(CPU-s/s per extra subscriber, µs per extra forwarded packet), least squares."""
-        points = [(lv.n, lv.server_cpu) for lv in self.levels]
-        top = max(self.levels, key=lambda lv: lv.n, default=None)
+        """(CPU-s/s per extra subscriber, µs per extra forwarded packet), least squares
+        over the healthy levels only: a saturated server's CPU stops growing with N."""
+        healthy = [lv for lv in self.levels if lv.healthy]
+        points = [(lv.n, lv.server_cpu) for lv in healthy]
+        top = max(healthy, key=lambda lv: lv.n, default=None)
         if len(points) < 2 or not top or not top.n or not top.packets_out:
             return None
         slope = statistics.linear_regression(*zip(*points)).slope
         return slope, slope / (top.packets_out / top.n) * 1e6
 
+    def marginal_levels(self) -> list[int]:
+        return [lv.n for lv in self.levels if lv.healthy]
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "marginal": self.marginal()}
+        return {**asdict(self), "marginal": self.marginal(),
+                "marginal_levels": self.marginal_levels()}
 
 
 def window(n: int, publishers: int, a: dict, b: dict, added: dict | None) -> Level:
@@ -77,14 +94,15 @@ def window(n: int, publishers: int, a: dict, b: dict, added: dict | None) -> Lev
         fps_mean=statistics.fmean(fps) if fps else None, fps_min=min(fps) if fps else None,
         loss=(expected - got) / expected if expected else None,
         client_cpu=(b["cpu"] - a["cpu"]) / dt, udp_drops=b["udp_drops"] - a["udp_drops"],
+        server_wait=(b["server_wait"] - a["server_wait"]) / (b["wall"] - a["wall"]),
         first_frame_s=sorted((added or {}).get("first_frame_s", [])),
         no_frame=(added or {}).get("no_frame", 0), errors=(added or {}).get("errors", []))
 
 
 def sample(pid: int, subscribers: ClientProcess) -> dict:
-    wall, server_cpu = time.monotonic(), cpu_seconds(pid)
+    wall, server_cpu, server_wait = time.monotonic(), cpu_seconds(pid), run_queue_wait(pid)
     snap = subscribers.request(30, "snapshot", cmd="snapshot")
-    return {**snap, "wall": wall, "server_cpu": server_cpu}
+    return {**snap, "wall": wall, "server_cpu": server_cpu, "server_wait": server_wait}
 
 
 def measure_target(name: str, publishers: int, levels: list[int], seconds: float,
@@ -134,4 +152,7 @@ def _run_levels(result: TargetResult, target, levels, seconds, warmup, workdir, 
         result.levels.append(lv)
         log(f"  {name} N={n}: {lv.server_cpu:.3f} CPU-s/s, {lv.packets_out:.0f} pkt/s, "
             f"fps {lv.fps_mean or 0:.1f}, loss {100 * (lv.loss or 0):.2f}%, "
-            f"client {lv.client_cpu:.2f} CPU-s/s, UDP drops {lv.udp_drops}")
+            f"client {lv.client_cpu:.2f} CPU-s/s, UDP drops {lv.udp_drops}, "
+            f"server waited for CPU {lv.server_wait:.2f} s/s")
+        if n and not lv.packets_out:
+            raise RuntimeError(f"nothing forwarded at N={n}: publishers lost? see {workdir}")

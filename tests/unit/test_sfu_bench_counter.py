@@ -37,8 +37,10 @@ def test_vp8_keyframe_needs_the_start_of_partition_zero():
 
 def test_window_turns_two_snapshots_into_rates_loss_and_fps():
     a = {"t": 0.0, "wall": 0.0, "cpu": 1.0, "server_cpu": 2.0, "udp_drops": 0,
+         "server_wait": 0.0,
          "subs": [{"1": {"kind": "video", "packets": 0, "frames": 0, "max_seq": 99}}]}
     b = {"t": 10.0, "wall": 10.0, "cpu": 2.0, "server_cpu": 3.0, "udp_drops": 4,
+         "server_wait": 0.5,
          "subs": [{"1": {"kind": "video", "packets": 990, "frames": 300, "max_seq": 1099}}]}
     level = window(1, 2, a, b, {"first_frame_s": [0.5], "no_frame": 0, "errors": []})
     assert level.server_cpu == 0.1 and level.client_cpu == 0.1
@@ -46,4 +48,4 @@ def test_window_turns_two_snapshots_into_rates_loss_and_fps():
     assert abs(level.loss - 0.01) < 1e-9
     assert level.fps_mean == 15.0 and level.fps_min == 0.0  # the second speaker never came
     assert level.us_per_packet == 0.1 / 99 * 1e6
-    assert level.udp_drops == 4
+    assert level.udp_drops == 4 and level.server_wait == 0.05
