@@ -94,5 +94,5 @@ def media(roomId):
     c = Call(bootstrap.settings())
     p = c.participant(roomId)
     Fields(c.body()).done()
-    return wiring.service().media(roomId, p.identity, bootstrap.now())
+    return {"media": wiring.service().media(roomId, p.identity, bootstrap.now())["media"]}
 
