@@ -41,6 +41,13 @@ class System:
     secret: str
     node_secret: str
     logs: Path
+    env: dict
+    api_process: ServerProcess
+
+    def control_plane_down(self):
+        """Stop ``chalice local`` (the store stays); ``start()`` the result to bring it back."""
+        self.api_process.stop()
+        return self.api_process
 
     def call(self, method: str, path: str, body=None, token: str | None = None):
         """One JSON request to the control plane; ``(status, body)``."""
@@ -109,11 +116,11 @@ def start_system(dynamodb_endpoint: str, logs: Path):
         api.stop()
         raise
     system = System(f"http://127.0.0.1:{api_port}", node_url, node_id, key, secret,
-                    node_secret, logs)
+                    node_secret, logs, env, api)
 
     def stop():
         node.stop()
-        api.stop()
+        system.api_process.stop()
 
     try:
         wait_until(lambda: any(n["nodeId"] == node_id and n["healthy"]

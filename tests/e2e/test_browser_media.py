@@ -5,8 +5,9 @@ through the real join flow: a participant token from the control plane, ``join``
 ``media {url, token}``, then a WHIP-style POST to the node. An aiortc listener decodes
 the speaker's VP8 and Opus; a second Chromium in the audience decodes the video. The
 host's controls go through the control plane's API only, and the node enforces them
-from the room's events feed: a mute stops the frames, a promotion lets the audience
-member publish, a kick disconnects them. A connection that closes without a goodbye
+from the room's events feed: a mute stops the frames (also one recorded while the
+control plane was down: the node's feed resumes from the last event it applied), a
+promotion lets the audience member publish, a kick disconnects them. A connection that closes without a goodbye
 comes back to the room as a leave reported by the node.
 """
 from __future__ import annotations
@@ -139,6 +140,30 @@ def test_a_mute_through_the_api_stops_the_frames_at_the_node(stage):
     system.ok("POST", f"/rooms/{room}/participants/{pid}/mute",
               {"audio": False, "video": True, "muted": False})
     wait_until(lambda: count(client, "video") > video + 10, 15, what="video after unmute")
+
+
+def test_an_event_missed_while_the_control_plane_was_down_is_caught_up(stage):
+    system, room, client = stage["system"], stage["room"], stage["listener"]
+    speaker = stage["pages"]["speaker-1"]
+    pid = speaker.evaluate("window.dropon.join.participantId")
+    api = system.control_plane_down()  # the node's long poll fails and backs off
+    try:
+        # a host's mute lands in the room's history while no poll can see it
+        from chalicelib.application import RoomsApplication
+        from chalicelib.domain.actor import Actor
+        RoomsApplication(env=system.env).mute(Actor("api_key", system.key), room, pid,
+                                              audio=True, video=False, muted=True)
+        time.sleep(1.0)
+    finally:
+        api.start()
+    page_wait(speaker, "window.dropon.notices.some(n => n.type === 'muted' && n.kind === 'audio')",
+              20)
+    time.sleep(0.5)
+    audio = count(client, "audio")
+    time.sleep(1.0)
+    assert count(client, "audio") == audio, "audio still forwarded after the caught-up mute"
+    system.ok("POST", f"/rooms/{room}/participants/{pid}/mute", {"audio": True, "muted": False})
+    wait_until(lambda: count(client, "audio") > audio + 20, 15, what="audio after unmute")
 
 
 def test_a_promotion_through_the_api_lets_the_audience_member_publish(stage):
