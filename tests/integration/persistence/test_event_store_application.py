@@ -1,7 +1,9 @@
 """An eventsourcing Application on the DynamoDB event store: snapshots and a 64-thread race."""
 from __future__ import annotations
 
+import random
 import threading
+import time
 from functools import singledispatchmethod
 from uuid import UUID
 
@@ -78,14 +80,16 @@ def test_64_threads_saving_to_one_aggregate_lose_nothing_and_repeat_nothing(dyna
         try:
             start.wait()
             for n in range(saves_each):
-                while True:
+                for attempt in range(1000):
                     mine = apps[writer % len(apps)]
                     copy = mine.repository.get(tally.id)
                     copy.mark(writer, n)
                     try:
                         recordings = mine.save(copy)
                     except IntegrityError:
-                        continue  # another writer took this version: reload and retry
+                        # another writer took this version: back off, reload, retry
+                        time.sleep(random.uniform(0, min(1.0, 0.01 * 2 ** attempt)))
+                        continue
                     (r,) = recordings
                     acked.append((writer, n, r.domain_event.originator_version, r.notification.id))
                     break
