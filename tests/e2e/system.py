@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from uuid import uuid4
@@ -35,14 +35,40 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @dataclass
 class System:
     api_url: str
-    node_url: str
-    node_id: str
     key: str
     secret: str
     node_secret: str
     logs: Path
     env: dict
     api_process: ServerProcess
+    nodes: dict = field(default_factory=dict)  # node id -> (ServerProcess, public URL)
+
+    @property
+    def node_id(self) -> str:
+        return next(iter(self.nodes))
+
+    @property
+    def node_url(self) -> str:
+        return self.nodes[self.node_id][1]
+
+    def start_node(self, node_id: str) -> str:
+        """``python -m media_node`` registered with this control plane; returns its URL."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        process = ServerProcess([sys.executable, "-m", "media_node"], port, cwd=ROOT, env={
+            **self.env, "DROPON_CONTROL_URL": self.api_url, "DROPON_NODE_ID": node_id,
+            "DROPON_NODE_PORT": str(port), "DROPON_NODE_PUBLIC_URL": url,
+            "DROPON_ICE_LOOPBACK_ONLY": "1", "DROPON_HEARTBEAT_INTERVAL": "1"},
+            log_path=self.logs / f"{node_id}.log")
+        self.nodes[node_id] = (process.start(), url)
+        wait_until(lambda: self.node(node_id).get("healthy"), 30,
+                   what=f"{node_id}'s first heartbeat")
+        return url
+
+    def stop(self) -> None:
+        for process, _ in self.nodes.values():
+            process.stop()
+        self.api_process.stop()
 
     def control_plane_down(self):
         """Stop ``chalice local`` (the store stays); ``start()`` the result to bring it back."""
@@ -71,8 +97,10 @@ class System:
         return self.ok("POST", f"/rooms/{room_id}/tokens",
                        {"identity": identity, "role": role})["token"]
 
-    def node(self) -> dict:
-        return next(n for n in self.ok("GET", "/nodes")["nodes"] if n["nodeId"] == self.node_id)
+    def node(self, node_id: str | None = None) -> dict:
+        node_id = node_id or self.node_id
+        nodes = self.ok("GET", "/nodes")["nodes"]
+        return next((n for n in nodes if n["nodeId"] == node_id), {})
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.2, what: str = ""):
@@ -93,43 +121,26 @@ def start_system(dynamodb_endpoint: str, logs: Path):
            "DYNAMODB_TABLE_PREFIX": f"e2e{uuid4().hex[:8]}", "CREATE_TABLE": "y",
            "AWS_ENDPOINT_URL": dynamodb_endpoint, "AWS_REGION": "us-east-1",
            "DROPON_API_KEY": key, "DROPON_API_SECRET": secret,
-           "DROPON_NODE_SECRET": node_secret, "PYTHONUNBUFFERED": "1"}
+           "DROPON_NODE_SECRET": node_secret, "PYTHONUNBUFFERED": "1",
+           # a short death, so that a test sees a room move within seconds
+           "DROPON_NODE_DEAD_AFTER": "5"}
     # tables now, as make run does, so that no request waits for them
     from chalicelib.application import RoomsApplication
     from chalicelib.nodes.wiring import build_registry
     RoomsApplication(env=env)
     build_registry(env)
-    api_port, node_port, node_id = free_port(), free_port(), "node-e2e"
+    api_port = free_port()
     chalice = str(Path(sys.executable).with_name("chalice"))
     api = ServerProcess([chalice, "local", "--no-autoreload", "--host", "127.0.0.1",
                          "--port", str(api_port)], api_port, cwd=ROOT, env=env,
                         log_path=logs / "chalice.log").start()
-    node_url = f"http://127.0.0.1:{node_port}"
-    node = ServerProcess([sys.executable, "-m", "media_node"], node_port, cwd=ROOT, env={
-        **env, "DROPON_CONTROL_URL": f"http://127.0.0.1:{api_port}", "DROPON_NODE_ID": node_id,
-        "DROPON_NODE_PORT": str(node_port), "DROPON_NODE_PUBLIC_URL": node_url,
-        "DROPON_ICE_LOOPBACK_ONLY": "1", "DROPON_HEARTBEAT_INTERVAL": "1"},
-        log_path=logs / "media-node.log")
+    system = System(f"http://127.0.0.1:{api_port}", key, secret, node_secret, logs, env, api)
     try:
-        node.start()
+        system.start_node("node-e2e")
     except Exception:
-        api.stop()
+        system.stop()
         raise
-    system = System(f"http://127.0.0.1:{api_port}", node_url, node_id, key, secret,
-                    node_secret, logs, env, api)
-
-    def stop():
-        node.stop()
-        system.api_process.stop()
-
-    try:
-        wait_until(lambda: any(n["nodeId"] == node_id and n["healthy"]
-                               for n in system.ok("GET", "/nodes")["nodes"]),
-                   30, what="the node's first heartbeat")
-    except Exception:
-        stop()
-        raise
-    return system, stop
+    return system, system.stop
 
 
 class StaticSite:

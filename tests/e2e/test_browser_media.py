@@ -8,7 +8,8 @@ host's controls go through the control plane's API only, and the node enforces t
 from the room's events feed: a mute stops the frames (also one recorded while the
 control plane was down: the node's feed resumes from the last event it applied), a
 promotion lets the audience member publish, a kick disconnects them. A connection that closes without a goodbye
-comes back to the room as a leave reported by the node.
+comes back to the room as a leave reported by the node. When the node dies, the room
+moves to a second node and a reconnecting client is sent there.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def stage(dynamodb_local_endpoint, tmp_path_factory):
     room = system.ok("POST", "/rooms", {"name": "e2e stage", "persistent": True,
                                          "policy": {"stageMode": True}})
     state = {"system": system, "site": site, "loop": loop, "browser": browser,
-             "room": room["id"], "pages": {}}
+             "room": room["id"], "pages": {}, "tokens": {}}
     try:
         yield state
     finally:
@@ -58,7 +59,7 @@ def open_client(stage, identity: str, role: str):
     page.goto(f"{stage['site'].url}/client.html?api={system.api_url}&room={room}&token={token}")
     page_wait(page, "['connected', 'error'].includes(window.dropon.status)", 20)
     assert page.evaluate("window.dropon.error") is None, page.evaluate("window.dropon.error")
-    stage["pages"][identity] = page
+    stage["pages"][identity], stage["tokens"][identity] = page, token
     return page
 
 
@@ -201,3 +202,28 @@ def test_a_connection_closed_without_goodbye_is_reported_as_a_leave(stage):
     view = system.ok("GET", f"/rooms/{room}")
     states = {p["identity"]: p["state"] for p in view["participants"]}
     assert states["listener"] == "left" and states["speaker-1"] == "joined"
+
+
+def test_when_the_node_dies_the_room_moves_and_a_reconnecting_client_gets_the_new_node(stage):
+    system, room = stage["system"], stage["room"]
+    old = system.node_id
+    new_url = system.start_node("node-e2e-2")
+    system.nodes[old][0].stop()  # the first node dies: no more heartbeats
+    wait_until(lambda: system.node(old)["healthy"] is False, 15, what=f"{old} to be dead")
+    token = stage["tokens"]["speaker-1"]  # the speaker, told to reconnect, asks again
+    grant = system.ok("POST", f"/rooms/{room}/media", {}, token)["media"]
+    assert grant["nodeId"] == "node-e2e-2" and grant["url"] == f"{new_url}/rooms/{room}/whip"
+    assigned = [e["data"]["nodeId"] for e in system.ok("GET", f"/rooms/{room}/events?limit=1000")[
+        "events"] if e["type"] == "MediaNodeAssigned"]
+    assert assigned == [old, "node-e2e-2"]
+
+    async def reconnect():
+        client = WhipClient(grant["url"], grant["token"])
+        client.receive(audio=1, video=1)
+        await client.connect()
+        return client
+
+    client = stage["listener"] = stage["loop"].run(reconnect())
+    wait_until(lambda: client.pc.connectionState == "connected", 15, what="the new node")
+    wait_until(lambda: system.node("node-e2e-2")["participants"] == 1, 10,
+               what="the new node's heartbeat to count the session")
