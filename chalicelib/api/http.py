@@ -32,6 +32,8 @@ def install(app: Chalice) -> Callable:
         token = _request.set(event)
         try:
             return errors.normalize(get_response(event))
+        except Exception as exc:  # noqa: BLE001 - raised outside any view: still one shape
+            return errors.to_response(exc)
         finally:
             _request.reset(token)
 
