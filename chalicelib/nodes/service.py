@@ -1,9 +1,9 @@
 """Use cases of the control plane with its media nodes: heartbeat, assignment, leaves.
 
 A room's node is history (``MediaNodeAssigned`` on the room); a node's health and load
-are operational state (the registry). Joining an SFU room needs a healthy node: the
-room keeps its node while that node is alive, and is moved to the least-loaded healthy
-node when it is not.
+are operational state (the registry). Media in an SFU room needs a healthy node: the
+room keeps its node while that node is alive, and moves to the least-loaded healthy node
+(a new ``MediaNodeAssigned``) on the next join or media grant when it is not.
 """
 from __future__ import annotations
 
