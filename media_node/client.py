@@ -57,8 +57,7 @@ class WhipClient:
     tracks: list[MediaStreamTrack] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.channel = self.pc.createDataChannel("signaling")
-        self.channel.on("message", self._on_message)
+        self.channel = None  # created in connect(), after the transceivers (see ice.py)
         self.pc.on("track", self._on_track)
         self._tasks: set[asyncio.Task] = set()
         self._to_publish: list[MediaStreamTrack] = []
@@ -89,6 +88,10 @@ class WhipClient:
 
         :raises SignalingRefused: on any non-201 status.
         """
+        # with max-bundle, aiortc only connects when a transceiver, not the data
+        # channel, owns the shared transport: create the channel last
+        self.channel = self.pc.createDataChannel("signaling")
+        self.channel.on("message", self._on_message)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/sdp"}
         async with aiohttp.ClientSession() as http:

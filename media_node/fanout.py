@@ -107,6 +107,7 @@ class RtpWriter:
         self.frames_out = 0
         self.frames_dropped = 0
         self.packets_out = 0
+        self.backlogged = 0
         self._sender = sender
         self._transceiver = transceiver
         self._seq = random_sequence_number()
@@ -148,6 +149,7 @@ class RtpWriter:
             return False
         udp = pair.protocol.transport
         if udp is None or udp.get_write_buffer_size() > MAX_SOCKET_BACKLOG:
+            self.backlogged += 1
             return False
         if self._protector is None or self._protector.session is not srtp:
             self._protector = Protector(srtp)

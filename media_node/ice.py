@@ -9,9 +9,10 @@ names included, which would otherwise trigger multicast lookups).
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import aioice.ice
-from aiortc import RTCConfiguration
+from aiortc import RTCBundlePolicy, RTCConfiguration
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
@@ -31,8 +32,13 @@ def restrict_to_loopback(enabled: bool = True) -> None:
 
 
 def rtc_configuration() -> RTCConfiguration:
-    """A peer configuration with no STUN/TURN servers (aiortc defaults to Google's)."""
-    return RTCConfiguration(iceServers=[])
+    """No STUN/TURN servers (aiortc defaults to Google's), and max-bundle.
+
+    With aiortc's default "balanced" policy a second transceiver of a kind shares the
+    first one's transport and is then skipped when BUNDLE moves everything onto the
+    primary transport: it is never connected and its track never flows.
+    """
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 def is_loopback(address: str) -> bool:
@@ -60,3 +66,33 @@ def filter_candidates(sdp: str) -> str:
             continue
         kept.append(line)
     return "\r\n".join(kept) + "\r\n"
+
+
+SOCKET_BUFFER = 2 * 1024 * 1024
+
+
+def enlarge_socket_buffers(pc, size: int = SOCKET_BUFFER) -> None:
+    """Give a connected peer's UDP sockets room for bursts and short event-loop stalls.
+
+    The kernel default (about 208 KiB) holds well under a second of a publisher's
+    packets at their in-kernel size, so a busy loop would drop them before aiortc
+    sees them. The kernel caps the request at ``net.core.rmem_max``/``wmem_max``.
+    """
+    for transceiver in pc.getTransceivers()[:1] or []:
+        _enlarge(transceiver.receiver.transport, size)
+    sctp = pc.sctp
+    if sctp is not None:
+        _enlarge(sctp.transport, size)
+
+
+def _enlarge(dtls_transport, size: int) -> None:
+    connection = getattr(dtls_transport.transport, "_connection", None)
+    for protocol in getattr(connection, "_protocols", []):
+        transport = getattr(protocol, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, option, size)
+                except OSError:
+                    pass

@@ -6,7 +6,8 @@ Starts ``python -m media_node`` (standalone, loopback) pinned to CPU 0 for each
 forwarding mode in turn, drives it from this process pinned to CPU 1, and prints
 packets/s out, loss, the node's CPU, and µs per forwarded packet, with the ratio
 between the modes. Listeners count RTP packets below the jitter buffer, so the
-clients are not the bottleneck. This is the node's own check; the load benchmark
+clients are not the bottleneck. Pinning can be turned off (``--server-cpu -1 --client-cpu -1``) when other work
+shares the CPUs. This is the node's own check; the load benchmark
 with Janus and MediaRelay baselines is ``bench/sfu_load.py``.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ import av
 from aiortc import MediaStreamTrack
 
 from .client import WhipClient
-from .ice import restrict_to_loopback
+from .ice import enlarge_socket_buffers, restrict_to_loopback
 from .sources import EncodedAudioSource
 from .tokens import mint_media_token
 
@@ -117,9 +118,11 @@ async def run_mode(mode: str, args) -> dict:
     env = dict(os.environ, DROPON_NODE_SECRET=secret, DROPON_NODE_ID="load", DROPON_CONTROL_URL="",
                DROPON_NODE_PORT=str(port), DROPON_FORWARDING=mode, DROPON_ICE_LOOPBACK_ONLY="1")
     profile = ["-m", "cProfile", "-o", f"/tmp/media_node-{mode}.prof"] if args.profile else []
-    node = subprocess.Popen(["taskset", "-c", "0", sys.executable, *profile, "-m", "media_node"],
+    pin = ["taskset", "-c", str(args.server_cpu)] if args.server_cpu >= 0 else []
+    node = subprocess.Popen([*pin, sys.executable, *profile, "-m", "media_node"],
                             env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(f"/tmp/media_node-loadcheck-{mode}.log", "w"))
     clients: list[WhipClient] = []
     try:
         await wait_listening(port, node)
@@ -144,6 +147,8 @@ async def run_mode(mode: str, args) -> dict:
                 c.pc.connectionState != "connected" for c in clients):
             await asyncio.sleep(0.5)
         connected = sum(c.pc.connectionState == "connected" for c in clients)
+        for c in clients:
+            enlarge_socket_buffers(c.pc)
         for listener in clients[args.speakers:]:
             count_packets(listener, counter)
         await asyncio.sleep(3)
@@ -166,12 +171,18 @@ async def run_mode(mode: str, args) -> dict:
         node.wait(10)
 
 
+LOADAVG = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
+
+
 async def main(args) -> None:
     restrict_to_loopback()
-    os.sched_setaffinity(0, {1})
+    if args.client_cpu >= 0:
+        os.sched_setaffinity(0, {args.client_cpu})
     results = [await run_mode(mode, args) for mode in args.modes]
     print(f"{args.speakers} speakers -> {args.listeners} listeners, VP8 {args.width}x{args.height}"
-          f"@{args.fps} {args.bitrate // 1000} kbps + Opus, {args.seconds}s, node on CPU 0")
+          f"@{args.fps} {args.bitrate // 1000} kbps + Opus, {args.seconds}s, "
+          f"node CPU {args.server_cpu}, clients CPU {args.client_cpu} (-1: not pinned), "
+          f"load average before: {LOADAVG}")
     for r in results:
         print(f"  {r['mode']:>6}: {r['pps_out']:8.0f} pkt/s out  loss {100 * r['loss']:5.2f}%  "
               f"node CPU {r['cpu']:.3f} s/s  {r['us_per_packet']:6.1f} us/packet  "
@@ -191,6 +202,8 @@ if __name__ == "__main__":
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--bitrate", type=int, default=800_000)
+    parser.add_argument("--server-cpu", type=int, default=0, help="-1: do not pin")
+    parser.add_argument("--client-cpu", type=int, default=1, help="-1: do not pin")
     parser.add_argument("--profile", action="store_true", help="cProfile the node")
     parser.add_argument("--modes", nargs="+", default=["direct", "pack"])
     asyncio.run(main(parser.parse_args()))

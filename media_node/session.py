@@ -14,7 +14,7 @@ from .errors import BadRequest
 from .extmap import align_extmap
 from .fanout import RtpWriter
 from .forwarding import ForwardedTrack, PublishedTrack
-from .ice import filter_candidates, is_loopback, rtc_configuration
+from .ice import enlarge_socket_buffers, filter_candidates, is_loopback, rtc_configuration
 from .tokens import MediaClaims
 
 if TYPE_CHECKING:
@@ -236,6 +236,8 @@ class Session:
     # --- lifetime ---------------------------------------------------------
 
     def _on_state(self) -> None:
+        if self.pc.connectionState == "connected":
+            enlarge_socket_buffers(self.pc)
         if self.pc.connectionState in ("failed", "closed"):
             self._end(f"connection_{self.pc.connectionState}")
 
@@ -251,8 +253,10 @@ class Session:
         if self._renegotiation and not self._renegotiation.done():
             self._renegotiation.cancel()
         self.unpublish()
-        for source, track in list(self.forwarded.items()):
-            source.unsubscribe(track)
+        for source, sink in list(self.forwarded.items()):
+            logger.info("session %s: %s of %s: %d frames forwarded, %d skipped", self.id,
+                        source.kind, source.publisher_id, sink.frames_out, sink.frames_dropped)
+            source.unsubscribe(sink)
         self.forwarded.clear()
         await self.pc.close()
 
