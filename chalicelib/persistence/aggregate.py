@@ -4,8 +4,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import AggregateRecorder, IntegrityError, OperationalError, StoredEvent
-from pynamodb.exceptions import PutError
+from eventsourcing.persistence import AggregateRecorder, IntegrityError, StoredEvent
 
 from .errors import ItemTooLargeError
 from .items import MAX_ITEM_BYTES, EventItem, item_size
@@ -92,17 +91,10 @@ class DynamoDBAggregateRecorder(AggregateRecorder):
         pass
 
     def _commit(self, writes: list[Write]) -> None:
-        if len(writes) > 1 or writes[0].actions is not None:
-            transact(self.datastore.connection, writes, self.datastore.settings.max_transaction_actions)
-            return
-        # a single event: a conditional put costs half a transaction's capacity
-        w = writes[0]
-        try:
-            w.model.save(condition=w.condition)
-        except PutError as e:
-            if e.cause_response_code == "ConditionalCheckFailedException":
-                raise Cancelled({w.kind}, False, e) from e
-            raise OperationalError(f"DynamoDB put failed: {e.cause or e}") from e
+        # always a transaction, even for one item: its request token makes botocore's
+        # retries idempotent, where a plain put retried after a lost response would
+        # fail its own condition and report a conflict that never happened
+        transact(self.datastore.connection, writes, self.datastore.settings.max_transaction_actions)
 
     @staticmethod
     def _conflict_message(stored_events: Sequence[StoredEvent], c: Cancelled) -> str:

@@ -15,11 +15,10 @@ from eventsourcing.persistence import (
     Tracking,
     TrackingRecorder,
 )
-from pynamodb.exceptions import UpdateError
 
 from .application import DynamoDBApplicationRecorder
 from .items import TrackingItem, item_size
-from .transact import Write
+from .transact import Cancelled, Write, transact
 
 if TYPE_CHECKING:
     from .datastore import DynamoDBDatastore
@@ -43,15 +42,15 @@ class DynamoDBTrackingRecorder(TrackingRecorder):
         return Write("tracking", item, condition, size, actions=[n.set(tracking.notification_id)])
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        w = self._tracking_write(tracking)
+        # a transaction of one, for its idempotent retries (see DynamoDBAggregateRecorder)
         try:
-            w.model.update(actions=w.actions, condition=w.condition)
-        except UpdateError as e:
-            if e.cause_response_code == "ConditionalCheckFailedException":
+            transact(self.datastore.connection, [self._tracking_write(tracking)])
+        except Cancelled as c:
+            if c.failed:
                 raise IntegrityError(
                     f"{tracking.application_name} is already at or past notification "
-                    f"{tracking.notification_id}") from e
-            raise OperationalError(f"DynamoDB update failed: {e.cause or e}") from e
+                    f"{tracking.notification_id}") from c
+            raise OperationalError(f"tracking not recorded: {c}") from c
 
     def max_tracking_id(self, application_name: str) -> int | None:
         try:

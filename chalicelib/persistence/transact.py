@@ -15,6 +15,8 @@ from .errors import TransactionTooLargeError
 
 MAX_ACTIONS = 100
 MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
+# cancellation reasons worth another attempt: nothing was written, nothing conflicted
+RETRYABLE = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
 
 @dataclass
@@ -56,6 +58,8 @@ def transact(connection: Connection, writes: list[Write], max_actions: int = MAX
     puts = [w for w in writes if w.actions is None]
     updates = [w for w in writes if w.actions is not None]
     try:
+        # botocore gives each call a ClientRequestToken and keeps it across its own
+        # retries, so a retry after a lost response is answered as the success it was
         with TransactWrite(connection=connection) as tx:
             for w in puts:
                 tx.save(w.model, condition=w.condition)
@@ -72,7 +76,7 @@ def transact(connection: Connection, writes: list[Write], max_actions: int = MAX
         reasons = e.cancellation_reasons or []
         codes = [(w.kind, r.code if r else "None") for w, r in zip(puts + updates, reasons)]
         failed = {kind for kind, code in codes if code == "ConditionalCheckFailed"}
-        conflict = any(code == "TransactionConflict" for _, code in codes)
+        conflict = any(code in RETRYABLE for _, code in codes)
         if not failed and not conflict:
             raise OperationalError(f"DynamoDB transaction cancelled: {e.cause or e}") from e
         raise Cancelled(failed, conflict, e) from e
