@@ -80,3 +80,28 @@ def test_h264_is_forwarded_when_the_publisher_sends_it():
             await listener.close()
 
     run(scenario())
+
+
+def test_a_listener_receives_two_speakers_on_one_offer():
+    """Two transceivers of a kind in one offer (aiortc's balanced bundling broke this)."""
+    async def scenario():
+        async with running_node() as n:
+            videos = [EncodedVideoSource(), EncodedVideoSource()]
+            speakers = [n.client("r1", f"s{i}", "speaker") for i in range(2)]
+            for speaker, video in zip(speakers, videos):
+                speaker.publish(video)
+                speaker.publish(EncodedAudioSource())
+                await speaker.connect()
+            listener = n.client("r1", "l", "audience")
+            listener.receive(audio=2, video=2)
+            await listener.connect()
+
+            def from_each():
+                got = {f.payload for f in listener.frames if f.kind == "video"}
+                return [len(got & {p for _, p, _ in v.sent}) for v in videos]
+            assert await wait_for(lambda: min(from_each()) >= 30, timeout=10), from_each()
+            assert listener.renegotiations == 0  # both pairs fitted the first answer
+            for client in (*speakers, listener):
+                await client.close()
+
+    run(scenario())
