@@ -60,6 +60,9 @@ class NodeRegistry(Protocol):
     def all(self) -> list[NodeRecord]:
         """Every known node, dead or alive."""
 
+    def remove(self, node_id: str) -> None:
+        """Forget a node (decommissioned); its next heartbeat registers it again."""
+
 
 class InMemoryNodeRegistry:
     """A registry in one process's memory (unit tests)."""
@@ -81,6 +84,10 @@ class InMemoryNodeRegistry:
 
     def all(self) -> list[NodeRecord]:
         return list(self._nodes.values())
+
+    def remove(self, node_id: str) -> None:
+        with self._lock:
+            self._nodes.pop(node_id, None)
 
 
 class NodeItem(Model):
@@ -125,6 +132,9 @@ class DynamoDBNodeRegistry:
     def all(self) -> list[NodeRecord]:
         # a fleet is tens of nodes: one consistent scan is cheaper than an index
         return [_record(item) for item in self._model.scan(consistent_read=True)]
+
+    def remove(self, node_id: str) -> None:
+        self._model(node_id).delete()
 
 
 def _record(item: NodeItem) -> NodeRecord:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from uuid import uuid4
 
 import jwt
 import pytest
@@ -31,10 +30,12 @@ def module_api(moto_endpoint):
 
 @pytest.fixture()
 def api(module_api):
-    """The module's API with a node table of this test's own, and the clock at now."""
+    """The module's API, its node table emptied, and the clock at now."""
     module_api.clock.offset = timedelta()
-    prefix = f"{module_api.env['DYNAMODB_TABLE_PREFIX']}{uuid4().hex[:6]}"
-    wiring.configure(wiring.build_registry({**module_api.env, "DYNAMODB_TABLE_PREFIX": prefix}))
+    registry = wiring.build_registry(module_api.env)
+    for node in registry.all():
+        registry.remove(node.node_id)
+    wiring.configure(registry)
     yield module_api
     wiring.reset()
 
@@ -197,3 +198,6 @@ def test_registry_contract(moto_endpoint, kind):
     registry.save(NodeRecord("n2", "http://c", 0, 0, 0, 0.0, 8, seen=30.0, registered=30.0))
     assert registry.get("n1") == later and registry.get("nope") is None
     assert sorted(r.node_id for r in registry.all()) == ["n1", "n2"]
+    registry.remove("n1")
+    registry.remove("never-seen")  # forgetting an unknown node is no error
+    assert [r.node_id for r in registry.all()] == ["n2"]
