@@ -43,6 +43,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def rerun_command(args: argparse.Namespace) -> str:
+    """The full command, defaults spelled out, so a reader can repeat this run."""
+    return " ".join(shlex.quote(str(a)) for a in [
+        "python", "bench/sfu_load.py", "--targets", args.targets, "--subscribers",
+        args.subscribers, "--publishers", args.publishers, "--seconds", args.seconds,
+        "--warmup", args.warmup, "--relay-max", args.relay_max])
+
+
 def run(args: argparse.Namespace) -> dict:
     levels = [0] + [int(n) for n in args.subscribers.split(",") if n]
     media_path()  # generate once, before any clock starts
@@ -81,8 +89,7 @@ def main(argv=None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({k: r.to_dict() for k, r in results.items()}, indent=1))
     print(f"\nfigures: {path} ({time.monotonic() - started:.0f} s)")
-    print("rerun: python bench/sfu_load.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])))
+    print("rerun: " + rerun_command(args))
     return 0 if all(not r.error for r in results.values()) else 1
 
 
