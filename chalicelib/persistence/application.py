@@ -53,8 +53,14 @@ class DynamoDBApplicationRecorder(DynamoDBAggregateRecorder, ApplicationRecorder
         self.datastore.create_table(self.notifications)
 
     def for_shard(self, shard: int) -> "DynamoDBApplicationRecorder":
-        """A recorder that reads the log of one shard (the way to read when shards > 1)."""
-        return DynamoDBApplicationRecorder(self.datastore, read_shard=shard)
+        """A recorder that reads the log of one shard (the way to read when shards > 1).
+
+        It shares this recorder's state, so its subscriptions wake on this one's saves.
+        """
+        view = DynamoDBApplicationRecorder(self.datastore, read_shard=shard)
+        view._last_ids, view._lock = self._last_ids, self._lock
+        view._shard_locks, view._listeners = self._shard_locks, self._listeners
+        return view
 
     def shard_of(self, originator_id: Any) -> int:
         """The shard an aggregate's notifications go to."""
