@@ -13,7 +13,6 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .devkey import DATA, load_or_create
 from .dynamodb_local import dynamodb_local, endpoint
@@ -53,8 +52,8 @@ def tables(stack: Stack):
 
 
 def control_plane(stack: Stack):
-    chalice = str(Path(sys.executable).with_name("chalice"))
-    server = stack.process([chalice, "local", "--no-autoreload", "--host", "127.0.0.1",
+    # chalice local's server with the API's error shape for unknown paths (devstack/local_api.py)
+    server = stack.process([sys.executable, "-m", "devstack.local_api", "--host", "127.0.0.1",
                             "--port", str(API_PORT)], API_PORT, "chalice.log").start()
     stack.env["DROPON_CONTROL_URL"] = f"http://127.0.0.1:{API_PORT}"
     stack.notes.append(f"API             http://127.0.0.1:{API_PORT}  (log {LOGS / 'chalice.log'})")

@@ -14,6 +14,11 @@ from chalice import Response
 log = logging.getLogger(__name__)
 
 ALLOWED_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422}
+# DynamoDB answers that mean "try again later", however pynamodb or botocore wraps them
+STORE_BUSY_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException",
+                    "RequestLimitExceeded", "ThrottlingError", "ProvisionedThroughputExceeded",
+                    "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException"}
+STORE_RETRY_AFTER = "1"
 
 
 class ApiError(Exception):
@@ -62,6 +67,9 @@ def to_response(exc: Exception) -> Response:
         return error_response(code, str(exc), status, body=body)
     if _is_aggregate_not_found(exc):
         return error_response("room_not_found", "no such room", 404)
+    store = _store_error(exc)
+    if store is not None:
+        return store
     # a bug: the type goes to the log, nothing of it to the caller
     log.error("unhandled %s while serving a request", type(exc).__name__, exc_info=exc)
     return error_response("internal_error", "internal error", 500)
@@ -70,6 +78,43 @@ def to_response(exc: Exception) -> Response:
 def _is_aggregate_not_found(exc: Exception) -> bool:
     from eventsourcing.application import AggregateNotFoundError
     return isinstance(exc, AggregateNotFoundError)
+
+
+def _store_error(exc: Exception) -> Response | None:
+    """The event store refused a save (too large) or DynamoDB is busy or unavailable."""
+    from ..persistence.errors import ItemTooLargeError, TransactionTooLargeError
+    if isinstance(exc, (ItemTooLargeError, TransactionTooLargeError)):
+        # nothing was written; the message states sizes and limits, no data
+        return error_response(exc.code, str(exc), 422)
+    if _store_busy(exc):
+        log.warning("event store unavailable: %s", type(exc).__name__)
+        return error_response("store_unavailable", "the room store is busy or unavailable; "
+                              "retry shortly", 503, {"Retry-After": STORE_RETRY_AFTER})
+    return None
+
+
+def _store_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` or anything it wraps is DynamoDB throttling or unavailability."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import ReadTimeoutError
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (BotoConnectionError, ReadTimeoutError)):
+            return True
+        code = getattr(e, "response", None) or {}
+        if isinstance(code, dict) and code.get("Error", {}).get("Code") in STORE_BUSY_CODES:
+            return True
+        # pynamodb keeps the botocore error in .cause; cancellation reasons name throttling
+        reasons = getattr(e, "cancellation_reasons", None) or []
+        if any(r is not None and r.code in STORE_BUSY_CODES for r in reasons):
+            return True
+        stack += [getattr(e, "cause", None), e.__cause__, e.__context__]
+    return False
 
 
 # Chalice answers some requests itself (wrong method, wrong content type, a view's

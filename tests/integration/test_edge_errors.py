@@ -1,0 +1,110 @@
+"""Edge errors for real: the local API server over HTTP, and an oversized event on moto.
+
+The local server is ``python -m devstack.local_api`` (what ``make run`` starts) on moto,
+stopped by its pid. No HTTP input can make an event over DynamoDB's 400 KB (bodies are
+capped at 64 KiB, metadata at 4 KB), so the oversized event is saved through the
+application itself, on the real DynamoDB recorders, and its error is then mapped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from uuid import uuid4
+
+import pytest
+from eventsourcing.domain import Aggregate, event
+
+from chalicelib.api import errors
+from chalicelib.api.auth import mint_admin_token
+from chalicelib.persistence.errors import ItemTooLargeError
+from devstack.process import ROOT, ServerProcess, free_port
+from tests.integration.api_support import store_env
+
+KEY, SECRET = "edge-key", "edge-secret-" + "y" * 24
+
+
+@pytest.fixture(scope="module")
+def api(moto_endpoint, tmp_path_factory):
+    port = free_port()
+    env = {**os.environ, **store_env(moto_endpoint), "DROPON_API_KEY": KEY,
+           "DROPON_API_SECRET": SECRET, "DROPON_NODE_SECRET": "n" * 32}
+    log = tmp_path_factory.mktemp("local-api") / "api.log"
+    server = ServerProcess([sys.executable, "-m", "devstack.local_api", "--host", "127.0.0.1",
+                            "--port", str(port)], port, cwd=ROOT, env=env, log_path=log).start()
+    try:
+        yield f"http://127.0.0.1:{port}", server, log
+    finally:
+        server.stop()
+
+
+def get(url: str, headers: dict | None = None, method: str = "GET"):
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def test_unknown_path_is_404_route_not_found_without_echo(api):
+    url, _, log = api
+    secret_token = "Bearer leak-" + uuid4().hex
+    for path in ("/nope", "/rooms/abc/def/ghi", "/"):
+        for headers in ({}, {"Authorization": secret_token}):
+            status, sent, body = get(url + path, headers)
+            assert status == 404, (path, status, body)
+            assert json.loads(body) == {"error": {"code": "route_not_found",
+                                                  "message": "no such route"}}
+            assert sent["Content-Type"] == "application/json"
+            assert secret_token.encode() not in body
+            assert not any(secret_token in v for v in sent.values())
+    assert secret_token not in log.read_text()
+
+
+def test_known_routes_still_answer(api):
+    url, _, _ = api
+    token = mint_admin_token(KEY, SECRET, 300)
+    status, _, body = get(url + "/rooms", {"Authorization": f"Bearer {token}"})
+    assert status == 200 and "rooms" in json.loads(body)
+    status, _, body = get(url + "/rooms", {})  # a known path without a token
+    assert status == 401 and json.loads(body)["error"]["code"] == "unauthorized"
+    status, _, body = get(url + "/rooms", {"Authorization": f"Bearer {token}"}, "PUT")
+    assert status == 405 and json.loads(body)["error"]["code"] == "method_not_allowed"
+
+
+def test_stops_by_pid_without_children(api):
+    _, server, _ = api
+    children = f"/proc/{server.pid}/task/{server.pid}/children"
+    assert open(children).read().split() == []  # no reloader worker to leave behind
+
+
+class Blob(Aggregate):
+    """An aggregate whose event can be made larger than any DynamoDB item."""
+
+    @event("Written")
+    def write(self, data: str) -> None:
+        self.data = data
+
+
+def test_oversized_event_is_refused_whole_with_its_code(moto_endpoint):
+    from chalicelib.application import RoomsApplication
+    from chalicelib.domain.actor import Actor
+
+    app = RoomsApplication(env=store_env(moto_endpoint))
+    before = app.recorder.max_notification_id()
+    room = app.create_room(Actor("api_key", "k"), name="big", persistent=True)
+    after_room = app.recorder.max_notification_id()
+    blob = Blob()
+    blob.write("x" * 500_000)
+    with pytest.raises(ItemTooLargeError) as refused:
+        app.save(blob)
+    # nothing of the refused save was stored: no event, no notification id
+    assert app.recorder.select_events(blob.id) == []
+    assert app.recorder.max_notification_id() == after_room > (before or 0)
+    assert app.get_room(room["id"])["version"] == room["version"]
+    response = errors.to_response(refused.value)
+    body = json.loads(response.body) if isinstance(response.body, str) else response.body
+    assert response.status_code == 422 and body["error"]["code"] == "event_too_large"
