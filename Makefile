@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: setup system tools venv test test-unit run bench bench-sfu bench-api clean
+.PHONY: setup system tools venv test test-unit run bench bench-sfu bench-api package clean
 
 setup: system tools venv
 
@@ -40,5 +40,9 @@ bench-sfu: setup
 bench-api: setup
 	$(PY) bench/api.py
 
+# the control plane's SAM template and Lambda zip in infra/build/out (no AWS call; docs/deploy.md)
+package: venv
+	$(PY) -m infra.package $(PACKAGE_ARGS)
+
 clean:
-	rm -rf $(VENV) .tools .data .pytest_cache .hypothesis
+	rm -rf $(VENV) .tools .data .pytest_cache .hypothesis infra/build

@@ -1,0 +1,83 @@
+"""The control plane's DynamoDB tables, generated from the pynamodb models the code uses.
+
+Names come from the same rule the code applies (``DynamoDBSettings.table_name`` and the
+node registry's ``<prefix>-nodes``), key schemas from ``Model._get_schema()``, which is
+what ``create_table`` sends under ``CREATE_TABLE``; so the stack and the code cannot
+drift apart. The event store's tracking table is not listed: only a process
+application writes one, and the control plane runs none.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynamodb.models import Model
+
+from chalicelib.application import RoomsApplication
+from chalicelib.nodes.registry import NodeItem
+from chalicelib.persistence.items import EventItem, Endpoint, NotificationItem
+from chalicelib.persistence.settings import DynamoDBSettings
+
+PREFIX = "TablePrefix"  # the stack parameter every table name starts with
+_MARK = "prefixmark"  # stands for the prefix while the code's naming rule runs
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: its logical id in the stack, its model, its name after the prefix."""
+
+    logical_id: str
+    model: type[Model]
+    suffix: str  # the name is ``<prefix><suffix>``
+    used_by_tick: bool  # whether the scheduled tick reads or writes it
+
+    def name(self, prefix: str) -> str:
+        return prefix + self.suffix
+
+
+def _store_suffix(purpose: str) -> str:
+    settings = DynamoDBSettings(table_prefix=_MARK, endpoint=Endpoint(None, None, 1),
+                                notification_shards=1, originator_id_type="uuid",
+                                poll_interval=1.0)
+    name = settings.table_name(RoomsApplication.name, purpose)
+    assert name.startswith(_MARK)
+    return name[len(_MARK):]
+
+
+TABLES = (
+    Table("EventsTable", EventItem, _store_suffix("events"), True),
+    Table("SnapshotsTable", EventItem, _store_suffix("snapshots"), True),
+    Table("NotificationsTable", NotificationItem, _store_suffix("notifications"), True),
+    # chalicelib.nodes.wiring.build_registry: f"{prefix}-nodes"
+    Table("NodesTable", NodeItem, "-nodes", False),
+)
+
+
+def key_schema(model: type[Model]) -> dict:
+    """``AttributeDefinitions`` and ``KeySchema`` exactly as ``create_table`` sends them."""
+    schema = model._get_schema()
+    return {"AttributeDefinitions": sorted(schema["attribute_definitions"],
+                                           key=lambda a: a["AttributeName"]),
+            # CloudFormation wants HASH before RANGE; pynamodb lists them in attribute order
+            "KeySchema": sorted(schema["key_schema"], key=lambda k: k["KeyType"] != "HASH")}
+
+
+def resource(table: Table) -> dict:
+    """The ``AWS::DynamoDB::Table`` resource: on demand, point-in-time recovery, kept on delete."""
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        # rooms' histories are the product's data: a stack deletion must not take them
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "TableName": {"Fn::Sub": table.name("${%s}" % PREFIX)},
+            "BillingMode": "PAY_PER_REQUEST",
+            **key_schema(table.model),
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "DeletionProtectionEnabled": True,
+        },
+    }
+
+
+def table_arn(table: Table) -> dict:
+    return {"Fn::GetAtt": [table.logical_id, "Arn"]}

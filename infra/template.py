@@ -1,0 +1,129 @@
+"""The merge template for ``chalice package --merge-template``: what Chalice does not generate.
+
+Chalice's SAM output has the API, the two functions (``APIHandler``, ``Tick``) and one
+role. Merged over it (dicts merge, lists and values replace):
+
+- the DynamoDB tables, from the models (``infra/tables.py``);
+- least-privilege roles: the API's role may use the four tables, the tick's role only
+  the event store's three; each only with the operations the code performs;
+- the functions' environment, with ``CREATE_TABLE=n`` and the secrets as CloudFormation
+  dynamic references to one Secrets Manager secret (never a literal value);
+- Gateway Responses, so that API Gateway's own answers use the API's error shape.
+"""
+from __future__ import annotations
+
+import json
+
+from chalicelib.api.cors import browser_cors
+
+from .tables import PREFIX, TABLES, resource, table_arn
+
+# the operations the code performs on each table; a transaction's puts need PutItem
+STORE_ACTIONS = ["dynamodb:Query", "dynamodb:PutItem"]
+NODE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]
+SECRET_KEYS = {"DROPON_API_SECRET": "apiSecret", "DROPON_NODE_SECRET": "nodeSecret"}
+
+PARAMETERS = {
+    PREFIX: {"Type": "String", "Default": "dropon", "AllowedPattern": "^[A-Za-z0-9_.-]{1,40}$",
+             "Description": "First part of every table name (DYNAMODB_TABLE_PREFIX)"},
+    "ApiKeyId": {"Type": "String", "MinLength": 1,
+                 "Description": "The admin API key id (iss of admin tokens); not a secret"},
+    "SecretArn": {"Type": "String", "AllowedPattern": "^arn:[a-z-]+:secretsmanager:.+$",
+                  "Description": "Secrets Manager secret whose JSON holds apiSecret and "
+                                 "nodeSecret (create it before the stack)"},
+    "NotificationShards": {"Type": "Number", "Default": 1, "MinValue": 1,
+                           "Description": "DYNAMODB_NOTIFICATION_SHARDS; fixed for the "
+                                          "tables' life (docs/event-store.md)"},
+    "SnapshotInterval": {"Type": "Number", "Default": 100, "MinValue": 0,
+                         "Description": "DROPON_SNAPSHOT_INTERVAL: snapshot a room every N "
+                                        "events (0: off)"},
+}
+
+# API Gateway's own answers (no route, throttling, too large, timeouts) as the API's
+# shape. Fixed messages only: $context.error.message may quote request headers.
+GATEWAY_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": (404, "route_not_found", "no such route"),
+    "REQUEST_TOO_LARGE": (413, "body_too_large", "request body too large"),
+    "THROTTLED": (429, "throttled", "too many requests; retry shortly"),
+    "INTEGRATION_TIMEOUT": (504, "timeout", "the request took too long"),
+    "DEFAULT_4XX": (None, "request_refused", "request refused"),
+    "DEFAULT_5XX": (None, "gateway_error", "gateway error"),
+}
+
+
+def store_environment() -> dict:
+    """What every function needs to reach the event store in AWS."""
+    return {
+        "PERSISTENCE_MODULE": "chalicelib.persistence.dynamodb",
+        "DYNAMODB_TABLE_PREFIX": {"Ref": PREFIX},
+        "CREATE_TABLE": "n",  # the stack owns the tables
+        "DYNAMODB_NOTIFICATION_SHARDS": {"Ref": "NotificationShards"},
+        "DROPON_SNAPSHOT_INTERVAL": {"Ref": "SnapshotInterval"},
+    }
+
+
+def api_environment() -> dict:
+    secrets = {var: {"Fn::Sub": "{{resolve:secretsmanager:${SecretArn}:SecretString:%s}}" % key}
+               for var, key in SECRET_KEYS.items()}
+    return {**store_environment(), "DROPON_API_KEY": {"Ref": "ApiKeyId"}, **secrets,
+            "DROPON_CORS_ORIGIN": browser_cors().allow_origin}
+
+
+def role(tables, actions_of) -> dict:
+    """A role for one function: its own log groups, and only ``tables``."""
+    statements = [{
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        # SAM names functions <stack>-<logical id>-<suffix>
+        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+                                ":log-group:/aws/lambda/${AWS::StackName}-*"},
+    }]
+    for table in tables:
+        statements.append({"Effect": "Allow", "Action": actions_of(table),
+                           "Resource": [table_arn(table)]})
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "DefaultRolePolicy",
+                          "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}],
+        },
+    }
+
+
+def actions(table) -> list[str]:
+    return NODE_ACTIONS if table.logical_id == "NodesTable" else STORE_ACTIONS
+
+
+def gateway_responses() -> dict:
+    origin = browser_cors().allow_origin
+    out = {}
+    for kind, (status, code, message) in GATEWAY_RESPONSES.items():
+        response = {
+            "responseParameters": {
+                "gatewayresponse.header.Access-Control-Allow-Origin": f"'{origin}'",
+                "gatewayresponse.header.Content-Type": "'application/json'"},
+            "responseTemplates": {"application/json": json.dumps(
+                {"error": {"code": code, "message": message}})},
+        }
+        if status is not None:
+            response["statusCode"] = str(status)
+        out[kind] = response
+    return out
+
+
+def merge_template() -> dict:
+    """The document given to ``chalice package --merge-template``."""
+    tick_tables = [t for t in TABLES if t.used_by_tick]
+    resources = {t.logical_id: resource(t) for t in TABLES}
+    resources["DefaultRole"] = role(TABLES, actions)  # the API handler's role
+    resources["TickRole"] = role(tick_tables, actions)
+    resources["APIHandler"] = {"Properties": {"Environment": {"Variables": api_environment()}}}
+    resources["Tick"] = {"Properties": {
+        "Role": {"Fn::GetAtt": ["TickRole", "Arn"]},
+        "Environment": {"Variables": store_environment()}}}
+    resources["RestAPI"] = {"Properties": {"DefinitionBody": {
+        "x-amazon-apigateway-gateway-responses": gateway_responses()}}}
+    return {"Parameters": PARAMETERS, "Resources": resources}

@@ -1,0 +1,238 @@
+"""``make package`` for real, and the template it writes, checked against the code.
+
+The template is built offline (chalice package; no AWS account here), linted with
+cfn-lint (resource schemas; the SAM transform itself is not run: aws-sam-translator
+conflicts with the project's pydantic pin), and compared with what the code does on
+moto: the tables it creates under ``CREATE_TABLE`` and the DynamoDB operations it
+performs without it, each of which the template's IAM policy must allow.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+
+import boto3
+import botocore.client
+import pytest
+
+from devstack.process import ROOT
+from tests.integration.api_support import store_env
+
+SECRET_VARIABLES = ("DROPON_API_SECRET", "DROPON_NODE_SECRET")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("package") / "out"
+    run = subprocess.run(["make", "-s", "package", f"PACKAGE_ARGS=--out {out}"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(built):
+    return json.loads((built / "sam.json").read_text())
+
+
+def tables_of(template) -> dict:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"}
+
+
+def table_name(resource, prefix: str) -> str:
+    return resource["Properties"]["TableName"]["Fn::Sub"].replace("${TablePrefix}", prefix)
+
+
+def test_cfn_lint_accepts_the_template(built):
+    run = subprocess.run([str(ROOT / ".venv/bin/cfn-lint"), str(built / "sam.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_tables_match_what_the_code_creates(template, moto_endpoint):
+    from chalicelib.application import RoomsApplication
+    from chalicelib.nodes.wiring import build_registry
+    env = store_env(moto_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
+    prefix = env["DYNAMODB_TABLE_PREFIX"]
+    RoomsApplication(env=env)
+    build_registry(env)
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    created = {n for n in client.list_tables()["TableNames"] if n.startswith(prefix + "-")}
+    declared = {table_name(r, prefix): r for r in tables_of(template).values()}
+    assert created == set(declared)
+    for name, resource in declared.items():
+        actual = client.describe_table(TableName=name)["Table"]
+        props = resource["Properties"]
+        assert props["KeySchema"] == actual["KeySchema"]  # HASH first, as pynamodb sends it
+        assert pairs(props["AttributeDefinitions"]) == pairs(actual["AttributeDefinitions"])
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert "TimeToLiveSpecification" not in props  # no item of the code expires
+        assert resource["DeletionPolicy"] == "Retain"
+
+
+def pairs(definitions: list[dict]) -> set[tuple]:
+    return {(d["AttributeName"], d["AttributeType"]) for d in definitions}
+
+
+def policy_statements(template, role: str) -> list[dict]:
+    policies = template["Resources"][role]["Properties"]["Policies"]
+    return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+
+
+def granted(template, role: str) -> dict[str, set[str]]:
+    """Table logical id -> DynamoDB actions the role may perform on it."""
+    out: dict[str, set[str]] = {}
+    for s in policy_statements(template, role):
+        for r in s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]:
+            if isinstance(r, dict) and "Fn::GetAtt" in r:
+                out.setdefault(r["Fn::GetAtt"][0], set()).update(s["Action"])
+    return out
+
+
+def test_iam_is_scoped_to_the_tables(template):
+    tables = set(tables_of(template))
+    functions = template["Resources"]
+    assert functions["APIHandler"]["Properties"]["Role"] == {"Fn::GetAtt": ["DefaultRole", "Arn"]}
+    assert functions["Tick"]["Properties"]["Role"] == {"Fn::GetAtt": ["TickRole", "Arn"]}
+    for role in ("DefaultRole", "TickRole"):
+        for s in policy_statements(template, role):
+            assert s["Effect"] == "Allow"
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            assert all("*" not in a for a in actions), s
+            assert all(a.startswith(("dynamodb:", "logs:")) for a in actions), s
+            if any(a.startswith("dynamodb:") for a in actions):
+                assert all(r["Fn::GetAtt"][0] in tables for r in s["Resource"]), s
+            else:
+                assert "/aws/lambda/${AWS::StackName}-" in s["Resource"]["Fn::Sub"]
+    assert set(granted(template, "DefaultRole")) == tables
+    assert set(granted(template, "TickRole")) == tables - {"NodesTable"}
+
+
+# what each DynamoDB call needs in IAM (a transaction needs its items' actions)
+ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                "ConditionCheck": "ConditionCheckItem"}
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    calls: list[tuple[str, str]] = []  # (table name, IAM action)
+    real = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        if self.meta.service_model.service_name == "dynamodb":
+            if operation == "TransactWriteItems":
+                for item in params["TransactItems"]:
+                    (kind, body), = item.items()
+                    calls.append((body["TableName"], ITEM_ACTIONS[kind]))
+            else:
+                calls.append((params.get("TableName", "*"), operation))
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    return calls
+
+
+def test_iam_allows_every_call_the_code_makes(template, moto_endpoint, recorded):
+    from chalicelib.application import RoomsApplication
+    from chalicelib.domain.actor import Actor
+    from chalicelib.nodes.registry import NodeRecord
+    from chalicelib.nodes.wiring import build_registry
+    env = store_env(moto_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
+    RoomsApplication(env=env), build_registry(env)  # the stack's job in AWS
+    recorded.clear()
+    deployed = {**env, "CREATE_TABLE": "n"}
+    rooms, registry = RoomsApplication(env=deployed), build_registry(deployed)
+    admin = Actor("api_key", "k")
+    room = rooms.create_room(admin, name="r", persistent=True)
+    joined = rooms.join(Actor("participant", "ann"), room["id"], identity="ann", role="host")
+    rooms.raise_hand(Actor("participant", "ann"), room["id"])
+    rooms.get_room(room["id"], version=1)
+    rooms.room_events(room["id"])
+    rooms.list_rooms()
+    rooms.leave(Actor("participant", "ann"), room["id"], joined["participantId"])
+    rooms.tick()
+    registry.save(NodeRecord("n1", "http://n", 0, 0, 0, 0.0, 64, 1.0, 1.0))
+    registry.get("n1"), registry.all()
+    prefix = env["DYNAMODB_TABLE_PREFIX"]
+    ids = {table_name(r, prefix): k for k, r in tables_of(template).items()}
+    allowed = granted(template, "DefaultRole")
+    assert recorded and {t for t, _ in recorded} <= set(ids), recorded
+    missing = {(t, a) for t, a in recorded if f"dynamodb:{a}" not in allowed[ids[t]]}
+    assert not missing, f"the API's role lacks {missing}"
+    assert {ids[t] for t, _ in recorded} == set(ids.values())  # the scenario touched every table
+
+
+def test_environment_and_secrets(template, built):
+    resources = template["Resources"]
+    api = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    tick = resources["Tick"]["Properties"]["Environment"]["Variables"]
+    for env in (api, tick):
+        assert env["PERSISTENCE_MODULE"] == "chalicelib.persistence.dynamodb"
+        assert env["CREATE_TABLE"] == "n"
+        assert env["DYNAMODB_TABLE_PREFIX"] == {"Ref": "TablePrefix"}
+    for name in SECRET_VARIABLES:
+        ref = api[name]["Fn::Sub"]
+        assert re.fullmatch(r"\{\{resolve:secretsmanager:\$\{SecretArn\}:SecretString:\w+\}\}", ref)
+        assert name not in tick  # the tick needs no secret
+    assert "SecretArn" in template["Parameters"] and "Default" not in template["Parameters"]["SecretArn"]
+    # no literal secret anywhere: not the dev key's, not one from this environment
+    text = (built / "sam.json").read_text()
+    literals = [v for k, v in os.environ.items() if "SECRET" in k and len(v) >= 8]
+    dev_key = ROOT / ".data" / "dev-key.json"
+    if dev_key.exists():
+        key = json.loads(dev_key.read_text())
+        literals += [key["secret"], key["nodeSecret"]]
+    assert not [s for s in literals if s in text]
+    assert "{{resolve:ssm:" not in text  # plain SSM parameters are not secrets
+
+
+def test_gateway_responses_use_the_error_shape(template):
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    assert {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["statusCode"] == "404"
+    assert json.loads(missing["responseTemplates"]["application/json"]) == {
+        "error": {"code": "route_not_found", "message": "no such route"}}
+    for kind, response in responses.items():
+        document = json.loads(response["responseTemplates"]["application/json"])
+        assert set(document) == {"error"} and set(document["error"]) == {"code", "message"}
+        # nothing of the request is echoed: no $context/$input/method.request mappings
+        text = json.dumps(response)
+        assert "$" not in text and "method.request" not in text, kind
+
+
+def test_schedule_and_handlers(template):
+    tick = template["Resources"]["Tick"]["Properties"]
+    assert tick["Handler"] == "app.tick"
+    assert tick["Events"]["TickEvent"] == {"Type": "Schedule",
+                                           "Properties": {"Schedule": "rate(1 minute)"}}
+    assert template["Resources"]["APIHandler"]["Properties"]["Handler"] == "app.app"
+
+
+def test_lambda_package_imports_without_the_media_stack(built, tmp_path):
+    with zipfile.ZipFile(built / "deployment.zip") as z:
+        tops = {n.split("/")[0] for n in z.namelist()}
+        z.extractall(tmp_path)
+    assert {"app.py", "chalicelib", "chalice", "eventsourcing", "pynamodb", "jwt"} <= tops
+    assert not tops & {"aiortc", "av", "playwright", "moto", "media_node", "tests"}
+    # the zip alone (no site-packages: -S) must import the app, as Lambda's python3.11 does
+    code = ("import sys; sys.path.insert(0, '.'); import app; "
+            "assert 'tick' in dir(app); print(app.app.app_name)")
+    run = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, timeout=60,
+                         capture_output=True, text=True,
+                         env={"PATH": os.environ["PATH"], "AWS_DEFAULT_REGION": "us-east-1"})
+    assert run.returncode == 0 and run.stdout.strip() == "dropon-rooms", run.stderr
+
+
+def test_rebuild_leaves_the_projects_requirements_alone(built):
+    # chalice reads requirements.txt at its project root: the build copies the app
+    assert "aiortc" in (ROOT / "requirements.txt").read_text()
+    staged = (ROOT / "infra" / "build" / "app" / "requirements.txt").read_text()
+    pins = [line for line in staged.splitlines() if "==" in line]
+    assert pins and not [p for p in pins if p.startswith(("aiortc", "av==", "playwright"))]

@@ -1,0 +1,119 @@
+"""The media node's container, checked without a Docker engine (there is none here).
+
+What is checked: the Dockerfile's base, user, command and healthcheck; that every file
+it copies exists and passes its .dockerignore; that its requirements pin the project's
+versions and include every dependency; that every third-party module media_node/
+imports comes from them; and, for real, that its CMD starts a node and its HEALTHCHECK
+command succeeds against it, then fails once it is stopped. Not checked: that the
+image builds (pip inside python:3.11-slim) or runs under a container runtime.
+"""
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devstack.process import ROOT, ServerProcess, free_port
+from tests.integration.test_infra_requirements import closure, norm, pins
+
+DOCKER = ROOT / "infra" / "media-node"
+
+
+def instructions() -> list[tuple[str, str]]:
+    text = (DOCKER / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    return [(ln.split(None, 1)[0].upper(), ln.split(None, 1)[1]) for ln in lines]
+
+
+def exec_form(argument: str) -> list[str]:
+    return json.loads(argument)
+
+
+def test_base_user_and_command():
+    steps = instructions()
+    assert steps[0] == ("FROM", "python:3.11-slim")
+    users = [arg for op, arg in steps if op == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    assert exec_form(dict(steps)["CMD"]) == ["python", "-m", "media_node"]
+    # the user is created and is the one the image runs as
+    assert any(f"--uid {users[-1]}" in arg for op, arg in steps if op == "RUN")
+
+
+def test_every_copied_file_exists_and_is_not_ignored():
+    ignore = [ln.strip() for ln in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
+              if ln.strip() and not ln.startswith("#")]
+    sources = [shlex.split(arg)[:-1] for op, arg in instructions() if op == "COPY"]
+    assert sources
+    for group in sources:
+        for source in group:
+            assert (ROOT / source).exists(), source
+            # the last matching pattern decides (Docker's rule); "!" re-includes
+            kept = True
+            for pattern in ignore:
+                negate = pattern.startswith("!")
+                if fnmatch.fnmatch(source.rstrip("/"), pattern.lstrip("!").rstrip("/")):
+                    kept = negate
+            assert kept, f"{source} is excluded by Dockerfile.dockerignore"
+
+
+def test_requirements_pin_the_projects_versions_and_are_complete():
+    image, project = pins(DOCKER / "requirements.txt"), pins(ROOT / "requirements.txt")
+    assert image and {n: v for n, v in image.items() if project.get(n) != v} == {}
+    assert closure(image) <= set(image), closure(image) - set(image)
+    assert not set(image) & {"playwright", "moto", "chalice", "pytest", "pynamodb"}
+
+
+def third_party_imports() -> set[str]:
+    stdlib = set(sys.stdlib_module_names)
+    names = set()
+    for path in (ROOT / "media_node").glob("*.py"):
+        if path.name in ("hotpath.py", "loadcheck.py"):
+            continue  # developer tools, not the node (hotpath imports tests/)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return {n for n in names if n not in stdlib and n not in ("media_node", "__future__")}
+
+
+def test_the_node_imports_only_what_the_image_installs():
+    from importlib.metadata import packages_distributions
+    dists = packages_distributions()
+    image = set(pins(DOCKER / "requirements.txt"))
+    for module in third_party_imports():
+        assert {norm(d) for d in dists.get(module, [])} & image, module
+
+
+@pytest.fixture
+def node(tmp_path):
+    port = free_port()
+    env = {**os.environ, "DROPON_NODE_SECRET": "s" * 32, "DROPON_CONTROL_URL": "",
+           "DROPON_NODE_PORT": str(port),
+           # here the node must stay on loopback; the image sets 0.0.0.0 and real ICE
+           "DROPON_NODE_HOST": "127.0.0.1", "DROPON_ICE_LOOPBACK_ONLY": "1"}
+    cmd = exec_form(dict(instructions())["CMD"])
+    process = ServerProcess([sys.executable if cmd[0] == "python" else cmd[0], *cmd[1:]], port,
+                            cwd=ROOT, env=env, log_path=tmp_path / "node.log").start()
+    try:
+        yield process, env
+    finally:
+        process.stop()
+
+
+def test_cmd_starts_a_node_and_the_healthcheck_sees_it(node):
+    process, env = node
+    health = instructions()[[op for op, _ in instructions()].index("HEALTHCHECK")][1]
+    command = exec_form(health.split(" CMD ", 1)[1])
+    assert command[0] == "python"
+    check = [sys.executable, *command[1:]]
+    assert subprocess.run(check, env=env, timeout=10).returncode == 0
+    process.stop()
+    assert subprocess.run(check, env=env, timeout=10, capture_output=True).returncode != 0
