@@ -59,22 +59,6 @@ class Protector:
         return buffer[0:self._length[0]]
 
 
-def _sender_for(udp):
-    """``sendto`` straight on the socket while asyncio has nothing queued for it."""
-    sock = getattr(udp, "_sock", None)
-    if sock is None or udp.get_write_buffer_size():
-        return udp.sendto
-
-    def send(data: bytes, addr) -> None:
-        try:
-            sock.sendto(data, addr)
-        except (BlockingIOError, InterruptedError):
-            udp.sendto(data, addr)  # asyncio queues it and counts the backlog
-        except OSError:
-            pass  # e.g. ICMP unreachable from a vanished peer; ICE consent will tell
-    return send
-
-
 class _ParkedTrack(MediaStreamTrack):
     """Keeps the aiortc sender's RTP task asleep: it never yields a frame."""
 
@@ -114,7 +98,7 @@ class RtpWriter:
         self._ts_offset = random32()
         self._rtx_seq = random_sequence_number()
         self._history: list[tuple | None] = [None] * RTP_HISTORY_SIZE
-        self._protector: Protector | None = None
+        self._pair = self._srtp = None
         self._header: bytearray | None = None
         self._track = _ParkedTrack(kind)
         sender.replaceTrack(self._track)
@@ -139,21 +123,33 @@ class RtpWriter:
         self._ice = sender.transport.transport._connection
         return True
 
+    def _route(self, pair, srtp) -> None:
+        # cached per ICE pair and SRTP session: both change only on an ICE restart
+        self._pair, self._srtp = pair, srtp
+        self._udp = pair.protocol.transport
+        self._addr = pair.remote_addr
+        self._protect = Protector(srtp).protect
+        sock = getattr(self._udp, "_sock", None)
+        self._sock_sendto = sock.sendto if sock is not None else self._udp.sendto
+
     def write(self, payloads: list[bytes], timestamp: int, ntp_time: int) -> bool:
         """Send one frame's packets; ``False`` when the subscriber is not ready or too slow."""
         if self._header is None and not self._setup():
             return False
         pair = self._ice._nominated.get(1)
         srtp = self._dtls._tx_srtp
-        if pair is None or srtp is None:
-            return False
-        udp = pair.protocol.transport
-        if udp is None or udp.get_write_buffer_size() > MAX_SOCKET_BACKLOG:
+        if pair is not self._pair or srtp is not self._srtp:
+            if pair is None or srtp is None or pair.protocol.transport is None:
+                return False
+            self._route(pair, srtp)
+        udp = self._udp
+        backlog = udp.get_write_buffer_size()
+        if backlog > MAX_SOCKET_BACKLOG or udp.is_closing():
             self.backlogged += 1
             return False
-        if self._protector is None or self._protector.session is not srtp:
-            self._protector = Protector(srtp)
-        protect, send, addr = self._protector.protect, _sender_for(udp), pair.remote_addr
+        # straight to the socket while asyncio has nothing queued for it (keeps order)
+        sendto = udp.sendto if backlog else self._sock_sendto
+        protect, addr = self._protect, self._addr
         header, history, pt, seq = self._header, self._history, self._pt, self._seq
         ts = (self._ts_offset + timestamp) & 0xFFFFFFFF
         last = len(payloads) - 1
@@ -162,7 +158,14 @@ class RtpWriter:
             marker_pt = (0x80 | pt) if i == last else pt
             _HEADER.pack_into(header, 1, marker_pt, seq, ts)
             history[seq % RTP_HISTORY_SIZE] = (seq, marker_pt, ts, payload)
-            send(protect(header, payload), addr)
+            data = protect(header, payload)
+            try:
+                sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                sendto = udp.sendto  # asyncio queues it, keeps order, counts the backlog
+                sendto(data, addr)
+            except OSError:
+                pass  # e.g. ICMP unreachable from a vanished peer; ICE consent will tell
             octets += len(payload)
             seq = (seq + 1) & 0xFFFF
         self._seq = seq
