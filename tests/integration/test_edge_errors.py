@@ -4,6 +4,7 @@ The local server is ``python -m devstack.local_api`` (what ``make run`` starts) 
 stopped by its pid. No HTTP input can make an event over DynamoDB's 400 KB (bodies are
 capped at 64 KiB, metadata at 4 KB), so the oversized event is saved through the
 application itself, on the real DynamoDB recorders, and its error is then mapped.
+An unavailable store is a real one that stops: a moto server of the test's own.
 """
 from __future__ import annotations
 
@@ -108,3 +109,28 @@ def test_oversized_event_is_refused_whole_with_its_code(moto_endpoint):
     response = errors.to_response(refused.value)
     body = json.loads(response.body) if isinstance(response.body, str) else response.body
     assert response.status_code == 422 and body["error"]["code"] == "event_too_large"
+
+
+def test_store_going_away_is_503_store_unavailable():
+    """DynamoDB stops answering mid-session: reads and writes get 503 with Retry-After."""
+    from devstack.moto_server import MotoServer
+    from tests.integration.api_support import Api
+
+    server = MotoServer().start()
+    api = Api(store_env(server.endpoint))
+    try:
+        room = api.create_room()
+        assert api.call("GET", f"/rooms/{room['id']}")[0] == 200
+        server.stop()
+        for method, path, body in (("GET", f"/rooms/{room['id']}", None),
+                                   ("POST", "/rooms", {"name": "x", "persistent": True})):
+            sent = {"content-type": "application/json",
+                    "authorization": f"Bearer {api.admin}"}
+            response = api.client.http.request(method, path, headers=sent,
+                                               body=json.dumps(body) if body else b"")
+            assert response.status_code == 503, response.body
+            assert json.loads(response.body)["error"]["code"] == "store_unavailable"
+            assert response.headers["Retry-After"].isdigit()
+    finally:
+        api.close()
+        server.stop()
