@@ -2,8 +2,9 @@
 
 Every error leaves the API as ``{"error": {"code": "...", "message": "..."}}``.
 Domain errors carry their own ``code`` and ``status``; errors of the edge itself are
-``ApiError``; anything else is a bug, logged by type and answered with ``internal_error``
-without detail.
+``ApiError``; the event store's refusals are 422 (``event_too_large``, ``save_too_large``)
+and DynamoDB throttling or unavailability 503 ``store_unavailable`` with ``Retry-After``;
+anything else is a bug, logged by type and answered with ``internal_error`` without detail.
 """
 from __future__ import annotations
 
@@ -106,8 +107,8 @@ def _store_busy(exc: BaseException) -> bool:
         seen.add(id(e))
         if isinstance(e, (BotoConnectionError, ReadTimeoutError)):
             return True
-        code = getattr(e, "response", None) or {}
-        if isinstance(code, dict) and code.get("Error", {}).get("Code") in STORE_BUSY_CODES:
+        response = getattr(e, "response", None) or {}  # botocore's ClientError
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") in STORE_BUSY_CODES:
             return True
         # pynamodb keeps the botocore error in .cause; cancellation reasons name throttling
         reasons = getattr(e, "cancellation_reasons", None) or []
