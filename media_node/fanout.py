@@ -25,6 +25,8 @@ from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random32
 
+from .reports import silence_sender_rtcp
+
 MAX_SOCKET_BACKLOG = 256 * 1024  # bytes queued in asyncio's UDP transport
 _HEADER = struct.Struct("!BHI")
 
@@ -103,6 +105,7 @@ class RtpWriter:
         self._track = _ParkedTrack(kind)
         sender.replaceTrack(self._track)
         sender._retransmit = self._retransmit  # NACKs are answered from our history
+        silence_sender_rtcp(sender)  # SenderReports sends one compound SR per peer
 
     def _setup(self) -> bool:
         sender = self._sender
@@ -195,6 +198,11 @@ class RtpWriter:
             await self._dtls._send_rtp(rtx.serialize(self._ext_map))
         except ConnectionError:
             pass
+
+    @property
+    def sender(self):
+        """The subscriber's ``RTCRtpSender`` this writer writes for."""
+        return self._sender
 
     def stop(self) -> None:
         """Release the sender's parked RTP task."""

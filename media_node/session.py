@@ -14,6 +14,7 @@ from .errors import BadRequest
 from .extmap import align_extmap
 from .fanout import RtpWriter
 from .forwarding import ForwardedTrack, PublishedTrack
+from .reports import SenderReports
 from .ice import enlarge_socket_buffers, filter_candidates, is_loopback, rtc_configuration
 from .tokens import MediaClaims
 
@@ -48,6 +49,7 @@ class Session:
         self.closed = False
         self._loopback_only = loopback_only
         self._direct = direct
+        self._reports = SenderReports()
         self._on_end = on_end
         self._channel = None
         self._pending: list[PublishedTrack] = []
@@ -138,6 +140,7 @@ class Session:
             if self._direct:
                 sink = RtpWriter(source.kind, transceiver.sender, transceiver)
                 source.add_writer(sink)
+                self._reports.add(sink.sender)
             else:
                 sink = source.subscribe()
                 transceiver.sender.replaceTrack(sink)
@@ -159,6 +162,8 @@ class Session:
         track = self.forwarded.pop(source, None)
         if track is not None:
             source.unsubscribe(track)
+            if isinstance(track, RtpWriter):
+                self._reports.discard(track.sender)
         if source in self._pending:
             self._pending.remove(source)
 
@@ -252,6 +257,7 @@ class Session:
         self.closed = True
         if self._renegotiation and not self._renegotiation.done():
             self._renegotiation.cancel()
+        self._reports.close()
         self.unpublish()
         for source, sink in list(self.forwarded.items()):
             logger.info("session %s: %s of %s: %d frames forwarded, %d skipped", self.id,

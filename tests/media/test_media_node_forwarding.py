@@ -44,6 +44,22 @@ def test_frames_are_forwarded_byte_identical_to_every_subscriber(forwarding):
             assert len(sinks) == 4
             assert all(type(sink).__name__ == {"direct": "RtpWriter", "pack": "ForwardedTrack"}[
                 forwarding] for sink in sinks)
+
+            # sender reports reach the listeners (lip sync, statistics)
+            async def reported_packets(listener):
+                sent = []
+                for receiver in listener.pc.getReceivers():
+                    stats = await receiver.getStats()
+                    sent += [s.packetsSent for s in stats.values()
+                             if s.type == "remote-outbound-rtp"]
+                return sent
+            for listener in listeners:
+                deadline = asyncio.get_running_loop().time() + 6
+                while len(await reported_packets(listener)) < 2 and \
+                        asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.2)
+                assert len(await reported_packets(listener)) == 2
+                assert all(count > 0 for count in await reported_packets(listener))
             for client in [speaker, *listeners]:
                 assert await client.close() == 200
             assert await wait_for(lambda: not n.node.sessions)
