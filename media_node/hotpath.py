@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import sys
 import time
 
 from .client import WhipClient
-from .ice import enlarge_socket_buffers
+from .ice import enlarge_socket_buffers, restrict_to_loopback
+from .local import running_node
 from .loadcheck import LoopedVideo, count_packets
 from .sources import EncodedAudioSource
 
@@ -30,9 +32,7 @@ def udp_receive_errors() -> int:
 
 async def measure(mode: str, listeners: int, seconds: float) -> tuple[float, int, int]:
     """``(cpu_seconds, packets_counted, udp_drops)`` over the window."""
-    from tests.media.helpers import running_node  # a node on 127.0.0.1, standalone
-
-    async with running_node(forwarding=mode) as n:
+    async with running_node("hotpath", secrets.token_hex(32), forwarding=mode) as n:
         clients: list[WhipClient] = []
         for i in range(2):
             speaker = n.client("r", f"s{i}", "speaker")
@@ -65,6 +65,7 @@ async def measure(mode: str, listeners: int, seconds: float) -> tuple[float, int
 
 
 async def main(args) -> None:
+    restrict_to_loopback()
     rows = {}
     for mode in args.modes:
         low = await measure(mode, args.low, args.seconds)
