@@ -201,12 +201,12 @@ class Session:
                 self._want_publish = False
                 for kind in ("audio", "video"):
                     self.pc.addTransceiver(kind, direction="recvonly")
-            offer = await self.pc.createOffer()
-            await self.pc.setLocalDescription(RTCSessionDescription(
-                sdp=align_extmap(offer.sdp, self.pc.remoteDescription.sdp), type="offer"))
-            self._answer = asyncio.get_running_loop().create_future()
-            self.notify(notices.offer(self.pc.localDescription.sdp))
             try:
+                offer = await self.pc.createOffer()
+                await self.pc.setLocalDescription(RTCSessionDescription(
+                    sdp=align_extmap(offer.sdp, self.pc.remoteDescription.sdp), type="offer"))
+                self._answer = asyncio.get_running_loop().create_future()
+                self.notify(notices.offer(self.pc.localDescription.sdp))
                 sdp = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
                 await self.pc.setRemoteDescription(
                     RTCSessionDescription(sdp=self._filter(sdp), type="answer"))
