@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .config import NodeConfig
 from .control_plane import ControlPlane, HttpControlPlane, StandaloneControlPlane
-from .ice import restrict_to_loopback
+from .ice import restrict_to_loopback, tolerate_consent_misses
 from .node import MediaNode
 
 
@@ -14,6 +14,7 @@ def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) ->
     """
     if config.ice_loopback_only:
         restrict_to_loopback()
+    tolerate_consent_misses(config.consent_failures)
     if control_plane is None:
         if config.standalone:
             control_plane = StandaloneControlPlane()

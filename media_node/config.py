@@ -29,6 +29,8 @@ class NodeConfig:
     :param max_participants: default room capacity until a policy says otherwise.
     :param heartbeat_interval: seconds between heartbeats to the control plane.
     :param connect_timeout: seconds a new session may take to connect.
+    :param consent_failures: unanswered ICE consent checks (~5 s apart) before a
+        connection counts as failed.
     :param forwarding: ``direct`` (packetize once, write SRTP below aiortc's sender)
         or ``pack`` (aiortc's sender packs each subscriber's ``av.Packet`` s).
     """
@@ -44,6 +46,7 @@ class NodeConfig:
     heartbeat_interval: float = 5.0
     connect_timeout: float = 15.0
     forwarding: str = "direct"
+    consent_failures: int = 12
 
     def __repr__(self) -> str:  # keep the secret out of logs
         return (
@@ -81,4 +84,5 @@ class NodeConfig:
             heartbeat_interval=float(env.get("DROPON_HEARTBEAT_INTERVAL", "5")),
             connect_timeout=float(env.get("DROPON_CONNECT_TIMEOUT", "15")),
             forwarding=_forwarding(env.get("DROPON_FORWARDING", "direct")),
+            consent_failures=max(1, int(env.get("DROPON_ICE_CONSENT_FAILURES", "12"))),
         )

@@ -31,6 +31,17 @@ def restrict_to_loopback(enabled: bool = True) -> None:
     )
 
 
+def tolerate_consent_misses(failures: int) -> None:
+    """Close a connection only after ``failures`` consent checks in a row went unanswered.
+
+    aioice checks consent every ~5 s, waits 0.5 s for each answer, never retransmits,
+    and closes after 6 misses. A node whose event loop lags by half a second for 30 s
+    (a starved CPU) then closes every publisher and the room goes dark, which the load
+    benchmark saw; a dead peer still gets detected, after ``failures`` x 5 s.
+    """
+    aioice.ice.CONSENT_FAILURES = failures
+
+
 def rtc_configuration() -> RTCConfiguration:
     """No STUN/TURN servers (aiortc defaults to Google's), and max-bundle.
 

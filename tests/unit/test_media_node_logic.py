@@ -105,6 +105,8 @@ def test_config_from_environment():
     config = NodeConfig.from_env({"DROPON_NODE_SECRET": SECRET, "DROPON_NODE_PORT": "8200"})
     assert config.standalone and config.ice_loopback_only and config.forwarding == "direct"
     assert config.public_url == "http://127.0.0.1:8200" and config.max_participants == 64
-    assert SECRET not in repr(config)
+    assert SECRET not in repr(config) and config.consent_failures == 12
+    assert NodeConfig.from_env({"DROPON_NODE_SECRET": SECRET,
+                                "DROPON_ICE_CONSENT_FAILURES": "6"}).consent_failures == 6
     with pytest.raises(ValueError):
         NodeConfig.from_env({"DROPON_NODE_SECRET": SECRET, "DROPON_FORWARDING": "transcode"})
