@@ -111,7 +111,10 @@ def base_env() -> dict:
            "CREATE_TABLE": "y",
            "DROPON_API_KEY": key["key"], "DROPON_API_SECRET": key["secret"],
            "DROPON_NODE_SECRET": key["nodeSecret"],
-           "DROPON_ICE_LOOPBACK_ONLY": "1", "PYTHONUNBUFFERED": "1"}
+           "DROPON_ICE_LOOPBACK_ONLY": "1", "PYTHONUNBUFFERED": "1",
+           # the bundled DynamoDB Local (1.11.478) takes at most 10 actions per transaction;
+           # saying so makes a larger save fail with the store's own clear error
+           "DYNAMODB_MAX_TRANSACTION_ACTIONS": os.environ.get("DYNAMODB_MAX_TRANSACTION_ACTIONS", "10")}
     # a local stack never reaches an AWS account: dummy credentials, a fixed region
     env.setdefault("AWS_ACCESS_KEY_ID", "local")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "local")

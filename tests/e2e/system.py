@@ -1,4 +1,4 @@
-"""The whole system for end-to-end tests: the control plane as ``chalice local`` on
+"""The whole system for end-to-end tests: the control plane as ``chalice local`` (devstack.local_api) on
 DynamoDB Local, one ``python -m media_node`` registered with it, the demo page served
 from 127.0.0.1, and an event loop thread for aiortc peers. Each is stopped by its pid
 (or by its own shutdown) by whoever started it.
@@ -123,15 +123,17 @@ def start_system(dynamodb_endpoint: str, logs: Path):
            "DROPON_API_KEY": key, "DROPON_API_SECRET": secret,
            "DROPON_NODE_SECRET": node_secret, "PYTHONUNBUFFERED": "1",
            # a short death, so that a test sees a room move within seconds
-           "DROPON_NODE_DEAD_AFTER": "5"}
+           "DROPON_NODE_DEAD_AFTER": "5",
+           # the DynamoDB Local jar we run takes at most 10 actions per transaction
+           "DYNAMODB_MAX_TRANSACTION_ACTIONS": "10"}
     # tables now, as make run does, so that no request waits for them
     from chalicelib.application import RoomsApplication
     from chalicelib.nodes.wiring import build_registry
     RoomsApplication(env=env)
     build_registry(env)
     api_port = free_port()
-    chalice = str(Path(sys.executable).with_name("chalice"))
-    api = ServerProcess([chalice, "local", "--no-autoreload", "--host", "127.0.0.1",
+    # the same local server make run uses: chalice local with the API's error shape
+    api = ServerProcess([sys.executable, "-m", "devstack.local_api", "--host", "127.0.0.1",
                          "--port", str(api_port)], api_port, cwd=ROOT, env=env,
                         log_path=logs / "chalice.log").start()
     system = System(f"http://127.0.0.1:{api_port}", key, secret, node_secret, logs, env, api)
