@@ -9,6 +9,7 @@ from .config import NodeConfig
 from .control_plane import ControlPlane
 from .errors import Conflict, Forbidden, NotFound, Unauthorized
 from .events import event_payload, muted_kinds
+from .icebind import IceBinding
 from .room import Room
 from .sdp import sends_media
 from .session import Session
@@ -22,11 +23,14 @@ class MediaNode:
 
     :param config: node configuration.
     :param control_plane: where leaves are reported (standalone or HTTP).
+    :param ice: where session sockets bind and what they announce (port range, NAT).
     """
 
-    def __init__(self, config: NodeConfig, control_plane: ControlPlane) -> None:
+    def __init__(self, config: NodeConfig, control_plane: ControlPlane,
+                 ice: IceBinding | None = None) -> None:
         self.config = config
         self.control_plane = control_plane
+        self.ice = ice or IceBinding()
         self.rooms: dict[str, Room] = {}
         self.sessions: dict[str, Session] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -62,7 +66,7 @@ class MediaNode:
             await self._end(previous, "replaced", report=False)
         session = Session(secrets.token_urlsafe(18), claims, room,
                           self.config.ice_loopback_only, self._on_session_end,
-                          direct=self.config.forwarding == "direct")
+                          direct=self.config.forwarding == "direct", ice=self.ice)
         session.role = role
         self.sessions[session.id] = session
         room.sessions[claims.participant_id] = session
@@ -99,6 +103,7 @@ class MediaNode:
             room.kicked.add(pid)
             await self._end_participant(room, pid, "kicked")
         elif kind == "ParticipantLeft":
+            room.departed.add(pid)
             await self._end_participant(room, pid, "left")
         elif kind == "ParticipantPromoted":
             room.set_role(pid, str(fields.get("role", "speaker")))

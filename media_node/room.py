@@ -37,6 +37,9 @@ class Room:
     sources: list[PublishedTrack] = field(default_factory=list)
     muted: dict[str, set[str]] = field(default_factory=dict)
     kicked: set[str] = field(default_factory=set)
+    # participant ids the control plane says have left: a join gives a new id, so an old
+    # media token must not bring a departed session back (tokens outlive sessions)
+    departed: set[str] = field(default_factory=set)
     roles: dict[str, str] = field(default_factory=dict)
     closed: bool = False
 
@@ -44,12 +47,14 @@ class Room:
         """Refuse a join the room does not allow.
 
         :raises Conflict: the room is closed.
-        :raises Forbidden: kicked participant or full room.
+        :raises Forbidden: kicked or departed participant, or full room.
         """
         if self.closed:
             raise Conflict("room_closed", f"room {self.id} is closed")
         if claims.participant_id in self.kicked:
             raise Forbidden("kicked", "this participant was removed from the room")
+        if claims.participant_id in self.departed:
+            raise Forbidden("participant_left", "this session has left the room; join again")
         others = [pid for pid in self.sessions if pid != claims.participant_id]
         if len(others) >= self.policy.max_participants:
             raise Forbidden("room_full", f"room holds {self.policy.max_participants}")

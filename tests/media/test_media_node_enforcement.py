@@ -102,6 +102,25 @@ def test_kick_disconnects_and_the_old_token_is_refused():
     run(scenario())
 
 
+def test_a_departed_session_cannot_come_back_with_its_old_token():
+    async def scenario():
+        async with running_node() as n:
+            speaker, listener = await _speaker_and_listener(n)
+            await n.node.apply_room_event("r", {"type": "ParticipantLeft",
+                                                "participantId": "lst", "reason": "left"})
+            assert "lst" not in n.node.rooms["r"].sessions
+            again = n.client("r", "lst", "audience")
+            again.token = listener.token
+            again.receive(audio=1, video=1)
+            with pytest.raises(SignalingRefused) as refused:
+                await again.connect()
+            assert refused.value.status == 403 and '"participant_left"' in refused.value.body
+            for client in (speaker, again, listener):
+                await client.close(hang_up=False)
+
+    run(scenario())
+
+
 def test_max_participants_holds_at_the_node():
     async def scenario():
         async with running_node() as n:
