@@ -30,7 +30,10 @@ test-unit: venv
 run: setup
 	$(PY) -m devstack.run
 
-bench: setup
+# every benchmark, one after another (about 10 minutes); never part of make test
+bench: bench-store bench-api bench-sfu
+
+bench-store: setup
 	$(PY) bench/event_store.py
 
 # SFU load: the media node against MediaRelay and Janus (needs root for ip netns)
