@@ -39,17 +39,23 @@ def install(app: Chalice) -> Callable:
 
     def route(path: str, method: str, **kwargs) -> Callable:
         def register(view: Callable) -> Callable:
-            @functools.wraps(view)
-            def handled(*args, **kw):
-                try:
-                    result = view(*args, **kw)
-                except Exception as exc:  # noqa: BLE001 - the one mapping point
-                    return errors.to_response(exc)
-                return result if isinstance(result, Response) else ok(result)
-            return app.route(path, methods=[method], **kwargs)(handled)
+            return app.route(path, methods=[method], **kwargs)(mapped(view))
         return register
 
     return route
+
+
+def mapped(view: Callable) -> Callable:
+    """A view whose exceptions take the one error shape and whose result becomes JSON."""
+
+    @functools.wraps(view)
+    def handled(*args, **kw):
+        try:
+            result = view(*args, **kw)
+        except Exception as exc:  # noqa: BLE001 - the one mapping point
+            return errors.to_response(exc)
+        return result if isinstance(result, Response) else ok(result)
+    return handled
 
 
 def ok(body, status: int = 200) -> Response:

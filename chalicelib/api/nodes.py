@@ -9,15 +9,13 @@ Node tokens on ``GET /rooms/{roomId}/events`` are checked by ``events_access``.
 """
 from __future__ import annotations
 
-import functools
-
 from chalice import Blueprint
 
 from .. import bootstrap
 from ..nodes import wiring
 from . import errors
 from .fields import Fields, invalid
-from .http import Call, ok
+from .http import Call, mapped
 
 nodes = Blueprint(__name__)
 URL_MAX, COUNT_MAX = 2048, 1_000_000
@@ -25,13 +23,7 @@ URL_MAX, COUNT_MAX = 2048, 1_000_000
 
 def route(path: str, method: str):
     def register(view):
-        @functools.wraps(view)
-        def handled(*args, **kw):
-            try:
-                return ok(view(*args, **kw))
-            except Exception as exc:  # noqa: BLE001 - the one mapping point
-                return errors.to_response(exc)
-        return nodes.route(path, methods=[method])(handled)
+        return nodes.route(path, methods=[method])(mapped(view))
     return register
 
 
