@@ -4,6 +4,7 @@ from __future__ import annotations
 from .config import NodeConfig
 from .control_plane import ControlPlane, HttpControlPlane, StandaloneControlPlane
 from .ice import restrict_to_loopback, tolerate_consent_misses
+from .icebind import IceBinding, PortRange
 from .node import MediaNode
 
 
@@ -22,4 +23,6 @@ def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) ->
             control_plane = HttpControlPlane(
                 config.control_url, config.node_id, config.node_secret, config.public_url,
                 capacity=config.max_participants, interval=config.heartbeat_interval)
-    return MediaNode(config, control_plane)
+    ports = PortRange(config.ice_port_min, config.ice_port_max) if config.ice_port_min else None
+    ice = IceBinding(ports, config.ice_public_ip or None)
+    return MediaNode(config, control_plane, ice)

@@ -1,6 +1,7 @@
 """Media node configuration, read once from the environment."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 
@@ -13,6 +14,48 @@ def _forwarding(value: str) -> str:
     if value not in ("direct", "pack"):
         raise ValueError("DROPON_FORWARDING must be 'direct' or 'pack'")
     return value
+
+
+def _int(env, name: str, default: str) -> int:
+    value = env.get(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
+def check_ice_public_ip(value: str, loopback_only: bool) -> None:
+    """``DROPON_ICE_PUBLIC_IP``: an IPv4 unicast address; 127.x only in loopback mode.
+
+    :raises ValueError: with a message naming the variable.
+    """
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"DROPON_ICE_PUBLIC_IP must be an IPv4 address, got {value!r}") from None
+    if address.version != 4 or address.is_unspecified or address.is_multicast:
+        raise ValueError(f"DROPON_ICE_PUBLIC_IP must be a unicast IPv4 address, got {value!r}")
+    if loopback_only and not address.is_loopback:
+        raise ValueError("DROPON_ICE_PUBLIC_IP outside 127.0.0.0/8 needs "
+                         "DROPON_ICE_LOOPBACK_ONLY=0 (loopback mode offers 127.x only)")
+    if not loopback_only and address.is_loopback:
+        raise ValueError("DROPON_ICE_PUBLIC_IP=127.x is for loopback mode only "
+                         "(DROPON_ICE_LOOPBACK_ONLY=1)")
+
+
+def check_ice_ports(low: int, high: int) -> None:
+    """``DROPON_ICE_PORT_MIN``/``MAX``: both unset (0, ephemeral) or 1024 <= min <= max <= 65535.
+
+    :raises ValueError: with a message naming the variables.
+    """
+    if low == high == 0:
+        return
+    if not low or not high:
+        raise ValueError("set both DROPON_ICE_PORT_MIN and DROPON_ICE_PORT_MAX, or neither")
+    if not 1024 <= low <= 65535 or not 1024 <= high <= 65535:
+        raise ValueError(f"DROPON_ICE_PORT_MIN/MAX must be within 1024-65535, got {low}-{high}")
+    if low > high:
+        raise ValueError(f"DROPON_ICE_PORT_MIN ({low}) is above DROPON_ICE_PORT_MAX ({high})")
 
 
 @dataclass(frozen=True)
@@ -33,6 +76,11 @@ class NodeConfig:
         connection counts as failed.
     :param forwarding: ``direct`` (packetize once, write SRTP below aiortc's sender)
         or ``pack`` (aiortc's sender packs each subscriber's ``av.Packet`` s).
+    :param ice_public_ip: IPv4 address announced for the node's IPv4 host candidates
+        (1:1 NAT); empty announces the interface addresses.
+    :param ice_port_min: lowest UDP port of ICE sockets; 0 with ``ice_port_max`` 0
+        means ephemeral ports.
+    :param ice_port_max: highest UDP port of ICE sockets.
     """
 
     node_id: str
@@ -47,12 +95,22 @@ class NodeConfig:
     connect_timeout: float = 15.0
     forwarding: str = "direct"
     consent_failures: int = 12
+    ice_public_ip: str = ""
+    ice_port_min: int = 0
+    ice_port_max: int = 0
+
+    def __post_init__(self) -> None:
+        if self.ice_public_ip:
+            check_ice_public_ip(self.ice_public_ip, self.ice_loopback_only)
+        check_ice_ports(self.ice_port_min, self.ice_port_max)
 
     def __repr__(self) -> str:  # keep the secret out of logs
         return (
             f"NodeConfig(node_id={self.node_id!r}, control_url={self.control_url!r}, "
             f"public_url={self.public_url!r}, port={self.port}, "
-            f"ice_loopback_only={self.ice_loopback_only})"
+            f"ice_loopback_only={self.ice_loopback_only}, "
+            f"ice_public_ip={self.ice_public_ip!r}, "
+            f"ice_ports={self.ice_port_min}-{self.ice_port_max})"
         )
 
     @property
@@ -64,7 +122,7 @@ class NodeConfig:
     def from_env(cls, environ: dict[str, str] | None = None) -> "NodeConfig":
         """Build the configuration from ``DROPON_*`` variables.
 
-        :raises ValueError: when the node secret is missing.
+        :raises ValueError: when the node secret is missing or a value is invalid.
         """
         env = os.environ if environ is None else environ
         secret = env.get("DROPON_NODE_SECRET", "")
@@ -85,4 +143,7 @@ class NodeConfig:
             connect_timeout=float(env.get("DROPON_CONNECT_TIMEOUT", "15")),
             forwarding=_forwarding(env.get("DROPON_FORWARDING", "direct")),
             consent_failures=max(1, int(env.get("DROPON_ICE_CONSENT_FAILURES", "12"))),
+            ice_public_ip=env.get("DROPON_ICE_PUBLIC_IP", "").strip(),
+            ice_port_min=_int(env, "DROPON_ICE_PORT_MIN", "0"),
+            ice_port_max=_int(env, "DROPON_ICE_PORT_MAX", "0"),
         )

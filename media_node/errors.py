@@ -45,3 +45,9 @@ class Conflict(NodeError):
     """The room is closed or the session state does not allow the request."""
 
     status = 409
+
+
+class Unavailable(NodeError):
+    """The node cannot take this request now (a resource is exhausted); retry later."""
+
+    status = 503

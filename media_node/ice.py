@@ -17,17 +17,17 @@ from aiortc import RTCBundlePolicy, RTCConfiguration
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
 
-def _loopback_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    return ["127.0.0.1"] if use_ipv4 else []
-
-
-def restrict_to_loopback(enabled: bool = True) -> None:
-    """Make every aiortc peer in this process gather only 127.0.0.1.
+def restrict_to_loopback(enabled: bool = True, address: str = "127.0.0.1") -> None:
+    """Make every aiortc peer in this process gather only ``address`` (loopback).
 
     :param enabled: ``False`` restores aioice's own address discovery.
+    :param address: another 127.x address, for tests of the announced address.
     """
+    def loopback_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [address] if use_ipv4 else []
+
     aioice.ice.get_host_addresses = (
-        _loopback_addresses if enabled else _original_get_host_addresses
+        loopback_addresses if enabled else _original_get_host_addresses
     )
 
 

@@ -16,6 +16,7 @@ from .fanout import RtpWriter
 from .forwarding import ForwardedTrack, PublishedTrack
 from .reports import SenderReports
 from .ice import enlarge_socket_buffers, filter_candidates, is_loopback, rtc_configuration
+from .icebind import IceBinding
 from .tokens import MediaClaims
 
 if TYPE_CHECKING:
@@ -34,16 +35,19 @@ class Session:
     :param loopback_only: drop remote candidates outside 127.0.0.0/8.
     :param on_end: called once with ``(session, reason)`` when the connection fails.
     :param direct: forward on the lean direct path rather than aiortc's pack path.
+    :param ice: the node's ICE socket policy (port range, announced address).
     """
 
     def __init__(self, session_id: str, claims: MediaClaims, room: "Room",
                  loopback_only: bool, on_end: Callable[["Session", str], None],
-                 direct: bool = True) -> None:
+                 direct: bool = True, ice: IceBinding | None = None) -> None:
         self.id = session_id
         self.claims = claims
         self.role = claims.role
         self.room = room
         self.pc = RTCPeerConnection(rtc_configuration())
+        if ice is not None:
+            ice.attach(self.pc)
         self.published: list[PublishedTrack] = []
         self.forwarded: dict[PublishedTrack, ForwardedTrack | RtpWriter] = {}
         self.closed = False
