@@ -9,6 +9,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v ffprobe  >/dev/null || need+=(ffmpeg)
 command -v janus    >/dev/null || need+=(janus)
 command -v ip       >/dev/null || need+=(iproute2)
+command -v nft      >/dev/null || need+=(nftables)  # 1:1 NAT namespaces of tests/media/test_media_node_nat.py
 command -v java     >/dev/null || need+=(openjdk-17-jre-headless)
 command -v node     >/dev/null || need+=(nodejs npm)
 command -v curl     >/dev/null || need+=(curl)      # the README's walk-through
