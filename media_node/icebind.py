@@ -70,6 +70,8 @@ class PortRange:
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE:
                     raise
+        logger.warning("every ICE port of %d-%d is in use: refusing a session",
+                       self.low, self.high)
         raise NoMediaPorts(self.low, self.high)
 
 

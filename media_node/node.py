@@ -72,8 +72,8 @@ class MediaNode:
         room.sessions[claims.participant_id] = session
         try:
             answer = await session.accept(offer_sdp, room.sources_for(claims.participant_id))
-        except Exception:
-            await self._end(session, "bad_offer", report=False)
+        except Exception as exc:
+            await self._end(session, getattr(exc, "code", "bad_offer"), report=False)
             raise
         self._spawn(self._watch_connect(session))
         return session, answer
