@@ -1,11 +1,11 @@
-"""The lean forwarding path: write packetized frames straight onto a subscriber's SRTP.
+"""The lean forwarding path: write a publisher's RTP payloads straight onto a subscriber's SRTP.
 
 aiortc's sender costs a coroutine wake-up, a queue hop, an ``RtpPacket`` and an
-``await`` per packet and subscriber. Here a frame is packetized once per publisher
-(:class:`~media_node.forwarding.PublishedTrack`), and each :class:`RtpWriter`
-only rewrites the header fields that differ per subscriber (sequence number,
-timestamp offset, marker, payload type, SSRC), protects the packet and hands it
-to the UDP socket, synchronously, on the loop. The aiortc sender stays in place
+``await`` per packet and subscriber. Here each :class:`RtpWriter` takes a frame's RTP
+payloads as the publisher sent them (:mod:`media_node.ingest`), rewrites only the
+header fields that differ per subscriber (sequence number, timestamp offset, payload
+type, SSRC; the MID extension comes from a template), protects the packet in one
+shared buffer and hands it to the UDP socket, synchronously, on the loop. The aiortc sender stays in place
 for what it does well: RTCP (sender reports, RR, PLI, NACK) and the negotiated
 parameters.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import struct
 
-import pylibsrtp
 from pylibsrtp import SRTP_MAX_TRAILER_LEN
 from pylibsrtp._binding import ffi
 from pylibsrtp._binding import lib as srtp_lib
@@ -31,34 +30,19 @@ MAX_SOCKET_BACKLOG = 256 * 1024  # bytes queued in asyncio's UDP transport
 _HEADER = struct.Struct("!BHI")
 
 
-class Protector:
-    """``srtp_protect`` for header + payload without pylibsrtp's per-call allocation.
+# One scratch buffer for every subscriber: writers run synchronously on the loop, and
+# a single buffer stays in cache where thousands of per-session ones would not.
+_SCRATCH = bytearray(2048)
+_SCRATCH_VIEW = memoryview(_SCRATCH)
+_SCRATCH_PTR = ffi.from_buffer("char[]", _SCRATCH)
+_LENGTH = ffi.new("int *")
+MAX_PACKET = len(_SCRATCH) - SRTP_MAX_TRAILER_LEN
+_srtp_protect = srtp_lib.srtp_protect
 
-    Same libsrtp session (and so the same packet index state) as aiortc uses.
-    """
 
-    def __init__(self, session) -> None:
-        self.session = session
-        self._srtp = session._srtp[0]
-        self._cdata = session._cdata
-        self._buffer = session._buffer
-        self._max = len(session._cdata) - SRTP_MAX_TRAILER_LEN
-        self._length = ffi.new("int *")
-
-    def protect(self, header: bytearray, payload: bytes) -> bytes:
-        """The SRTP packet for ``header + payload``."""
-        h = len(header)
-        n = h + len(payload)
-        if n > self._max:
-            raise ValueError("packet is too long")
-        buffer = self._buffer
-        buffer[0:h] = header
-        buffer[h:n] = payload
-        self._length[0] = n
-        status = srtp_lib.srtp_protect(self._srtp, self._cdata, self._length)
-        if status:
-            raise pylibsrtp.Error(f"srtp_protect failed: {status}")
-        return buffer[0:self._length[0]]
+def srtp_session(session):
+    """The ``srtp_t`` of a pylibsrtp session: same packet index state as aiortc uses."""
+    return session._srtp[0]
 
 
 class _ParkedTrack(MediaStreamTrack):
@@ -96,12 +80,13 @@ class RtpWriter:
         self.backlogged = 0
         self._sender = sender
         self._transceiver = transceiver
-        self._seq = random_sequence_number()
+        self._seq = random_sequence_number()  # the next one this subscriber expects
+        self._seq_delta: int | None = None  # publisher's sequence number -> ours
         self._ts_offset = random32()
         self._rtx_seq = random_sequence_number()
         self._history: list[tuple | None] = [None] * RTP_HISTORY_SIZE
         self._pair = self._srtp = None
-        self._header: bytearray | None = None
+        self._header: bytes | None = None
         self._track = _ParkedTrack(kind)
         sender.replaceTrack(self._track)
         sender._retransmit = self._retransmit  # NACKs are answered from our history
@@ -121,7 +106,7 @@ class RtpWriter:
         self._ext_map = sender._RTCRtpSender__rtp_header_extensions_map
         template = RtpPacket(payload_type=self._pt, ssrc=sender._ssrc)
         template.extensions.mid = sender._RTCRtpSender__mid
-        self._header = bytearray(template.serialize(self._ext_map))
+        self._header = template.serialize(self._ext_map)
         self._dtls = sender.transport
         self._ice = sender.transport.transport._connection
         return True
@@ -131,12 +116,22 @@ class RtpWriter:
         self._pair, self._srtp = pair, srtp
         self._udp = pair.protocol.transport
         self._addr = pair.remote_addr
-        self._protect = Protector(srtp).protect
+        self._srtp_t = srtp_session(srtp)
         sock = getattr(self._udp, "_sock", None)
         self._sock_sendto = sock.sendto if sock is not None else self._udp.sendto
 
-    def write(self, payloads: list[bytes], timestamp: int, ntp_time: int) -> bool:
-        """Send one frame's packets; ``False`` when the subscriber is not ready or too slow."""
+    def resync(self) -> None:
+        """Continue the sequence numbers from the next frame written (frames were skipped)."""
+        self._seq_delta = None
+
+    def write(self, packets: list[tuple[int, int, bytes]], timestamp: int,
+              ntp_time: int) -> bool:
+        """Send one frame's RTP payloads; ``False`` when the subscriber is not ready or slow.
+
+        ``packets`` are ``(sequence number, marker, payload)`` as the publisher sent them.
+        Sequence numbers keep the publisher's gaps (the subscriber can tell loss), shifted
+        to continue this subscriber's own sequence after any skipped frames.
+        """
         if self._header is None and not self._setup():
             return False
         pair = self._ice._nominated.get(1)
@@ -152,33 +147,45 @@ class RtpWriter:
             return False
         # straight to the socket while asyncio has nothing queued for it (keeps order)
         sendto = udp.sendto if backlog else self._sock_sendto
-        protect, addr = self._protect, self._addr
-        header, history, pt, seq = self._header, self._history, self._pt, self._seq
+        srtp_t, addr, header, history = self._srtp_t, self._addr, self._header, self._history
+        h, pt = len(header), self._pt
+        delta = self._seq_delta
+        if delta is None:
+            delta = self._seq_delta = (self._seq - packets[0][0]) & 0xFFFF
         ts = (self._ts_offset + timestamp) & 0xFFFFFFFF
-        last = len(payloads) - 1
+        buf, view, length, ptr, pack_into = _SCRATCH, _SCRATCH_VIEW, _LENGTH, _SCRATCH_PTR, \
+            _HEADER.pack_into
         octets = 0
-        for i, payload in enumerate(payloads):
-            marker_pt = (0x80 | pt) if i == last else pt
-            _HEADER.pack_into(header, 1, marker_pt, seq, ts)
+        for in_seq, marker, payload in packets:
+            seq = (in_seq + delta) & 0xFFFF
+            marker_pt = (0x80 | pt) if marker else pt
+            n = h + len(payload)
+            if n > MAX_PACKET:
+                raise ValueError("packet is too long")
+            buf[:h] = header
+            pack_into(buf, 1, marker_pt, seq, ts)
+            buf[h:n] = payload
+            length[0] = n
+            if _srtp_protect(srtp_t, ptr, length):
+                continue  # e.g. a duplicate from the publisher: libsrtp refuses a replay
             history[seq % RTP_HISTORY_SIZE] = (seq, marker_pt, ts, payload)
-            data = protect(header, payload)
             try:
-                sendto(data, addr)
+                sendto(view[:length[0]], addr)
             except (BlockingIOError, InterruptedError):
-                sendto = udp.sendto  # asyncio queues it, keeps order, counts the backlog
-                sendto(data, addr)
+                sendto = udp.sendto  # asyncio copies and queues it, keeps order, counts it
+                sendto(view[:length[0]], addr)
             except OSError:
                 pass  # e.g. ICMP unreachable from a vanished peer; ICE consent will tell
-            octets += len(payload)
-            seq = (seq + 1) & 0xFFFF
-        self._seq = seq
-        self.packets_out += len(payloads)
+            octets += n - h
+        if (seq - self._seq) & 0xFFFF < 0x8000:  # not a late packet: the sequence moves on
+            self._seq = (seq + 1) & 0xFFFF
+        self.packets_out += len(packets)
         self.frames_out += 1
         # keep the sender's RTCP sender reports truthful (lip sync, receiver stats)
         sender = self._sender
         sender._RTCRtpSender__ntp_timestamp = ntp_time
         sender._RTCRtpSender__rtp_timestamp = ts
-        sender._RTCRtpSender__packet_count += len(payloads)
+        sender._RTCRtpSender__packet_count += len(packets)
         sender._RTCRtpSender__octet_count += octets
         return True
 

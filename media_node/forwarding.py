@@ -1,9 +1,13 @@
 """Forward encoded frames from one publisher's track to many subscribers.
 
-The receiver is hooked after its jitter buffer: :class:`EncodedFrameTap` stands in
-for the decoder queue, so complete encoded frames reach :class:`PublishedTrack` on the
-event loop and are never decoded. Each subscriber reads a :class:`ForwardedTrack`,
-whose ``recv()`` returns :class:`av.Packet`; aiortc's sender then only packetizes.
+On the direct path, :class:`~media_node.ingest.RtpIngest` hands each frame's RTP
+payloads to :class:`PublishedTrack`, which writes them to every
+:class:`~media_node.fanout.RtpWriter`: nothing is depacketized or packetized again.
+For the pack path the receiver is also hooked after its jitter buffer:
+:class:`EncodedFrameTap` stands in for the decoder queue, so complete encoded frames
+reach :class:`PublishedTrack` on the event loop and are never decoded. Each such
+subscriber reads a :class:`ForwardedTrack`, whose ``recv()`` returns
+:class:`av.Packet`; aiortc's sender then only packetizes.
 """
 from __future__ import annotations
 
@@ -16,11 +20,11 @@ from typing import Callable
 
 import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver, clock
-from aiortc.codecs import get_encoder
 from aiortc.mediastreams import MediaStreamError
 
 from .fanout import RtpWriter
-from .keyframes import is_keyframe
+from .ingest import RtpIngest, RtpPayload
+from .keyframes import is_keyframe, rtp_frame_is_keyframe
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +81,8 @@ class PublishedTrack:
     """One publisher's track, fanned out to its subscribers.
 
     Subscribers are either :class:`ForwardedTrack` s read by aiortc's sender (the
-    "pack" path) or :class:`~media_node.fanout.RtpWriter` s that receive the frame
-    packetized once for all (the lean "direct" path).
+    "pack" path) or :class:`~media_node.fanout.RtpWriter` s that receive the
+    publisher's RTP payloads as they came (the lean "direct" path).
 
     :param kind: ``audio`` or ``video``.
     :param publisher_id: participant id of the publisher.
@@ -98,49 +102,49 @@ class PublishedTrack:
         self.pli_sent = 0
         self._tracks: set[ForwardedTrack] = set()
         self._writers: set[RtpWriter] = set()
-        self._packer = None
+        self._codec_name = mime_type.split("/")[-1]
         self._last_pli = -1e9
         self._pli_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
         attach_tap(receiver, self.on_frame)
+        self._ingest = RtpIngest(receiver, kind, self.on_rtp_frame, lambda: bool(self._tracks))
 
     @property
     def subscriber_count(self) -> int:
         """Number of subscribers currently attached."""
         return len(self._tracks) + len(self._writers)
 
-    def on_frame(self, codec, jitter_frame) -> None:
-        """Called on the loop for every complete frame; drained even with no subscribers."""
+    def on_rtp_frame(self, codec, timestamp: int, packets: list[RtpPayload]) -> None:
+        """Called on the loop with every frame's RTP payloads; drained with no subscribers."""
         if self.closed or self.muted:
             return
         self.frames_in += 1
-        if not (self._tracks or self._writers):
-            return
-        packet, keyframe = to_packet(codec, jitter_frame)
+        keyframe = rtp_frame_is_keyframe(self._codec_name, [p[2] for p in packets])
         if keyframe:
             self.keyframes_in += 1
+        if not self._writers:
+            return
+        ntp_time = clock.current_ntp_time()
+        for writer in self._writers:  # the hot loop: one call per subscriber
+            if writer.need_keyframe and not keyframe:
+                writer.frames_dropped += 1
+                self.request_keyframe()
+            elif writer.write(packets, timestamp, ntp_time):
+                writer.need_keyframe = False
+            else:  # not connected yet, or its socket backlog is full: skip to a keyframe
+                writer.frames_dropped += 1
+                writer.resync()
+                if self.kind == "video":
+                    writer.need_keyframe = True
+                    self.request_keyframe()
+
+    def on_frame(self, codec, jitter_frame) -> None:
+        """Called on the loop with every complete frame while pack-path subscribers exist."""
+        if self.closed or self.muted or not self._tracks:
+            return
+        packet, keyframe = to_packet(codec, jitter_frame)
         for track in self._tracks:
             track.push(packet, keyframe)
-        if self._writers:
-            if self._packer is None:
-                self._packer = get_encoder(codec)
-            payloads, _ = self._packer.pack(packet)  # once for every subscriber
-            ntp_time = clock.current_ntp_time()
-            for writer in self._writers:
-                self._write(writer, payloads, jitter_frame.timestamp, ntp_time, keyframe)
-
-    def _write(self, writer: RtpWriter, payloads, timestamp: int, ntp_time: int,
-               keyframe: bool) -> None:
-        if writer.need_keyframe and not keyframe:
-            writer.frames_dropped += 1
-            self.request_keyframe()
-        elif writer.write(payloads, timestamp, ntp_time):
-            writer.need_keyframe = False
-        else:  # not connected yet, or its socket backlog is full: skip to a keyframe
-            writer.frames_dropped += 1
-            if self.kind == "video":
-                writer.need_keyframe = True
-                self.request_keyframe()
 
     def subscribe(self) -> "ForwardedTrack":
         """Attach a subscriber on aiortc's pack path; video starts at the next keyframe."""
@@ -165,6 +169,8 @@ class PublishedTrack:
         if muted == self.muted:
             return
         self.muted = muted
+        for writer in self._writers:
+            writer.resync()  # the frames skipped while muted leave no gap
         if not muted and self.kind == "video":
             for sink in (*self._tracks, *self._writers):
                 sink.need_keyframe = True
