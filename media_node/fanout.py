@@ -27,6 +27,9 @@ from aiortc.utils import random32
 from .reports import silence_sender_rtcp
 
 MAX_SOCKET_BACKLOG = 256 * 1024  # bytes queued in asyncio's UDP transport
+ROUTE_CHECK_FRAMES = 16  # frames between looks at the ICE pair and SRTP session
+_HISTORY_MASK = RTP_HISTORY_SIZE - 1
+assert RTP_HISTORY_SIZE & _HISTORY_MASK == 0
 _HEADER = struct.Struct("!BHI")
 
 
@@ -77,7 +80,10 @@ class RtpWriter:
         self.frames_out = 0
         self.frames_dropped = 0
         self.packets_out = 0
+        self.octets_out = 0
         self.backlogged = 0
+        self._last: tuple[int, int] | None = None  # (NTP time, RTP timestamp) of the last frame
+        self._frames_to_check = 0
         self._sender = sender
         self._transceiver = transceiver
         self._seq = random_sequence_number()  # the next one this subscriber expects
@@ -90,6 +96,7 @@ class RtpWriter:
         self._track = _ParkedTrack(kind)
         sender.replaceTrack(self._track)
         sender._retransmit = self._retransmit  # NACKs are answered from our history
+        sender._sync_counters = self.sync_sender  # SenderReports calls it before reporting
         silence_sender_rtcp(sender)  # SenderReports sends one compound SR per peer
 
     def _setup(self) -> bool:
@@ -128,47 +135,42 @@ class RtpWriter:
               ntp_time: int) -> bool:
         """Send one frame's RTP payloads; ``False`` when the subscriber is not ready or slow.
 
-        ``packets`` are ``(sequence number, marker, payload)`` as the publisher sent them.
+        ``packets`` are ``(sequence number, marker bit (0x80 or 0), payload)`` as the
+        publisher sent them.
         Sequence numbers keep the publisher's gaps (the subscriber can tell loss), shifted
         to continue this subscriber's own sequence after any skipped frames.
         """
-        if self._header is None and not self._setup():
+        self._frames_to_check -= 1
+        if self._frames_to_check < 0 and not self._check_route():
             return False
-        pair = self._ice._nominated.get(1)
-        srtp = self._dtls._tx_srtp
-        if pair is not self._pair or srtp is not self._srtp:
-            if pair is None or srtp is None or pair.protocol.transport is None:
-                return False
-            self._route(pair, srtp)
         udp = self._udp
         backlog = udp.get_write_buffer_size()
-        if backlog > MAX_SOCKET_BACKLOG or udp.is_closing():
+        if backlog > MAX_SOCKET_BACKLOG:
             self.backlogged += 1
             return False
         # straight to the socket while asyncio has nothing queued for it (keeps order)
         sendto = udp.sendto if backlog else self._sock_sendto
         srtp_t, addr, header, history = self._srtp_t, self._addr, self._header, self._history
-        h, pt = len(header), self._pt
+        h, pt, max_packet = len(header), self._pt, MAX_PACKET
         delta = self._seq_delta
         if delta is None:
             delta = self._seq_delta = (self._seq - packets[0][0]) & 0xFFFF
         ts = (self._ts_offset + timestamp) & 0xFFFFFFFF
         buf, view, length, ptr, pack_into = _SCRATCH, _SCRATCH_VIEW, _LENGTH, _SCRATCH_PTR, \
             _HEADER.pack_into
-        octets = 0
+        octets = sent = 0
         for in_seq, marker, payload in packets:
             seq = (in_seq + delta) & 0xFFFF
-            marker_pt = (0x80 | pt) if marker else pt
             n = h + len(payload)
-            if n > MAX_PACKET:
-                raise ValueError("packet is too long")
+            if n > max_packet:
+                continue  # larger than any MTU: not forwarded
             buf[:h] = header
-            pack_into(buf, 1, marker_pt, seq, ts)
+            pack_into(buf, 1, pt | marker, seq, ts)
             buf[h:n] = payload
             length[0] = n
             if _srtp_protect(srtp_t, ptr, length):
                 continue  # e.g. a duplicate from the publisher: libsrtp refuses a replay
-            history[seq % RTP_HISTORY_SIZE] = (seq, marker_pt, ts, payload)
+            history[seq & _HISTORY_MASK] = (seq, pt | marker, ts, payload)
             try:
                 sendto(view[:length[0]], addr)
             except (BlockingIOError, InterruptedError):
@@ -177,21 +179,47 @@ class RtpWriter:
             except OSError:
                 pass  # e.g. ICMP unreachable from a vanished peer; ICE consent will tell
             octets += n - h
+            sent += 1
         if (seq - self._seq) & 0xFFFF < 0x8000:  # not a late packet: the sequence moves on
             self._seq = (seq + 1) & 0xFFFF
-        self.packets_out += len(packets)
+        # for the sender reports (lip sync, receiver stats); see sync_sender
+        self.packets_out += sent
+        self.octets_out += octets
         self.frames_out += 1
-        # keep the sender's RTCP sender reports truthful (lip sync, receiver stats)
-        sender = self._sender
-        sender._RTCRtpSender__ntp_timestamp = ntp_time
-        sender._RTCRtpSender__rtp_timestamp = ts
-        sender._RTCRtpSender__packet_count += len(packets)
-        sender._RTCRtpSender__octet_count += octets
+        self._last = (ntp_time, ts)
         return True
+
+    def _check_route(self) -> bool:
+        # the ICE pair and SRTP session change only on an ICE restart or a new DTLS
+        # session: look them up every few frames, not per frame
+        self._frames_to_check = ROUTE_CHECK_FRAMES
+        if self._header is None and not self._setup():
+            self._frames_to_check = 0
+            return False
+        pair = self._ice._nominated.get(1)
+        srtp = self._dtls._tx_srtp
+        if pair is not self._pair or srtp is not self._srtp:
+            if pair is None or srtp is None or pair.protocol.transport is None:
+                self._frames_to_check = 0
+                return False
+            self._route(pair, srtp)
+        if self._udp.is_closing():
+            self._frames_to_check = 0
+            return False
+        return True
+
+    def sync_sender(self) -> None:
+        """Copy the counters into the aiortc sender, whose fields the reports read."""
+        if self._last is None:
+            return
+        sender = self._sender
+        sender._RTCRtpSender__ntp_timestamp, sender._RTCRtpSender__rtp_timestamp = self._last
+        sender._RTCRtpSender__packet_count = self.packets_out
+        sender._RTCRtpSender__octet_count = self.octets_out
 
     async def _retransmit(self, sequence_number: int) -> None:
         # libsrtp refuses to protect the same index twice, so only RTX can resend
-        entry = self._history[sequence_number % RTP_HISTORY_SIZE]
+        entry = self._history[sequence_number & _HISTORY_MASK]
         if entry is None or entry[0] != sequence_number or self._rtx_pt is None:
             return
         seq, marker_pt, ts, payload = entry

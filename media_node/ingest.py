@@ -17,7 +17,7 @@ from aiortc.codecs import depayload, is_rtx
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unwrap_rtx
 
-# (sequence number, marker bit, payload): one RTP packet as the subscribers get it
+# (sequence number, marker bit as 0x80 or 0, payload): one RTP packet for the subscribers
 RtpPayload = tuple[int, int, bytes]
 _P = "_RTCRtpReceiver__"  # aiortc's private receiver state
 
@@ -94,12 +94,12 @@ class RtpIngest:
     def _forward(self, codec, packet) -> None:
         if self._audio:
             self._on_rtp_frame(codec, packet.timestamp,
-                               [(packet.sequence_number, packet.marker, packet.payload)])
+                               [(packet.sequence_number, packet.marker << 7, packet.payload)])
             return
         if self._frame and packet.timestamp != self._timestamp:
             self.flush()  # the last frame's marker was lost, or a late packet came
         self._codec, self._timestamp = codec, packet.timestamp
-        self._frame.append((packet.sequence_number, packet.marker, packet.payload))
+        self._frame.append((packet.sequence_number, packet.marker << 7, packet.payload))
         if packet.marker:
             self.flush()
 

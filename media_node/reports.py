@@ -65,6 +65,10 @@ class SenderReports:
 
     def report(self) -> None:
         """Send one compound SR + SDES now."""
+        for s in self._senders:
+            sync = getattr(s, "_sync_counters", None)  # RtpWriter keeps the counts itself
+            if sync is not None:
+                sync()
         started = [s for s in self._senders
                    if s._RTCRtpSender__started and s._RTCRtpSender__packet_count]
         if not started:
