@@ -77,6 +77,7 @@ class RtpIngest:
         receiver._handle_rtp_packet = self.handle
 
     async def handle(self, packet, arrival_time_ms: int) -> None:
+        """One incoming RTP packet (parsed, SRTP already removed), on the loop."""
         r = self._r
         if not r._enabled:
             return
