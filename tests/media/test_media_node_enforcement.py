@@ -77,6 +77,14 @@ def test_mute_stops_forwarding_and_tells_the_participant_unmute_resumes():
     run(scenario())
 
 
+async def _refused_with_old_token(again, old, code):
+    """``again`` reconnects with ``old``'s media token and is refused 403 ``code``."""
+    again.token = old.token
+    with pytest.raises(SignalingRefused) as refused:
+        await again.connect()
+    assert refused.value.status == 403 and f'"{code}"' in refused.value.body
+
+
 def test_kick_disconnects_and_the_old_token_is_refused():
     async def scenario():
         async with running_node() as n:
@@ -91,11 +99,8 @@ def test_kick_disconnects_and_the_old_token_is_refused():
             assert _count(listener, "video") == frozen
 
             again = n.client("r", "spk", "speaker")
-            again.token = speaker.token
             again.publish(EncodedVideoSource())
-            with pytest.raises(SignalingRefused) as refused:
-                await again.connect()
-            assert refused.value.status == 403 and '"kicked"' in refused.value.body
+            await _refused_with_old_token(again, speaker, "kicked")
             for client in (speaker, again, listener):
                 await client.close(hang_up=False)
 
@@ -110,11 +115,8 @@ def test_a_departed_session_cannot_come_back_with_its_old_token():
                                                 "participantId": "lst", "reason": "left"})
             assert "lst" not in n.node.rooms["r"].sessions
             again = n.client("r", "lst", "audience")
-            again.token = listener.token
             again.receive(audio=1, video=1)
-            with pytest.raises(SignalingRefused) as refused:
-                await again.connect()
-            assert refused.value.status == 403 and '"participant_left"' in refused.value.body
+            await _refused_with_old_token(again, listener, "participant_left")
             for client in (speaker, again, listener):
                 await client.close(hang_up=False)
 
