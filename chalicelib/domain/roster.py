@@ -95,14 +95,14 @@ class RosterCommands:
 
     def admit(self, actor: Actor, participant_id: str, *, at: datetime) -> None:
         at = self._time(at)
-        self._waiting_target(actor, participant_id, at)
+        self._host_target(actor, participant_id, at, "waiting")
         self.check_capacity()
         self._open_on_first_join(actor, at)
         self._trigger(ev.ParticipantAdmitted, actor, at, participant_id=participant_id)
 
     def deny(self, actor: Actor, participant_id: str, *, at: datetime) -> None:
         at = self._time(at)
-        self._waiting_target(actor, participant_id, at)
+        self._host_target(actor, participant_id, at, "waiting")
         self._trigger(ev.ParticipantDenied, actor, at, participant_id=participant_id)
 
     def leave(self, actor: Actor, participant_id: str, reason: str = "left", *, at: datetime) -> None:
@@ -154,11 +154,13 @@ class RosterCommands:
         if waiting >= MAX_WAITING:
             raise RoomFull("the waiting room is full", code="waiting_room_full", room_id=self.id)
 
-    def _waiting_target(self, actor: Actor, participant_id: str, at: datetime) -> dict[str, Any]:
+    def _host_target(self, actor: Actor, participant_id: str, at: datetime,
+                     state: str = "joined") -> dict[str, Any]:
+        """The record a host acts on: the room open, the actor a host, the target in ``state``."""
         self.check_not_closed(at)
         self.check_host(actor)
         p = self.participant(participant_id)
-        self._check_active(p, ("waiting",))
+        self._check_active(p, (state,))
         return p
 
     def _check_active(self, p: dict, states: tuple[str, ...]) -> None:

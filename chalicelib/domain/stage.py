@@ -83,13 +83,6 @@ class StageCommands:
         self._check_active(p, ("joined",))
         return p
 
-    def _host_target(self, actor: Actor, participant_id: str, at: datetime) -> dict[str, Any]:
-        self.check_not_closed(at)
-        self.check_host(actor)
-        p = self.participant(participant_id)
-        self._check_active(p, ("joined",))
-        return p
-
     def _check_stage_role(self, p: dict, role: str) -> None:
         if not self.policy["stageMode"]:
             raise InvalidState("stage mode is off", code="stage_mode_off", room_id=self.id)
