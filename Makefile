@@ -14,7 +14,9 @@ system:
 tools:
 	@bash scripts/bootstrap-tools.sh
 
+# the virtualenv, and the direct path's packet loop in C (rebuilt when _fanout.c changes)
 venv: $(STAMP)
+	@$(PY) -m media_node.build_fanout >/dev/null
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .config import NodeConfig
+from .fanout import use_native
 from .control_plane import ControlPlane, HttpControlPlane, StandaloneControlPlane
 from .ice import restrict_to_loopback, tolerate_consent_misses
 from .icebind import IceBinding, PortRange
@@ -16,6 +17,7 @@ def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) ->
     if config.ice_loopback_only:
         restrict_to_loopback()
     tolerate_consent_misses(config.consent_failures)
+    use_native(config.fanout)
     if control_plane is None:
         if config.standalone:
             control_plane = StandaloneControlPlane()

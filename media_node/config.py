@@ -16,6 +16,12 @@ def _forwarding(value: str) -> str:
     return value
 
 
+def _fanout(value: str) -> str:
+    if value not in ("auto", "c", "python"):
+        raise ValueError("DROPON_FANOUT must be 'auto', 'c' or 'python'")
+    return value
+
+
 def _int(env, name: str, default: str) -> int:
     value = env.get(name, default)
     try:
@@ -81,6 +87,8 @@ class NodeConfig:
     :param ice_port_min: lowest UDP port of ICE sockets; 0 with ``ice_port_max`` 0
         means ephemeral ports.
     :param ice_port_max: highest UDP port of ICE sockets.
+    :param fanout: the direct path's packet loop: ``c`` (``media_node/_fanout``, one
+        ``sendmmsg`` per frame), ``python``, or ``auto`` (C where it is built).
     """
 
     node_id: str
@@ -98,6 +106,7 @@ class NodeConfig:
     ice_public_ip: str = ""
     ice_port_min: int = 0
     ice_port_max: int = 0
+    fanout: str = "auto"
 
     def __post_init__(self) -> None:
         if self.ice_public_ip:
@@ -146,4 +155,5 @@ class NodeConfig:
             ice_public_ip=env.get("DROPON_ICE_PUBLIC_IP", "").strip(),
             ice_port_min=_int(env, "DROPON_ICE_PORT_MIN", "0"),
             ice_port_max=_int(env, "DROPON_ICE_PORT_MAX", "0"),
+            fanout=_fanout(env.get("DROPON_FANOUT", "auto")),
         )

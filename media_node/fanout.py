@@ -8,10 +8,15 @@ type, SSRC; the MID extension comes from a template), protects the packet in one
 shared buffer and hands it to the UDP socket, synchronously, on the loop. The aiortc sender stays in place
 for what it does well: RTCP (sender reports, RR, PLI, NACK) and the negotiated
 parameters.
+
+The per-packet loop runs in C (``_fanout.c``, built by ``build_fanout``) where that
+module is built: the same steps, and one ``sendmmsg`` per frame instead of one
+``sendto`` per packet. :func:`use_native` chooses (``DROPON_FANOUT``).
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 
 from pylibsrtp import SRTP_MAX_TRAILER_LEN
@@ -25,6 +30,13 @@ from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random32
 
 from .reports import silence_sender_rtcp
+
+try:
+    from . import _fanout
+except ImportError:  # not built: the pure Python loop below does the same
+    _fanout = None
+
+logger = logging.getLogger(__name__)
 
 MAX_SOCKET_BACKLOG = 256 * 1024  # bytes queued in asyncio's UDP transport
 ROUTE_CHECK_FRAMES = 16  # frames between looks at the ICE pair and SRTP session
@@ -41,6 +53,26 @@ _SCRATCH_PTR = ffi.from_buffer("char[]", _SCRATCH)
 _LENGTH = ffi.new("int *")
 MAX_PACKET = len(_SCRATCH) - SRTP_MAX_TRAILER_LEN
 _srtp_protect = srtp_lib.srtp_protect
+_PROTECT_ADDRESS = int(ffi.cast("uintptr_t", ffi.addressof(srtp_lib, "srtp_protect")))
+_native_write = _fanout.write_frame if _fanout is not None else None
+
+
+def use_native(mode: str = "auto") -> bool:
+    """Choose the packet loop: ``c``, ``python`` or ``auto`` (C where it is built).
+
+    :returns: whether the C loop is in use.
+    :raises RuntimeError: ``c`` was asked for and ``media_node/_fanout`` is not built.
+    """
+    global _native_write
+    if mode not in ("auto", "c", "python"):
+        raise ValueError("DROPON_FANOUT must be 'auto', 'c' or 'python'")
+    if mode == "c" and _fanout is None:
+        raise RuntimeError("DROPON_FANOUT=c but media_node/_fanout is not built "
+                           "(python -m media_node.build_fanout)")
+    if mode == "auto" and _fanout is None:
+        logger.warning("media_node/_fanout is not built: forwarding with the Python loop")
+    _native_write = _fanout.write_frame if mode != "python" and _fanout is not None else None
+    return _native_write is not None
 
 
 def srtp_session(session):
@@ -126,6 +158,10 @@ class RtpWriter:
         self._srtp_t = srtp_session(srtp)
         sock = getattr(self._udp, "_sock", None)
         self._sock_sendto = sock.sendto if sock is not None else self._udp.sendto
+        # for the C loop: the raw socket, libsrtp context and destination
+        self._fd = sock.fileno() if sock is not None else -1
+        self._ctx = int(ffi.cast("uintptr_t", self._srtp_t))
+        self._sockaddr = _fanout.sockaddr(*self._addr[:2]) if _fanout is not None else None
 
     def resync(self) -> None:
         """Continue the sequence numbers from the next frame written (frames were skipped)."""
@@ -148,14 +184,37 @@ class RtpWriter:
         if backlog > MAX_SOCKET_BACKLOG:
             self.backlogged += 1
             return False
-        # straight to the socket while asyncio has nothing queued for it (keeps order)
-        sendto = udp.sendto if backlog else self._sock_sendto
-        srtp_t, addr, header, history = self._srtp_t, self._addr, self._header, self._history
-        h, pt, max_packet = len(header), self._pt, MAX_PACKET
         delta = self._seq_delta
         if delta is None:
             delta = self._seq_delta = (self._seq - packets[0][0]) & 0xFFFF
         ts = (self._ts_offset + timestamp) & 0xFFFFFFFF
+        native = _native_write
+        # is_closing: asyncio closes the socket (and frees its fd) soon after
+        if native is not None and self._fd >= 0 and not udp.is_closing():
+            # straight to the socket while asyncio has nothing queued for it (keeps order)
+            sent, octets, seq, unsent = native(
+                _PROTECT_ADDRESS, self._ctx, self._fd, self._sockaddr, self._header,
+                self._pt, delta, ts, packets, self._history, MAX_PACKET, not backlog)
+            if unsent:
+                for data in unsent:  # asyncio copies and queues it, keeps order, counts it
+                    udp.sendto(data, self._addr)
+        else:
+            sent, octets, seq = self._write_python(packets, delta, ts, udp, backlog)
+        if (seq - self._seq) & 0xFFFF < 0x8000:  # not a late packet: the sequence moves on
+            self._seq = (seq + 1) & 0xFFFF
+        # for the sender reports (lip sync, receiver stats); see sync_sender
+        self.packets_out += sent
+        self.octets_out += octets
+        self.frames_out += 1
+        self._last = (ntp_time, ts)
+        return True
+
+    def _write_python(self, packets, delta: int, ts: int, udp, backlog: int):
+        """The C loop's steps in Python, one ``sendto`` per packet."""
+        # straight to the socket while asyncio has nothing queued for it (keeps order)
+        sendto = udp.sendto if backlog else self._sock_sendto
+        srtp_t, addr, header, history = self._srtp_t, self._addr, self._header, self._history
+        h, pt, max_packet = len(header), self._pt, MAX_PACKET
         buf, view, length, ptr, pack_into = _SCRATCH, _SCRATCH_VIEW, _LENGTH, _SCRATCH_PTR, \
             _HEADER.pack_into
         octets = sent = 0
@@ -180,14 +239,7 @@ class RtpWriter:
                 pass  # e.g. ICMP unreachable from a vanished peer; ICE consent will tell
             octets += n - h
             sent += 1
-        if (seq - self._seq) & 0xFFFF < 0x8000:  # not a late packet: the sequence moves on
-            self._seq = (seq + 1) & 0xFFFF
-        # for the sender reports (lip sync, receiver stats); see sync_sender
-        self.packets_out += sent
-        self.octets_out += octets
-        self.frames_out += 1
-        self._last = (ntp_time, ts)
-        return True
+        return sent, octets, seq
 
     def _check_route(self) -> bool:
         # the ICE pair and SRTP session change only on an ICE restart or a new DTLS

@@ -47,11 +47,13 @@ def start_target(name: str, workdir: Path, server_cpu: int):
         return
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    if name == "node":
+    if name in ("node", "node-py"):
         argv = [*pin, *python, "-m", "media_node"]
+        # node-py: the same node with the packet loop in Python instead of C
         env = {**whip_env, "DROPON_CONTROL_URL": "", "DROPON_NODE_ID": NODE_ID,
                "DROPON_NODE_PORT": str(port), "DROPON_NODE_PUBLIC_URL": url,
-               "DROPON_ICE_LOOPBACK_ONLY": "1"}
+               "DROPON_ICE_LOOPBACK_ONLY": "1",
+               "DROPON_FANOUT": "python" if name == "node-py" else "c"}
         # one pair in the offer; the node adds the other speakers by renegotiation
         client_flags = ["--data-channel", "--recv-transceivers", "1"]
     elif name == "relay":

@@ -38,7 +38,9 @@ def exec_form(argument: str) -> list[str]:
 
 def test_base_user_and_command():
     steps = instructions()
-    assert steps[0] == ("FROM", "python:3.11-slim")
+    # a build stage compiles the C packet loop; the image itself is the last stage
+    bases = [arg for op, arg in steps if op == "FROM"]
+    assert bases[-1] == "python:3.11-slim" and all(b.startswith("python:3.11-slim") for b in bases)
     users = [arg for op, arg in steps if op == "USER"]
     assert users and users[-1] not in ("root", "0")
     assert exec_form(dict(steps)["CMD"]) == ["python", "-m", "media_node"]
@@ -49,16 +51,20 @@ def test_base_user_and_command():
 def test_every_copied_file_exists_and_is_not_ignored():
     ignore = [ln.strip() for ln in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
               if ln.strip() and not ln.startswith("#")]
-    sources = [shlex.split(arg)[:-1] for op, arg in instructions() if op == "COPY"]
+    sources = [shlex.split(arg)[:-1] for op, arg in instructions()
+               if op == "COPY" and not arg.startswith("--from=")]  # not from the context
     assert sources
     for group in sources:
         for source in group:
             assert (ROOT / source).exists(), source
-            # the last matching pattern decides (Docker's rule); "!" re-includes
+            # the last matching pattern decides (Docker's rule); "!" re-includes; a
+            # pattern matching a parent folder covers what is inside it
+            path = source.rstrip("/")
+            covered = [path] + ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
             kept = True
             for pattern in ignore:
                 negate = pattern.startswith("!")
-                if fnmatch.fnmatch(source.rstrip("/"), pattern.lstrip("!").rstrip("/")):
+                if any(fnmatch.fnmatch(p, pattern.lstrip("!").rstrip("/")) for p in covered):
                     kept = negate
             assert kept, f"{source} is excluded by Dockerfile.dockerignore"
 
@@ -106,6 +112,21 @@ def node(tmp_path):
         yield process, env
     finally:
         process.stop()
+
+
+def test_the_build_stage_compiles_the_packet_loop_the_image_copies(tmp_path):
+    """The fanout stage's RUN builds media_node/_fanout next to its source, as here."""
+    steps = instructions()
+    build = [arg for op, arg in steps if op == "RUN" and "build_fanout.py" in arg]
+    assert build == ["python /src/media_node/build_fanout.py"]
+    source = tmp_path / "media_node"
+    source.mkdir()
+    for name in ("_fanout.c", "build_fanout.py"):
+        (source / name).write_bytes((ROOT / "media_node" / name).read_bytes())
+    subprocess.run([sys.executable, str(source / "build_fanout.py")], check=True, timeout=120)
+    assert list(source.glob("_fanout*.so"))
+    assert ("COPY", "--from=fanout /src/media_node/ /app/media_node/") in steps
+    assert any("DROPON_FANOUT=c" in arg for op, arg in steps if op == "ENV")
 
 
 def test_cmd_starts_a_node_and_the_healthcheck_sees_it(node):
