@@ -21,7 +21,7 @@ class StreamCount:
     """Counters of one received RTP stream (one SSRC)."""
 
     __slots__ = ("kind", "packets", "frames", "last_ts", "max_seq", "first_keyframe_at",
-                 "settled")
+                 "settled", "media_ts")
 
     def __init__(self, kind: str):
         self.kind = kind
@@ -29,6 +29,7 @@ class StreamCount:
         self.frames = 0
         self.last_ts: int | None = None
         self.max_seq: int | None = None  # extended: wraps add 65536
+        self.media_ts: int | None = None  # newest RTP timestamp, extended: wraps add 2**32
         self.first_keyframe_at: float | None = None
         self.settled = kind == "audio"  # counted from the header from now on
 
@@ -49,10 +50,16 @@ class StreamCount:
         if timestamp != self.last_ts:
             self.last_ts = timestamp
             self.frames += 1
+            if self.media_ts is None:
+                self.media_ts = timestamp
+            else:
+                step = (timestamp - self.media_ts) & 0xFFFFFFFF
+                if step < 0x80000000:  # newer
+                    self.media_ts += step
 
     def snapshot(self) -> dict:
         return {"kind": self.kind, "packets": self.packets, "frames": self.frames,
-                "max_seq": self.max_seq}
+                "max_seq": self.max_seq, "media_ts": self.media_ts}
 
 
 def is_vp8_keyframe(payload: bytes) -> bool:

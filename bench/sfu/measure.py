@@ -13,6 +13,7 @@ from .targets import start_target
 # a level counts toward the marginal cost only if the server kept up with it
 HEALTHY_FPS = 27.0
 HEALTHY_LOSS = 0.05
+VIDEO_CLOCK = 90000  # RTP clock rate of VP8
 
 
 @dataclass
@@ -29,6 +30,12 @@ class Level:
     udp_drops: int = 0         # datagrams dropped at full socket buffers (client side netns)
     server_wait: float = 0.0   # server threads runnable but not running, s per s
     first_frame_s: list[float] = field(default_factory=list)
+    # frames per second of media time (RTP timestamps): what the node passed on of the
+    # frames published in the window, whatever the publisher's pace
+    fps_media_min: float | None = None
+    # media seconds received per wall second, slowest stream: below 1 the publisher
+    # (load generator) or the server lagged in this window, which lowers the wall fps
+    pace_min: float | None = None
     no_frame: int = 0          # subscribers of this step with no keyframe on every stream
     errors: list[str] = field(default_factory=list)
 
@@ -73,7 +80,7 @@ def window(n: int, publishers: int, a: dict, b: dict, added: dict | None) -> Lev
     """Compare two snapshots (server CPU and client counters) taken `b - a` apart."""
     dt = b["t"] - a["t"]
     got = expected = packets = 0
-    fps = []
+    fps, fps_media, pace = [], [], []
     for i, after in enumerate(b["subs"]):
         before = a["subs"][i] if i < len(a["subs"]) else {}
         video = 0
@@ -86,7 +93,12 @@ def window(n: int, publishers: int, a: dict, b: dict, added: dict | None) -> Lev
             expected += s["max_seq"] - s0["max_seq"]
             if s["kind"] == "video":
                 video += 1
-                fps.append((s["frames"] - s0["frames"]) / dt)
+                frames = s["frames"] - s0["frames"]
+                fps.append(frames / dt)
+                if s.get("media_ts") is not None and s0.get("media_ts") is not None:
+                    media_s = (s["media_ts"] - s0["media_ts"]) / VIDEO_CLOCK
+                    pace.append(media_s / dt)
+                    fps_media.append(frames / media_s if media_s > 0 else 0.0)
         fps += [0.0] * max(0, publishers - video)  # a stream that never came counts as 0 fps
     return Level(
         n=n, server_cpu=(b["server_cpu"] - a["server_cpu"]) / (b["wall"] - a["wall"]),
@@ -96,7 +108,9 @@ def window(n: int, publishers: int, a: dict, b: dict, added: dict | None) -> Lev
         client_cpu=(b["cpu"] - a["cpu"]) / dt, udp_drops=b["udp_drops"] - a["udp_drops"],
         server_wait=(b["server_wait"] - a["server_wait"]) / (b["wall"] - a["wall"]),
         first_frame_s=sorted((added or {}).get("first_frame_s", [])),
-        no_frame=(added or {}).get("no_frame", 0), errors=(added or {}).get("errors", []))
+        no_frame=(added or {}).get("no_frame", 0), errors=(added or {}).get("errors", []),
+        fps_media_min=min(fps_media) if fps_media else None,
+        pace_min=min(pace) if pace else None)
 
 
 def sample(pid: int, subscribers: ClientProcess) -> dict:
@@ -128,7 +142,7 @@ def measure_target(name: str, publishers: int, levels: list[int], seconds: float
 def _run_levels(result: TargetResult, target, levels, seconds, warmup, workdir, client_cpu,
                 clients: list[ClientProcess], log) -> None:
     name, publishers = result.name, result.publishers
-    common = ["--target", name, "--publishers", str(publishers), *target.client_args]
+    common = ["--target", name.removesuffix("-py"), "--publishers", str(publishers), *target.client_args]
     pub = ClientProcess(target.client_prefix, ["--mode", "publish", *common],
                         target.client_env, client_cpu, workdir / f"{name}-publishers.log")
     clients.append(pub)

@@ -19,7 +19,7 @@ def table(result: TargetResult) -> str:
              + (f"  ERROR: {result.error}" if result.error else "")]
     lines.append(f"{'N':>3} {'CPU s/s':>8} {'pkt/s out':>9} {'us/pkt':>7} {'fps mean':>8} "
                  f"{'fps min':>7} {'loss %':>6} {'1st frame med/max s':>19} {'client CPU':>10} "
-                 f"{'UDP drops':>9} {'srv wait':>8}")
+                 f"{'UDP drops':>9} {'srv wait':>8} {'media fps min':>13} {'pace min':>8}")
     for lv in result.levels:
         ff = lv.first_frame_s
         first = (f"{statistics.median(ff):.2f}/{max(ff):.2f}" if ff else "-") + (
@@ -27,13 +27,16 @@ def table(result: TargetResult) -> str:
         lines.append(f"{lv.n:>3}{' ' if lv.healthy else '*'}{lv.server_cpu:>8.3f} {lv.packets_out:>9.0f} "
                      f"{_f(lv.us_per_packet, '7.1f'):>7} {_f(lv.fps_mean, '8.1f'):>8} "
                      f"{_f(lv.fps_min, '7.1f'):>7} {_f(lv.loss and 100 * lv.loss, '6.2f', '0.00' if lv.loss == 0 else '-'):>6} "
-                     f"{first:>19} {lv.client_cpu:>10.2f} {lv.udp_drops:>9} {lv.server_wait:>8.2f}")
+                     f"{first:>19} {lv.client_cpu:>10.2f} {lv.udp_drops:>9} {lv.server_wait:>8.2f} "
+                     f"{_f(lv.fps_media_min, '13.1f'):>13} {_f(lv.pace_min, '8.3f'):>8}")
         for err in lv.errors[:3]:
             lines.append(f"      error: {err}")
     marginal = result.marginal()
     if any(not lv.healthy for lv in result.levels):
         lines.append("* degraded: a stream below 27 fps or 5% loss; left out of the marginal")
-    lines.append("(srv wait: s/s the server was runnable but other work held its CPU)")
+    lines.append("(srv wait: s/s the server was runnable but other work held its CPU; media fps:"
+                 " frames per second of RTP time; pace: RTP seconds received per wall second,"
+                 " below 1 when the publisher or the server lagged)")
     if marginal:
         lines.append(f"marginal (N = {', '.join(map(str, result.marginal_levels()))}): "
                      f"{1000 * marginal[0]:.1f} ms CPU/s per extra subscriber, "

@@ -24,5 +24,8 @@ def test_node_target_counts_forwarded_packets(tmp_path):
     # one audio (50/s) and one video stream (~100/s) reached the subscriber and were counted
     assert one.packets_out > 50
     assert one.fps_mean and one.fps_mean > 0
+    # RTP time moved on with wall time: 30 fps of media time, at about real-time pace
+    assert one.fps_media_min and 20 < one.fps_media_min < 40
+    assert one.pace_min and 0.5 < one.pace_min < 1.5
     assert len(one.first_frame_s) == 1 and one.no_frame == 0
     assert one.server_cpu > 0

@@ -49,3 +49,22 @@ def test_window_turns_two_snapshots_into_rates_loss_and_fps():
     assert level.fps_mean == 15.0 and level.fps_min == 0.0  # the second speaker never came
     assert level.us_per_packet == 0.1 / 99 * 1e6
     assert level.udp_drops == 4 and level.server_wait == 0.05
+
+
+def test_media_time_extends_across_the_timestamp_wrap_and_ignores_late_frames():
+    stream = StreamCount("video")
+    for seq, ts in enumerate((0xFFFFF000, 0xFFFFFFFF, 2000, 0xFFFFFFFF, 5000)):
+        stream.count_header(seq, ts)
+    assert stream.media_ts == 0x100000000 + 5000
+
+
+def test_window_separates_the_publishers_pace_from_frames_the_server_passed_on():
+    def snap(t, frames, media_ts):
+        return {"t": t, "wall": t, "cpu": 0.0, "server_cpu": 0.0, "udp_drops": 0,
+                "server_wait": 0.0, "subs": [{1: {"kind": "video", "packets": frames,
+                                                  "frames": frames, "max_seq": frames,
+                                                  "media_ts": media_ts}}]}
+    # 10 wall seconds, but the publisher only sent 9.5 s of media: every frame of it came
+    lv = window(1, 1, snap(0.0, 0, 0), snap(10.0, 285, 9.5 * 90000), None)
+    assert round(lv.fps_mean, 1) == 28.5 and round(lv.fps_media_min, 1) == 30.0
+    assert round(lv.pace_min, 3) == 0.95
