@@ -30,6 +30,29 @@ def _int(env, name: str, default: str) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+def _float(env, name: str, default: str) -> float:
+    value = env.get(name, default)
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+SILENT_TIMEOUT_RANGE = (2.0, 300.0)
+
+
+def check_silent_timeout(value: float) -> None:
+    """``DROPON_SILENT_TIMEOUT``: 2-300 s.
+
+    Below 2 s a healthy receive-only peer (RTCP every 0.5-1.5 s) could be ended.
+
+    :raises ValueError: with a message naming the variable.
+    """
+    low, high = SILENT_TIMEOUT_RANGE
+    if not low <= value <= high:  # also refuses NaN
+        raise ValueError(f"DROPON_SILENT_TIMEOUT must be within {low:g}-{high:g} s, got {value!r}")
+
+
 def check_ice_public_ip(value: str, loopback_only: bool) -> None:
     """``DROPON_ICE_PUBLIC_IP``: an IPv4 unicast address; 127.x only in loopback mode.
 
@@ -87,6 +110,8 @@ class NodeConfig:
     :param ice_port_min: lowest UDP port of ICE sockets; 0 with ``ice_port_max`` 0
         means ephemeral ports.
     :param ice_port_max: highest UDP port of ICE sockets.
+    :param silent_timeout: seconds a connected peer may send nothing (no STUN, DTLS,
+        RTP or RTCP) before its session is ended as ``silent`` (``liveness.py``).
     :param fanout: the direct path's packet loop: ``c`` (``media_node/_fanout``, one
         ``sendmmsg`` per frame), ``python``, or ``auto`` (C where it is built).
     """
@@ -107,11 +132,13 @@ class NodeConfig:
     ice_port_min: int = 0
     ice_port_max: int = 0
     fanout: str = "auto"
+    silent_timeout: float = 12.0
 
     def __post_init__(self) -> None:
         if self.ice_public_ip:
             check_ice_public_ip(self.ice_public_ip, self.ice_loopback_only)
         check_ice_ports(self.ice_port_min, self.ice_port_max)
+        check_silent_timeout(self.silent_timeout)
 
     def __repr__(self) -> str:  # keep the secret out of logs
         return (
@@ -156,4 +183,5 @@ class NodeConfig:
             ice_port_min=_int(env, "DROPON_ICE_PORT_MIN", "0"),
             ice_port_max=_int(env, "DROPON_ICE_PORT_MAX", "0"),
             fanout=_fanout(env.get("DROPON_FANOUT", "auto")),
+            silent_timeout=_float(env, "DROPON_SILENT_TIMEOUT", "12"),
         )

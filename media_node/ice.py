@@ -36,8 +36,11 @@ def tolerate_consent_misses(failures: int) -> None:
 
     aioice checks consent every ~5 s, waits 0.5 s for each answer, never retransmits,
     and closes after 6 misses. A node whose event loop lags by half a second for 30 s
-    (a starved CPU) then closes every publisher and the room goes dark, which the load
-    benchmark saw; a dead peer still gets detected, after ``failures`` x 5 s.
+    (a starved CPU) then closed every publisher and the room went dark, which the load
+    benchmark saw. This no longer sets when a vanished peer is noticed: the receive
+    watchdog (``liveness.py``) ends a peer silent for ``DROPON_SILENT_TIMEOUT`` s, and
+    a consent expiry while the peer is still heard only restarts the checks. Expiry
+    still closes a connection whose peer is unheard (the watchdog's own backstop).
     """
     aioice.ice.CONSENT_FAILURES = failures
 

@@ -10,6 +10,7 @@ from .control_plane import ControlPlane
 from .errors import Conflict, Forbidden, NotFound, Unauthorized
 from .events import event_payload, muted_kinds
 from .icebind import IceBinding
+from .liveness import ReceiveLiveness
 from .room import Room
 from .sdp import sends_media
 from .session import Session
@@ -33,6 +34,7 @@ class MediaNode:
         self.ice = ice or IceBinding()
         self.rooms: dict[str, Room] = {}
         self.sessions: dict[str, Session] = {}
+        self.liveness = ReceiveLiveness(config.silent_timeout, self._on_silent)
         self._tasks: set[asyncio.Task] = set()
 
     def room(self, room_id: str) -> Room:
@@ -68,6 +70,7 @@ class MediaNode:
                           self.config.ice_loopback_only, self._on_session_end,
                           direct=self.config.forwarding == "direct", ice=self.ice)
         session.role = role
+        session.pc.on("connectionstatechange", lambda: self._on_connection_state(session))
         self.sessions[session.id] = session
         room.sessions[claims.participant_id] = session
         try:
@@ -128,10 +131,19 @@ class MediaNode:
     def _on_session_end(self, session: Session, reason: str) -> None:
         self._spawn(self._end(session, reason, report=True))
 
+    def _on_connection_state(self, session: Session) -> None:
+        # silence counts from the connection on; before it, _watch_connect decides
+        if session.pc.connectionState == "connected" and not session.closed:
+            self.liveness.watch(session)
+
+    def _on_silent(self, session: Session) -> None:
+        self._spawn(self._end(session, "silent", report=True))
+
     async def _end(self, session: Session, reason: str, report: bool) -> None:
         if session.closed:
             return
         self.sessions.pop(session.id, None)
+        self.liveness.forget(session)
         room = session.room
         if room.sessions.get(session.participant_id) is session:
             del room.sessions[session.participant_id]
@@ -164,6 +176,7 @@ class MediaNode:
 
     async def close(self) -> None:
         """Close every session and cancel every task (shutdown)."""
+        self.liveness.close()
         for session in list(self.sessions.values()):
             await self._end(session, "node_shutdown", report=False)
         for task in list(self._tasks):
