@@ -7,11 +7,13 @@ DTLS close_notify, no consent check, no RTCP.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aioice.ice
 import pytest
 
 from media_node.config import NodeConfig
+from media_node.liveness import ReceiveLiveness
 from media_node.sources import EncodedAudioSource, EncodedVideoSource
 
 from .helpers import run, running_node, wait_for
@@ -186,3 +188,105 @@ def test_a_bad_silent_timeout_stops_the_node_with_a_message_naming_the_variable(
         NodeConfig.from_env({**ENV, "DROPON_SILENT_TIMEOUT": value})
     with pytest.raises(ValueError, match="DROPON_SILENT_TIMEOUT"):
         NodeConfig(node_id="n", node_secret="s" * 32, silent_timeout=1.0)
+
+
+# --- the watchdog's logic, on stand-ins for aiortc's transports (no I/O) ---------------
+
+class FakeConnection:
+    def __init__(self) -> None:
+        self._protocols, self._query_consent_task, self.closed = [], None, False
+
+    def check_incoming(self, message, addr, protocol) -> None:
+        pass
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class FakeDtls:
+    def __init__(self) -> None:
+        self._RTCDtlsTransport__rx_packets = 0
+        self.transport = type("Ice", (), {"_connection": FakeConnection()})()
+
+
+class FakeSession:
+    def __init__(self, name: str) -> None:
+        self.id = self.participant_id = name
+        self.closed = False
+        self.dtls = FakeDtls()
+        transceiver = type("T", (), {"receiver": type("R", (), {"transport": self.dtls})()})()
+        self.pc = type("PC", (), {"sctp": None, "getTransceivers": lambda _: [transceiver]})()
+
+
+def _watchdog(timeout=0.3, interval=0.05):
+    ended: list[str] = []
+    liveness = ReceiveLiveness(timeout, lambda s: ended.append(s.id), interval=interval)
+    return liveness, ended
+
+
+def test_the_watchdog_ends_only_the_peer_whose_counters_stopped():
+    async def scenario():
+        liveness, ended = _watchdog()
+        talking, quiet = FakeSession("talking"), FakeSession("quiet")
+        liveness.watch(talking)
+        liveness.watch(quiet)
+        for _ in range(12):  # 0.6 s, twice the timeout
+            talking.dtls._RTCDtlsTransport__rx_packets += 1
+            await asyncio.sleep(0.05)
+        assert ended == ["quiet"] and len(liveness) == 1
+        # an authenticated STUN check counts too
+        for _ in range(12):
+            talking.dtls.transport._connection.check_incoming(None, None, None)
+            await asyncio.sleep(0.05)
+        assert ended == ["quiet"]
+        liveness.close()
+
+    run(scenario())
+
+
+def test_after_a_stall_of_the_nodes_own_loop_the_watchdog_waits_for_pending_datagrams():
+    async def scenario():
+        liveness, ended = _watchdog()
+        session = FakeSession("peer")
+        liveness.watch(session)
+        loop = asyncio.get_running_loop()
+        tick = liveness._timer.when()
+
+        def datagram_read() -> None:  # the DTLS task counts it on the next iteration
+            def count() -> None:
+                session.dtls._RTCDtlsTransport__rx_packets += 1
+            loop.call_soon(count)
+
+        loop.call_at(tick - 0.01, datagram_read)  # read in the tick's own iteration
+        time.sleep(0.5)  # the loop stalls longer than the timeout
+        await asyncio.sleep(0.2)
+        assert ended == [], "ended for the node's own stall"
+        await asyncio.sleep(0.5)
+        assert ended == ["peer"]
+
+    run(scenario())
+
+
+def test_consent_expiry_restarts_the_checks_while_the_peer_is_heard():
+    async def scenario():
+        liveness, ended = _watchdog(timeout=5)
+        session = FakeSession("peer")
+        connection = session.dtls.transport._connection
+        connection.query_consent = lambda: asyncio.sleep(60)
+        loop = asyncio.get_running_loop()
+
+        async def consent_expires() -> None:  # as aioice's query_consent does
+            connection._query_consent_task = None
+            await connection.close()
+
+        connection._query_consent_task = loop.create_task(asyncio.sleep(0))
+        liveness.watch(session)
+        liveness._peers["peer"].consent_task = task = loop.create_task(consent_expires())
+        await task
+        assert not connection.closed and connection._query_consent_task is not None
+        connection._query_consent_task.cancel()
+        # a peer unheard for the timeout, or a close from elsewhere, closes
+        await connection.close()
+        assert connection.closed
+
+    run(scenario())
