@@ -25,3 +25,12 @@ def role_changed(role: str) -> dict:
 def closing(reason: str) -> dict:
     """The node is about to close this session (kicked, room closed, ...)."""
     return {"type": "bye", "reason": reason}
+
+
+def tracks(carried: list[dict]) -> dict:
+    """Which participant each m-line the node sends on carries, ``{mid, kind, participantId}``.
+
+    Sent when the channel opens and before every node-driven offer: a released m-line
+    is left out and may carry another participant after the next offer.
+    """
+    return {"type": "tracks", "tracks": carried}

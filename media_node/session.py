@@ -6,7 +6,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Callable
 
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
 from . import notices
@@ -17,6 +17,7 @@ from .forwarding import ForwardedTrack, PublishedTrack
 from .reports import SenderReports
 from .ice import enlarge_socket_buffers, filter_candidates, is_loopback, rtc_configuration
 from .icebind import IceBinding
+from .slots import Slot, prefer_codec, released, sending
 from .tokens import MediaClaims
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class Session:
         self._on_end = on_end
         self._channel = None
         self._pending: list[PublishedTrack] = []
+        self._slots: dict[object, Slot] = {}  # transceivers the node sends on
+        self._released = False  # a slot was released since the last offer
+        self._starting: list[tuple[Slot, PublishedTrack]] = []  # reused, awaiting the answer
         self._want_publish = False
         self._answer: asyncio.Future | None = None
         self._renegotiation: asyncio.Task | None = None
@@ -129,32 +133,55 @@ class Session:
     # --- subscribing ------------------------------------------------------
 
     def _attach(self, source: PublishedTrack, renegotiate: bool) -> bool:
-        """Send ``source`` on a free transceiver that can carry its codec."""
+        """Send ``source`` on a transceiver never used yet that can carry its codec."""
         for transceiver in self.pc.getTransceivers():
-            if (transceiver.kind != source.kind or transceiver.sender.track is not None
-                    or transceiver.stopped):
+            if (transceiver.kind != source.kind or transceiver in self._slots
+                    or transceiver.sender.track is not None or transceiver.stopped):
                 continue
             offered = getattr(transceiver, "_offerDirection", None) or transceiver.direction
             if not renegotiate and offered not in ("sendonly", "sendrecv"):
                 continue
             if renegotiate and transceiver.currentDirection not in (None, "inactive"):
                 continue
-            if not _prefer_codec(transceiver, source.mime_type):
+            if not prefer_codec(transceiver, source.mime_type):
                 continue
             if self._direct:
                 sink = RtpWriter(source.kind, transceiver.sender, transceiver)
-                source.add_writer(sink)
-                self._reports.add(sink.sender)
             else:
                 sink = source.subscribe()
                 transceiver.sender.replaceTrack(sink)
-            self.forwarded[source] = sink
-            # aiortc ignores keyframe requests on its pack path: relay them instead
-            transceiver.sender._send_keyframe = source.request_keyframe
-            transceiver.direction = "sendrecv" if transceiver.direction in (
-                "recvonly", "sendrecv") else "sendonly"
+            slot = self._slots[transceiver] = Slot(transceiver, sink, source.mime_type)
+            self._carry(slot, source)
             return True
         return False
+
+    def _reuse(self, source: PublishedTrack) -> bool:
+        """Send ``source`` on a released transceiver, if one can carry it."""
+        slot = next((s for s in self._slots.values() if s.can_carry(source)), None)
+        if slot is None or not prefer_codec(slot.transceiver, source.mime_type):
+            return False
+        slot.sink.resync()  # same SSRC: its sequence numbers carry on
+        slot.sink.need_keyframe = source.kind == "video"
+        # its sender is running: writing before the answer would reach a receiver the
+        # subscriber has not enabled again, which drops the packets (keyframe included)
+        self._carry(slot, source, write=False)
+        self._starting.append((slot, source))
+        return True
+
+    def _carry(self, slot: Slot, source: PublishedTrack, write: bool = True) -> None:
+        slot.source = source
+        if write:
+            self._write(slot, source)
+        self.forwarded[source] = slot.sink
+        transceiver = slot.transceiver
+        # aiortc ignores keyframe requests on its pack path: relay them instead
+        transceiver.sender._send_keyframe = source.request_keyframe
+        transceiver.direction = sending(transceiver)
+
+    def _write(self, slot: Slot, source: PublishedTrack) -> None:
+        if isinstance(slot.sink, RtpWriter) and slot.source is source and not source.closed:
+            source.add_writer(slot.sink)
+            self._reports.add(slot.sink.sender)
 
     def add_source(self, source: PublishedTrack) -> None:
         """A new speaker track appeared in the room: renegotiate to send it."""
@@ -162,14 +189,24 @@ class Session:
         self.renegotiate()
 
     def remove_source(self, source: PublishedTrack) -> None:
-        """A speaker track went away."""
-        track = self.forwarded.pop(source, None)
-        if track is not None:
-            source.unsubscribe(track)
-            if isinstance(track, RtpWriter):
-                self._reports.discard(track.sender)
+        """A speaker track went away: release its transceiver and tell the subscriber."""
         if source in self._pending:
             self._pending.remove(source)
+        sink = self.forwarded.pop(source, None)
+        if sink is None:
+            return
+        source.unsubscribe(sink)
+        # no RTCP BYE: an aiortc receiver stops decoding for good on one, and this SSRC
+        # goes on when the m-line is reused; its sender reports stay true meanwhile
+        slot = next(s for s in self._slots.values() if s.source is source)
+        slot.source = None
+        slot.transceiver.direction = released(slot.transceiver)
+        self._released = True
+        self.renegotiate()
+
+    def tracks(self) -> list[dict]:
+        """Which participant each sending m-line carries now (the ``tracks`` notice)."""
+        return [d for d in (s.describe() for s in self._slots.values()) if d is not None]
 
     def set_role(self, role: str) -> None:
         """Promotion adds receiving transceivers by renegotiation; demotion unpublishes."""
@@ -190,13 +227,15 @@ class Session:
         self._renegotiation = asyncio.ensure_future(self._renegotiate())
 
     async def _renegotiate(self) -> None:
-        while not self.closed and (self._pending or self._want_publish):
+        while not self.closed and (self._pending or self._want_publish or self._released):
             if self._channel is None or self._channel.readyState != "open" \
                     or self.pc.signalingState != "stable":
-                return  # retried when the channel opens
+                return  # retried when the channel opens; never without one (WHEP)
+            self._released = False
             for source in list(self._pending):
                 self._pending.remove(source)
-                if source.closed or self._attach(source, renegotiate=True):
+                if source.closed or self._reuse(source) or \
+                        self._attach(source, renegotiate=True):
                     continue
                 self.pc.addTransceiver(source.kind, direction="sendonly")
                 if not self._attach(source, renegotiate=True):
@@ -210,10 +249,14 @@ class Session:
                 await self.pc.setLocalDescription(RTCSessionDescription(
                     sdp=align_extmap(offer.sdp, self.pc.remoteDescription.sdp), type="offer"))
                 self._answer = asyncio.get_running_loop().create_future()
+                self.notify(notices.tracks(self.tracks()))
                 self.notify(notices.offer(self.pc.localDescription.sdp))
                 sdp = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
                 await self.pc.setRemoteDescription(
                     RTCSessionDescription(sdp=self._filter(sdp), type="answer"))
+                for slot, source in self._starting:
+                    self._write(slot, source)
+                self._starting.clear()
             except Exception as exc:
                 logger.warning("session %s: renegotiation failed: %s", self.id, exc)
                 self._end("renegotiation_failed")
@@ -225,9 +268,13 @@ class Session:
         self._channel = channel
         channel.on("message", self._on_message)
         if channel.readyState == "open":
-            self.renegotiate()
+            self._on_channel_open()
         else:
-            channel.on("open", self.renegotiate)
+            channel.on("open", self._on_channel_open)
+
+    def _on_channel_open(self) -> None:
+        self.notify(notices.tracks(self.tracks()))  # what the answer's m-lines carry
+        self.renegotiate()
 
     def _on_message(self, message) -> None:
         try:
@@ -269,30 +316,3 @@ class Session:
             source.unsubscribe(sink)
         self.forwarded.clear()
         await self.pc.close()
-
-
-def _prefer_codec(transceiver, mime_type: str) -> bool:
-    """Put ``mime_type`` first among the negotiated codecs (the sender uses the first).
-
-    Forwarding cannot translate codecs, so a transceiver that lacks the source's
-    codec cannot carry it.
-    """
-    codecs = list(transceiver._codecs)
-    if not codecs:  # not negotiated yet: offer only this codec (and its RTX)
-        kind = mime_type.split("/")[0]
-        caps = RTCRtpSender.getCapabilities(kind).codecs
-        wanted = [c for c in caps if c.mimeType.lower() == mime_type.lower()]
-        if not wanted:
-            return False
-        transceiver.setCodecPreferences(
-            wanted + [c for c in caps if c.mimeType.lower().endswith("/rtx")])
-        return True
-    primary = [c for c in codecs if c.mimeType.lower() == mime_type.lower()]
-    if not primary:
-        return False
-    chosen = primary[0]
-    rtx = [c for c in codecs if c.mimeType.lower().endswith("/rtx")
-           and c.parameters.get("apt") == chosen.payloadType]
-    rest = [c for c in codecs if c is not chosen and c not in rtx]
-    transceiver._codecs = [chosen, *rtx, *rest]
-    return True
