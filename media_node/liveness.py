@@ -79,6 +79,9 @@ class ReceiveLiveness:
         if pc.sctp is not None:
             transports.append(pc.sctp.transport)
         dtls = list({id(t): t for t in transports if hasattr(t, RX_PACKETS)}.values())
+        if not dtls:  # aiortc renamed its counter: only STUN would keep peers alive
+            logger.warning("session %s: no DTLS packet counter to watch (aiortc changed?)",
+                           session.id)
         loop = asyncio.get_running_loop()
         peer = self._peers[session.id] = _Peer(session, dtls, loop.time())
         for connection in {id(c): c for c in (t.transport._connection for t in dtls)}.values():
@@ -110,7 +113,16 @@ class ReceiveLiveness:
 
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
-        now = loop.time()
+        self._timer = None
+        delay = self.interval
+        try:
+            delay = self._sample(loop.time())
+        finally:  # one failing callback must not stop the watchdog for good
+            if self._peers and self._timer is None:
+                self._timer = loop.call_later(delay, self._tick)
+
+    def _sample(self, now: float) -> float:
+        """End peers silent since ``timeout``; returns the delay to the next sample."""
         silent, suspects = [], False
         for peer in self._peers.values():
             count = peer.received()
@@ -128,8 +140,7 @@ class ReceiveLiveness:
             logger.warning("session %s (%s): nothing received for %.1f s", peer.session.id,
                            peer.session.participant_id, now - peer.heard)
             self._on_silent(peer.session)
-        self._timer = loop.call_later(CONFIRM_DELAY if suspects else self.interval,
-                                      self._tick) if self._peers else None
+        return CONFIRM_DELAY if suspects else self.interval
 
     def _hook_stun(self, peer: _Peer, connection) -> None:
         """Count the peer's authenticated checks and answers to the node's consent checks.
