@@ -7,16 +7,21 @@ DTLS close_notify, no consent check, no RTCP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import aioice.ice
 import pytest
+from aiohttp import web
 
+from media_node import local
 from media_node.config import NodeConfig
 from media_node.liveness import ReceiveLiveness
 from media_node.sources import EncodedAudioSource, EncodedVideoSource
 
-from .helpers import run, running_node, wait_for
+from .helpers import NODE_ID, run, running_node, wait_for
+from .test_media_node_control_plane import SECRET as CONTROL_SECRET
+from .test_media_node_control_plane import ControlPlaneRoutes
 
 SILENT = 2.0  # DROPON_SILENT_TIMEOUT for these tests
 
@@ -40,6 +45,26 @@ def reasons(n, participant: str) -> list[str]:
     return [reason for _, pid, reason in n.node.control_plane.disconnected if pid == participant]
 
 
+@contextlib.asynccontextmanager
+async def control_plane_routes():
+    """The control plane's node-facing routes on 127.0.0.1 (its own tests cover them)."""
+    routes = ControlPlaneRoutes()
+    routes.events = []
+    app = web.Application()
+    app.router.add_post("/nodes/{node}/heartbeat", routes.heartbeat)
+    app.router.add_get("/rooms/{room}/events", routes.events_feed)
+    app.router.add_post("/rooms/{room}/participants/{pid}/disconnected", routes.disconnected)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    routes.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    try:
+        yield routes
+    finally:
+        await runner.cleanup()
+
+
 async def _publisher(n, participant, room="r"):
     client = n.client(room, participant, "speaker")
     client.video, client.audio = EncodedVideoSource(), EncodedAudioSource()
@@ -58,21 +83,24 @@ async def _listener(n, participant, room="r", video=1):
 
 @pytest.mark.media
 def test_a_vanished_subscriber_is_ended_as_silent_and_reported_others_keep_receiving():
+    # the node reports to a control plane over HTTP (node token, one 503 retried)
     async def scenario():
-        async with running_node(silent_timeout=SILENT) as n:
+        async with control_plane_routes() as plane, local.running_node(
+                NODE_ID, CONTROL_SECRET, control_url=plane.url, silent_timeout=SILENT) as n:
             speaker = await _publisher(n, "spk")
             stays, gone = await _listener(n, "lst"), await _listener(n, "gone")
             assert await wait_for(lambda: frames_of(stays, speaker.video) > 10
                                   and frames_of(gone, speaker.video) > 10)
             vanish(gone)
-            assert await wait_for(lambda: reasons(n, "gone"), timeout=SILENT + 10)
-            assert reasons(n, "gone") == ["silent"]
+            assert await wait_for(lambda: plane.leaves, timeout=SILENT + 10)
+            assert plane.leaves == [("r", "gone", {"reason": "silent"})]
+            assert plane.issuers == {f"node:{NODE_ID}"}
             assert "gone" not in n.node.rooms["r"].sessions
             assert len(n.node.liveness) == 2
 
             before = frames_of(stays, speaker.video)
             assert await wait_for(lambda: frames_of(stays, speaker.video) > before + 15)
-            assert not reasons(n, "lst") and not reasons(n, "spk")
+            assert [pid for _, pid, _ in plane.leaves] == ["gone"]
             for client in (speaker, stays):
                 await client.close()
             await gone.close(hang_up=False)
