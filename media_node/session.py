@@ -17,6 +17,7 @@ from .forwarding import ForwardedTrack, PublishedTrack
 from .reports import SenderReports
 from .ice import enlarge_socket_buffers, filter_candidates, is_loopback, rtc_configuration
 from .icebind import IceBinding
+from .payload_types import align_payload_types
 from .slots import Slot, prefer_codec, released, sending
 from .tokens import MediaClaims
 
@@ -246,8 +247,9 @@ class Session:
                     self.pc.addTransceiver(kind, direction="recvonly")
             try:
                 offer = await self.pc.createOffer()
-                await self.pc.setLocalDescription(RTCSessionDescription(
-                    sdp=align_extmap(offer.sdp, self.pc.remoteDescription.sdp), type="offer"))
+                negotiated = self.pc.remoteDescription.sdp
+                await self.pc.setLocalDescription(RTCSessionDescription(sdp=align_payload_types(
+                    align_extmap(offer.sdp, negotiated), negotiated), type="offer"))
                 self._answer = asyncio.get_running_loop().create_future()
                 self.notify(notices.tracks(self.tracks()))
                 self.notify(notices.offer(self.pc.localDescription.sdp))

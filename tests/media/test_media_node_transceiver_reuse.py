@@ -10,6 +10,7 @@ grows.
 """
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -188,5 +189,94 @@ def test_a_host_keeps_publishing_while_its_sendrecv_m_lines_change_hands():
             assert await wait_for(lambda: from_host(later) > 15)
             for client in (first, host, watcher, second):
                 await client.close()
+
+    run(scenario())
+
+
+# A Chromium listener that answers the node's offers the way tests/e2e/static/client.html
+# does, and keeps the notices.
+_CHROMIUM_LISTENER = """async ([url, token]) => {
+  const lo = sdp => sdp.split("\\r\\n").filter(l => !l.startsWith("a=candidate:") ||
+    l.split(" ")[4] === "127.0.0.1").join("\\r\\n");
+  const pc = window.pc = new RTCPeerConnection({iceServers: []});
+  window.notices = []; window.errors = []; window.renegotiations = 0;
+  pc.addTransceiver("audio", {direction: "recvonly"});
+  pc.addTransceiver("video", {direction: "recvonly"});
+  const channel = pc.createDataChannel("signaling");
+  channel.onmessage = async (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type !== "offer") { window.notices.push(message); return; }
+    try {
+      await pc.setRemoteDescription({type: "offer", sdp: lo(message.sdp)});
+      await pc.setLocalDescription(await pc.createAnswer());
+      channel.send(JSON.stringify({type: "answer", sdp: lo(pc.localDescription.sdp)}));
+      window.renegotiations += 1;
+    } catch (e) { window.errors.push(String(e)); }
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise(done => { if (pc.iceGatheringState === "complete") done();
+    pc.addEventListener("icegatheringstatechange",
+      () => pc.iceGatheringState === "complete" && done()); });
+  const response = await fetch(url, {method: "POST", body: lo(pc.localDescription.sdp),
+    headers: {"Authorization": "Bearer " + token, "Content-Type": "application/sdp"}});
+  if (response.status !== 201) throw new Error(await response.text());
+  await pc.setRemoteDescription({type: "answer", sdp: lo(await response.text())});
+}"""
+
+_CHROMIUM_STATE = """async () => {
+  const stats = [...(await window.pc.getStats()).values()];
+  const video = stats.filter(s => s.type === "inbound-rtp" && s.kind === "video");
+  return {decoded: video.reduce((n, s) => n + (s.framesDecoded || 0), 0),
+          directions: window.pc.getTransceivers().map(t => t.currentDirection),
+          mLines: window.pc.remoteDescription.sdp.split("\\r\\n")
+            .filter(l => l.startsWith("m=")).length,
+          tracks: window.notices.filter(n => n.type === "tracks").slice(-1)
+            .map(n => n.tracks.map(t => t.participantId)).flat(),
+          errors: window.errors, renegotiations: window.renegotiations};
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("joins", ["first", "after_a_speaker"])
+def test_a_chromium_listener_decodes_each_new_speaker_on_the_same_m_lines(joins):
+    playwright_api = pytest.importorskip("playwright.async_api",
+                                         reason="Playwright is not installed")
+    from tests.e2e.system import CHROMIUM, CHROMIUM_ARGS
+
+    async def scenario():
+        async with running_node() as n, playwright_api.async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                       args=CHROMIUM_ARGS)
+            page = await browser.new_page()
+            # joining after a speaker, the listener's m-lines carry the payload types of
+            # its own offer first, and the node's re-offers use aiortc's
+            first = await _speak(n, 0) if joins == "after_a_speaker" else None
+            await page.evaluate(_CHROMIUM_LISTENER, [f"{n.base_url}/rooms/r/whip",
+                                                     n.token("r", "lst", "audience")])
+            others, state = [], None
+            for i in range(CYCLES):
+                before = 0 if first else (await page.evaluate(_CHROMIUM_STATE))["decoded"]
+                pid, speaker, _, _ = first or await _speak(n, i)
+                first = None
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    state = await page.evaluate(_CHROMIUM_STATE)
+                    if state["decoded"] > before + 15 and state["tracks"] == [pid, pid]:
+                        break
+                    await asyncio.sleep(0.2)
+                assert state["decoded"] > before + 15, (i, state)
+                assert state["tracks"] == [pid, pid] and not state["errors"], state
+                assert state["directions"] == ["recvonly", "recvonly"], state
+                assert state["mLines"] == 3, state  # audio, video, data channel
+                await _stop_speaking(n, i, speaker)
+                others.append(speaker)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and state["directions"] != ["inactive"] * 2:
+                    state = await page.evaluate(_CHROMIUM_STATE)
+                    await asyncio.sleep(0.2)
+                assert state["directions"] == ["inactive", "inactive"], state
+            await browser.close()
+            for client in others:
+                await client.close(hang_up=client.location is not None)
 
     run(scenario())
