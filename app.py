@@ -10,6 +10,7 @@ from chalicelib.api import errors, longpoll, openapi, schemas as req
 from chalicelib.api.cors import browser_cors
 from chalicelib.api.http import Call, created, install
 from chalicelib.api.nodes import events_access, nodes
+from chalicelib.application.visibility import scoped_view
 from chalicelib.nodes import wiring as media
 
 app = Chalice(app_name="dropon-rooms")
@@ -64,7 +65,7 @@ def list_rooms():
 def get_room(roomId):
     c = call()
     c.in_room(roomId)
-    return rooms().get_room(roomId, **req.room_version(c.query))
+    return rooms().read_room(c.actor, roomId, **req.room_version(c.query))
 
 
 @route("/rooms/{roomId}/policy", "PATCH")
@@ -104,7 +105,8 @@ def leave(roomId):
     c = call()
     p = c.participant(roomId)
     reason = req.reason(c.body(), "left")
-    return rooms().leave(c.actor, roomId, own_participant_id(roomId, p.identity), reason, now())
+    room = rooms().leave(c.actor, roomId, own_participant_id(roomId, p.identity), reason, now())
+    return scoped_view(room, c.actor)
 
 
 def _host_control(command: str):
@@ -136,14 +138,14 @@ def raise_hand(roomId):
     c = call()
     c.participant(roomId)
     req.empty(c.body())
-    return rooms().raise_hand(c.actor, roomId, now())
+    return scoped_view(rooms().raise_hand(c.actor, roomId, now()), c.actor)
 
 
 @route("/rooms/{roomId}/hand", "DELETE")
 def lower_own_hand(roomId):
     c = call()
     c.participant(roomId)
-    return rooms().lower_own_hand(c.actor, roomId, now())
+    return scoped_view(rooms().lower_own_hand(c.actor, roomId, now()), c.actor)
 
 
 @route("/rooms/{roomId}/bans/{identity}", "DELETE")
@@ -156,8 +158,8 @@ def lift_ban(roomId, identity):
 @route("/rooms/{roomId}/events", "GET")
 def room_events(roomId):
     c = call()
-    events_access(c, roomId)
-    return {"events": longpoll.wait_for_events(rooms(), roomId, c.query, c.settings)}
+    reader = events_access(c, roomId)
+    return longpoll.wait_for_events(rooms(), reader, roomId, c.query, c.settings)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

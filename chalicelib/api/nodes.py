@@ -12,6 +12,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from .. import bootstrap
+from ..domain.actor import Actor
 from ..nodes import wiring
 from . import errors
 from .fields import Fields, invalid
@@ -37,12 +38,14 @@ def node_call(node_id: str | None = None) -> tuple[Call, str]:
     return c, c.principal.key_id
 
 
-def events_access(c: Call, room_id: str) -> None:
-    """Members and admins read a room's events; a node reads those of its own rooms."""
+def events_access(c: Call, room_id: str) -> Actor:
+    """Who reads a room's events: admins and the room's participants (as much as their
+    role lets them, ``application.visibility``), or a node, all of its own rooms'."""
     if c.principal.kind == "node":
         wiring.service().check_room_node(c.principal.key_id, room_id)
-    else:
-        c.in_room(room_id)
+        return Actor(kind="node", id=c.principal.key_id)
+    c.in_room(room_id)
+    return c.actor
 
 
 def heartbeat_report(body: dict) -> dict:

@@ -15,11 +15,13 @@ from eventsourcing.persistence import IntegrityError
 
 from chalicelib.application.index import CREATED_TOPIC, LiveRoomIndex
 from chalicelib.application.views import event_view, join_view, room_view
+from chalicelib.application.visibility import FULL, EventFilter, reader_scope, scoped_view
 from chalicelib.domain import SCHEDULER, Actor, Room
 from chalicelib.domain.errors import (
     Conflict,
     DomainError,
     InvalidArgument,
+    NotAllowed,
     RoomNotFound,
     VersionNotFound,
 )
@@ -70,6 +72,23 @@ class RoomsApplication(Application):
         if version is not None and room.version != version:
             raise VersionNotFound(room_id, f"room {room_id} has no version {version}")
         return room_view(room)
+
+    def read_room(self, reader: Actor, room_id: Any, *, version: int | None = None,
+                  at: datetime | str | None = None) -> dict[str, Any]:
+        """``get_room`` as ``reader`` may see it now (``visibility``). Past versions are
+        the audit trail: API keys and joined hosts only (``not_a_host``)."""
+        current = room_view(self._load(_room_id(room_id)))
+        if version is None and at is None:
+            return scoped_view(current, reader)
+        if reader_scope(current, reader) != FULL:
+            raise NotAllowed("only hosts and API keys read past versions of a room",
+                             code="not_a_host", room_id=current["id"])
+        return self.get_room(room_id, version=version, at=at)
+
+    def event_filter(self, reader: Actor, room_id: Any) -> EventFilter:
+        """What ``reader`` may see of ``room_events``; only a participant needs the room."""
+        room = self._load(_room_id(room_id)) if reader.kind == "participant" else None
+        return EventFilter(reader, room_view(room) if room else None)
 
     def list_rooms(self, *, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
         """Rooms in creation order, ``limit`` (1-100) at a time. The cursor is the
