@@ -55,6 +55,36 @@ HOST_CONTROLS = {"admit": "Admit a waiting participant", "deny": "Deny a waiting
 HOST = "admin, or a participant token of the room whose participant is a host"
 MEMBER = "admin, or a participant token of this room"
 
+# what a reader sees depends on what it is in the room now (docs/api.md, "What a token reads")
+READ_SCOPES = (
+    "Admin tokens and the room's joined hosts get the full room. A joined speaker or "
+    "audience member gets the member view: no bans, only joined participants with "
+    "id, identity, role, handRaised, muted. Anyone else with a token of the room (waiting, "
+    "departed, not joined) gets {id, name, status, participant} with its own record only. "
+    "Past versions (version, at) are for admins and hosts.")
+FEED_SCOPES = (
+    "Admins, hosts and the room's media node get every event. A joined speaker or "
+    "audience member gets the live call's events (joins and admissions, leaves without "
+    "reason, hands, roles, mutes, policy, node, lifecycle) and its own; no knocks, "
+    "denials, kicks or bans of others (another's kick reads as ParticipantLeft). Anyone "
+    "else gets its own events and RoomOpened/RoomClosed, with other participants unnamed. "
+    "Hidden events still advance nextAfter.")
+ROOM_VIEWS = {"type": "object", "required": ["id", "name", "status"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "status": {"type": "string"},
+    "participants": {"type": "array", "items": OBJ}, "bans": {"type": "array", "items": OBJ},
+    "participant": {"type": "object", "nullable": True}}}
+EVENTS = {"type": "object", "required": ["events", "nextAfter"], "properties": {
+    "events": {"type": "array", "items": {"type": "object", "properties": {
+        "seq": {"type": "integer"}, "type": {"type": "string"}, "time": TIME,
+        "actor": OBJ, "data": OBJ}}},
+    "nextAfter": {"type": "integer", "description": "the last seq this read covered, "
+                  "shown or hidden: the next after"}}}
+
+
+def _scoped(operation: dict, scopes: str) -> dict:
+    operation["description"] += " " + scopes
+    return operation
+
 
 def _paths() -> dict:
     reason = body({"reason": {"type": "string", "maxLength": 200}})
@@ -68,9 +98,12 @@ def _paths() -> dict:
             "get": op("List rooms", params=[
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size"),
                 query("cursor", {"type": "string"}, "nextCursor of the previous page")])},
-        "/rooms/{roomId}": {"get": op("A room's state, now or as it was", auth=MEMBER, params=[
-            ROOM, query("version", {"type": "integer", "minimum": 1}, "state at this version"),
-            query("at", TIME, "state at this time")])},
+        "/rooms/{roomId}": {"get": _scoped(op(
+            "A room's state, now or as it was", auth=MEMBER, result=ROOM_VIEWS, params=[
+                ROOM, query("version", {"type": "integer", "minimum": 1},
+                            "state at this version (admin or host; else 403 not_a_host)"),
+                query("at", TIME, "state at this time (admin or host; else 403 not_a_host)")]),
+            READ_SCOPES)},
         "/rooms/{roomId}/policy": {"patch": op(
             "Change the room's policy", auth=HOST, params=[ROOM],
             request={"required": True, "content": {"application/json": {"schema": OBJ}}})},
@@ -98,12 +131,16 @@ def _paths() -> dict:
             "delete": op("Lower your hand", params=[ROOM], auth="a participant token")},
         "/rooms/{roomId}/bans/{identity}": {"delete": op("Lift a ban", auth=HOST,
                                                          params=[ROOM, IDENTITY])},
-        "/rooms/{roomId}/events": {"get": op("The room's history, in order",
-                                             auth=MEMBER + ", or the room's media node", params=[
-            ROOM, query("after", {"type": "integer", "minimum": 0}, "events after this seq"),
-            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most"),
-            query("wait", {"type": "integer", "minimum": 0, "maximum": 20},
-                  "seconds to wait for a first event (long poll)")])},
+        "/rooms/{roomId}/events": {"get": _scoped(op(
+            "The room's history, in order", auth=MEMBER + ", or the room's media node",
+            result=EVENTS, params=[
+                ROOM, query("after", {"type": "integer", "minimum": 0},
+                            "events after this seq (pass the last nextAfter)"),
+                query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+                      "at most this many stored events are read"),
+                query("wait", {"type": "integer", "minimum": 0, "maximum": 20},
+                      "seconds to wait for a first event the caller may see (long poll)")]),
+            FEED_SCOPES)},
     }
     paths.update(_node_paths())
     for path, summary in HOST_CONTROLS.items():
