@@ -22,12 +22,12 @@ def wait_for_events(application, reader, room_id: str, query: dict, settings) ->
     args = events_query(query, settings.max_events_wait)
     after, limit = args["after"], args["limit"]
     deadline = time.monotonic() + args["wait"]
-    visible = application.event_filter(reader, room_id)
+    feed = application.event_filter(reader, room_id)
     while True:
         page = application.room_events(room_id, after=after, limit=limit)
         if page:
             after = page[-1]["seq"]
-        events = visible.visible(page)
+        events = feed.visible(page)
         if events or time.monotonic() >= deadline:
             return {"events": events, "nextAfter": after}
         if len(page) < limit:  # caught up: wait for the next event

@@ -88,7 +88,7 @@ class RoomsApplication(Application):
     def event_filter(self, reader: Actor, room_id: Any) -> EventFilter:
         """What ``reader`` may see of ``room_events``; only a participant needs the room."""
         room = self._load(_room_id(room_id)) if reader.kind == "participant" else None
-        return EventFilter(reader, room_view(room) if room else None)
+        return EventFilter(reader, None if room is None else room_view(room))
 
     def list_rooms(self, *, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
         """Rooms in creation order, ``limit`` (1-100) at a time. The cursor is the
