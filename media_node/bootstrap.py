@@ -7,6 +7,7 @@ from .control_plane import ControlPlane, HttpControlPlane, StandaloneControlPlan
 from .ice import restrict_to_loopback, tolerate_consent_misses
 from .icebind import IceBinding, PortRange
 from .node import MediaNode
+from .remb import set_publisher_max_bitrate
 
 
 def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) -> MediaNode:
@@ -17,6 +18,7 @@ def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) ->
     if config.ice_loopback_only:
         restrict_to_loopback()
     tolerate_consent_misses(config.consent_failures)
+    set_publisher_max_bitrate(config.publisher_max_bitrate)
     use_native(config.fanout)
     if control_plane is None:
         if config.standalone:

@@ -5,6 +5,8 @@ import ipaddress
 import os
 from dataclasses import dataclass
 
+from .remb import DEFAULT_PUBLISHER_MAX_BITRATE, check_publisher_max_bitrate
+
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "y", "on")
@@ -110,6 +112,8 @@ class NodeConfig:
     :param ice_port_min: lowest UDP port of ICE sockets; 0 with ``ice_port_max`` 0
         means ephemeral ports.
     :param ice_port_max: highest UDP port of ICE sockets.
+    :param publisher_max_bitrate: bits/s each publisher is told by REMB it may send
+        (a fixed cap, :mod:`media_node.remb`); 0 sends no REMB.
     :param silent_timeout: seconds a connected peer may send nothing (no STUN, DTLS,
         RTP or RTCP) before its session is ended as ``silent`` (``liveness.py``).
     :param fanout: the direct path's packet loop: ``c`` (``media_node/_fanout``, one
@@ -131,6 +135,7 @@ class NodeConfig:
     ice_public_ip: str = ""
     ice_port_min: int = 0
     ice_port_max: int = 0
+    publisher_max_bitrate: int = DEFAULT_PUBLISHER_MAX_BITRATE
     fanout: str = "auto"
     silent_timeout: float = 12.0
 
@@ -138,6 +143,7 @@ class NodeConfig:
         if self.ice_public_ip:
             check_ice_public_ip(self.ice_public_ip, self.ice_loopback_only)
         check_ice_ports(self.ice_port_min, self.ice_port_max)
+        check_publisher_max_bitrate(self.publisher_max_bitrate)
         check_silent_timeout(self.silent_timeout)
 
     def __repr__(self) -> str:  # keep the secret out of logs
@@ -182,6 +188,8 @@ class NodeConfig:
             ice_public_ip=env.get("DROPON_ICE_PUBLIC_IP", "").strip(),
             ice_port_min=_int(env, "DROPON_ICE_PORT_MIN", "0"),
             ice_port_max=_int(env, "DROPON_ICE_PORT_MAX", "0"),
+            publisher_max_bitrate=_int(env, "DROPON_PUBLISHER_MAX_BITRATE",
+                                       str(DEFAULT_PUBLISHER_MAX_BITRATE)),
             fanout=_fanout(env.get("DROPON_FANOUT", "auto")),
             silent_timeout=_float(env, "DROPON_SILENT_TIMEOUT", "12"),
         )

@@ -1,4 +1,4 @@
-"""Direct-path logic on RTP: keyframes told from payloads, REMB throttling."""
+"""Direct-path logic on RTP: keyframes told from payloads."""
 from __future__ import annotations
 
 import pytest
@@ -41,13 +41,3 @@ def test_h264_keyframe_in_single_stap_a_and_fu_a_packets():
 
 def test_audio_frames_are_always_keyframes():
     assert rtp_frame_is_keyframe("opus", [b"\xfc"])
-
-
-def test_remb_estimates_are_passed_on_at_most_every_200_ms_unless_they_drop():
-    from media_node.ingest import RembThrottle
-    throttle = RembThrottle()
-    assert throttle.due(1_000_000, 0)
-    assert not throttle.due(1_000_000, 50) and not throttle.due(980_000, 100)
-    assert throttle.due(960_000, 120)  # more than 3 % below the last one sent
-    assert not throttle.due(2_000_000, 300)  # 180 ms after it
-    assert throttle.due(2_000_000, 320)
