@@ -86,8 +86,7 @@ class RtpIngest:
             path = SocketRtpPath.of(r.transport)
             if path is not None:
                 path.claim(packet.ssrc, r, self.handle_datagram)
-        while self._rtcp:
-            await r._send_rtcp(self._rtcp.pop(0))
+        await self._send_queued_rtcp()
 
     def handle_datagram(self, data: bytes) -> None:
         """One clear RTP datagram by the socket path, synchronously on the loop."""
@@ -114,6 +113,7 @@ class RtpIngest:
             task.add_done_callback(self._tasks.discard)
 
     async def _send_queued_rtcp(self) -> None:
+        # NACKs and REMB: a few per second at most
         while self._rtcp:
             await self._r._send_rtcp(self._rtcp.pop(0))
 

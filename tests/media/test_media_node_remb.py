@@ -83,7 +83,7 @@ def test_publisher_gets_the_configured_cap_about_once_a_second_and_media_flows()
             assert all(bitrate == CAP_AS_SENT and ssrcs == [video_ssrc]
                        for _, bitrate, ssrcs in got), got
             gaps = [b[0] - a[0] for a, b in zip(got, got[1:])]
-            assert all(0.8 < gap < 1.6 for gap in gaps), gaps  # ~1 s, not per packet
+            assert all(0.5 < gap < 2.5 for gap in gaps), gaps  # ~1 s, not per packet
             assert rembs(seen["audio"]) == []  # one cap per connection, sent on video
 
             # forwarding still works, and past the first packets by the socket path
