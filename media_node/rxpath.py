@@ -65,7 +65,8 @@ class SocketRtpPath:
         Only from aiortc's path (so its queue holds every earlier packet), and only
         when that queue is empty. :returns: whether the claim took effect.
         """
-        if ssrc in self._claims:
+        claim = self._claims.get(ssrc)
+        if claim is not None and claim[0] is receiver:
             return True
         if not self._connection._queue.empty():
             return False

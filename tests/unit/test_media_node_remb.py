@@ -1,4 +1,4 @@
-"""REMB cap schedule, its setting, and the receive path's lean loss bookkeeping."""
+"""REMB cap schedule, its setting, the lean loss bookkeeping and the socket RTP path."""
 from __future__ import annotations
 
 import random
@@ -86,3 +86,70 @@ def test_nack_list_matches_aiortcs_generator(seed):
         assert ours.add(seq) == theirs.add(RtpPacket(sequence_number=seq))
         assert ours.missing == theirs.missing
     assert ours.missing
+
+
+class _Queue:
+    def __init__(self):
+        self.items = []
+
+    def empty(self):
+        return not self.items
+
+
+class _Srtp:
+    def unprotect(self, data):
+        if data.endswith(b"BAD"):
+            import pylibsrtp
+            raise pylibsrtp.Error("auth")
+        return b"clear:" + data
+
+
+class _Dtls:
+    """The parts of aiortc's RTCDtlsTransport and aioice's Connection the path touches."""
+
+    def __init__(self):
+        self.protocol = type("Protocol", (), {})()
+        self.slow = []
+        self.protocol.datagram_received = lambda data, addr: self.slow.append(data)
+        connection = type("Connection", (), {})()
+        connection._protocols, connection._queue = [self.protocol], _Queue()
+        self.transport = type("Ice", (), {"_connection": connection})()
+        self._rtp_router = type("Router", (), {"ssrc_table": {}})()
+        self._rx_srtp = _Srtp()
+        self._RTCDtlsTransport__rx_packets = self._RTCDtlsTransport__rx_bytes = 0
+
+
+def _rtp(ssrc: int, tail: bytes = b"payload") -> bytes:
+    return bytes([0x80, 96, 0, 1, 0, 0, 0, 9]) + ssrc.to_bytes(4, "big") + tail
+
+
+def test_socket_path_takes_only_claimed_srtp_of_the_mapped_receiver():
+    from media_node.rxpath import SocketRtpPath
+    dtls, receiver, got = _Dtls(), object(), []
+    path = SocketRtpPath.of(dtls)
+    assert SocketRtpPath.of(dtls) is path  # one per transport
+    dtls._rtp_router.ssrc_table[7] = receiver
+    dtls.transport._connection._queue.items.append("earlier packet")
+    assert not path.claim(7, receiver, got.append)  # aiortc's queue must drain first
+    dtls.transport._connection._queue.items.clear()
+    assert path.claim(7, receiver, got.append)
+
+    received = dtls.protocol.datagram_received
+    rtcp = bytes([0x80, 200]) + bytes(20)
+    for data in (_rtp(7), _rtp(8), rtcp, b"\x00\x01stun", _rtp(7, b"BAD")):
+        received(data, ("127.0.0.1", 1))
+    assert got == [b"clear:" + _rtp(7)]
+    assert dtls.slow == [_rtp(8), rtcp, b"\x00\x01stun"]  # aiortc's path, unchanged
+    assert dtls._RTCDtlsTransport__rx_packets == 2  # the forged one counts, as in aiortc
+
+    dtls._rtp_router.ssrc_table[7] = object()  # renegotiated away: aiortc decides again
+    received(_rtp(7), ("127.0.0.1", 1))
+    assert len(got) == 1 and dtls.slow[-1] == _rtp(7)
+
+
+def test_a_failing_handler_never_reaches_the_socket():
+    from media_node.rxpath import SocketRtpPath
+    dtls, receiver = _Dtls(), object()
+    dtls._rtp_router.ssrc_table[7] = receiver
+    SocketRtpPath.of(dtls).claim(7, receiver, lambda data: 1 / 0)
+    dtls.protocol.datagram_received(_rtp(7), ("127.0.0.1", 1))  # logged, not raised
