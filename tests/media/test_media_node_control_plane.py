@@ -6,6 +6,7 @@ this checks the node's side: node tokens, heartbeat body, long-poll resume, leav
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import jwt
 import pytest
@@ -57,41 +58,48 @@ class ControlPlaneRoutes:
         return web.json_response({}, status=202)
 
 
+@contextlib.asynccontextmanager
+async def control_plane_routes(routes: ControlPlaneRoutes):
+    """``routes`` served on 127.0.0.1 as the control plane's node-facing routes."""
+    app = web.Application()
+    app.router.add_post("/nodes/{node}/heartbeat", routes.heartbeat)
+    app.router.add_get("/rooms/{room}/events", routes.events_feed)
+    app.router.add_post("/rooms/{room}/participants/{pid}/disconnected", routes.disconnected)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    routes.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    try:
+        yield routes
+    finally:
+        await runner.cleanup()
+
+
 def test_heartbeat_events_feed_and_leave_report():
+    applied: list[tuple[str, dict]] = []
+
+    async def apply(room_id, event):
+        applied.append((room_id, event))
+
     async def scenario():
-        routes = ControlPlaneRoutes()
-        app = web.Application()
-        app.router.add_post("/nodes/{node}/heartbeat", routes.heartbeat)
-        app.router.add_get("/rooms/{room}/events", routes.events_feed)
-        app.router.add_post("/rooms/{room}/participants/{pid}/disconnected", routes.disconnected)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-
-        applied: list[tuple[str, dict]] = []
-
-        async def apply(room_id, event):
-            applied.append((room_id, event))
-
-        plane = HttpControlPlane(base, "n1", SECRET, "http://127.0.0.1:8100", capacity=64,
-                                 interval=0.1, wait=1)
-        try:
-            await plane.start(lambda: {"rooms": 1, "participants": 2, "streams": 3})
-            plane.watch_room("room-1", apply)
-            assert await wait_for(lambda: len(applied) == 2 and len(routes.heartbeats) >= 2)
-            assert [e["seq"] for _, e in applied] == [1, 2]
-            assert await wait_for(lambda: routes.polls.count("2") >= 1)  # resumes after seq 2
-            assert routes.polls[0] == "0"
-            beat = routes.heartbeats[0]
-            assert beat["url"] == "http://127.0.0.1:8100" and beat["capacity"] == 64
-            assert (beat["rooms"], beat["participants"], beat["streams"]) == (1, 2, 3)
-            await plane.report_disconnected("room-1", "p", "connection_failed")  # retried once
-            assert routes.leaves == [("room-1", "p", {"reason": "connection_failed"})]
-            assert routes.issuers == {"node:n1"}
-        finally:
-            await plane.close()
-            await runner.cleanup()
+        async with control_plane_routes(ControlPlaneRoutes()) as routes:
+            plane = HttpControlPlane(routes.url, "n1", SECRET, "http://127.0.0.1:8100",
+                                     capacity=64, interval=0.1, wait=1)
+            try:
+                await plane.start(lambda: {"rooms": 1, "participants": 2, "streams": 3})
+                plane.watch_room("room-1", apply)
+                assert await wait_for(lambda: len(applied) == 2 and len(routes.heartbeats) >= 2)
+                assert [e["seq"] for _, e in applied] == [1, 2]
+                assert await wait_for(lambda: routes.polls.count("2") >= 1)  # resumes after 2
+                assert routes.polls[0] == "0"
+                beat = routes.heartbeats[0]
+                assert beat["url"] == "http://127.0.0.1:8100" and beat["capacity"] == 64
+                assert (beat["rooms"], beat["participants"], beat["streams"]) == (1, 2, 3)
+                await plane.report_disconnected("room-1", "p", "connection_failed")  # retried
+                assert routes.leaves == [("room-1", "p", {"reason": "connection_failed"})]
+                assert routes.issuers == {"node:n1"}
+            finally:
+                await plane.close()
 
     run(scenario())

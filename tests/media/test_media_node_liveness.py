@@ -7,12 +7,10 @@ DTLS close_notify, no consent check, no RTCP.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import aioice.ice
 import pytest
-from aiohttp import web
 
 from media_node import local
 from media_node.config import NodeConfig
@@ -22,6 +20,7 @@ from media_node.sources import EncodedAudioSource, EncodedVideoSource
 from .helpers import NODE_ID, run, running_node, wait_for
 from .test_media_node_control_plane import SECRET as CONTROL_SECRET
 from .test_media_node_control_plane import ControlPlaneRoutes
+from .test_media_node_control_plane import control_plane_routes as serve_routes
 
 SILENT = 2.0  # DROPON_SILENT_TIMEOUT for these tests
 
@@ -45,24 +44,11 @@ def reasons(n, participant: str) -> list[str]:
     return [reason for _, pid, reason in n.node.control_plane.disconnected if pid == participant]
 
 
-@contextlib.asynccontextmanager
-async def control_plane_routes():
-    """The control plane's node-facing routes on 127.0.0.1 (its own tests cover them)."""
+def control_plane_routes():
+    """The control plane's node-facing routes on 127.0.0.1, with no room events."""
     routes = ControlPlaneRoutes()
     routes.events = []
-    app = web.Application()
-    app.router.add_post("/nodes/{node}/heartbeat", routes.heartbeat)
-    app.router.add_get("/rooms/{room}/events", routes.events_feed)
-    app.router.add_post("/rooms/{room}/participants/{pid}/disconnected", routes.disconnected)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    routes.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    try:
-        yield routes
-    finally:
-        await runner.cleanup()
+    return serve_routes(routes)
 
 
 async def _publisher(n, participant, room="r"):
