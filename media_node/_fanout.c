@@ -97,7 +97,7 @@ write_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     srtp_protect_fn protect = (srtp_protect_fn)PyLong_AsVoidPtr(args[0]);
     void *ctx = PyLong_AsVoidPtr(args[1]);
-    int fd = _PyLong_AsInt(args[2]);
+    long fd = PyLong_AsLong(args[2]);
     long pt = PyLong_AsLong(args[5]);
     long delta = PyLong_AsLong(args[6]);
     unsigned long ts = PyLong_AsUnsignedLongMask(args[7]);
@@ -105,6 +105,10 @@ write_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     int direct = PyObject_IsTrue(args[11]);
     if (PyErr_Occurred() || direct < 0)
         return NULL;
+    if (fd < -1 || fd > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "bad socket descriptor");
+        return NULL;
+    }
     if (protect == NULL || ctx == NULL) {
         PyErr_SetString(PyExc_ValueError, "no SRTP context");
         return NULL;
@@ -177,12 +181,12 @@ write_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         octets += (unsigned long long)plen;
         sent++;
         if (count == BATCH) {
-            if (flush(count, fd, &name, (socklen_t)namelen, &direct, &unsent) < 0)
+            if (flush(count, (int)fd, &name, (socklen_t)namelen, &direct, &unsent) < 0)
                 goto error;
             count = 0;
         }
     }
-    if (count && flush(count, fd, &name, (socklen_t)namelen, &direct, &unsent) < 0)
+    if (count && flush(count, (int)fd, &name, (socklen_t)namelen, &direct, &unsent) < 0)
         goto error;
     Py_DECREF(ts_obj);
     if (unsent == NULL) {

@@ -158,10 +158,16 @@ class RtpWriter:
         self._srtp_t = srtp_session(srtp)
         sock = getattr(self._udp, "_sock", None)
         self._sock_sendto = sock.sendto if sock is not None else self._udp.sendto
-        # for the C loop: the raw socket, libsrtp context and destination
+        # for the C loop: the raw socket, libsrtp context and destination; without a
+        # socket or a plain IP literal (an IPv6 zone, say) the Python loop sends
         self._fd = sock.fileno() if sock is not None else -1
         self._ctx = int(ffi.cast("uintptr_t", self._srtp_t))
-        self._sockaddr = _fanout.sockaddr(*self._addr[:2]) if _fanout is not None else None
+        self._sockaddr = None
+        if _fanout is not None and self._fd >= 0:
+            try:
+                self._sockaddr = _fanout.sockaddr(*self._addr[:2])
+            except (TypeError, ValueError):
+                logger.info("no C send path to %r: the Python loop sends", self._addr)
 
     def resync(self) -> None:
         """Continue the sequence numbers from the next frame written (frames were skipped)."""
@@ -190,7 +196,7 @@ class RtpWriter:
         ts = (self._ts_offset + timestamp) & 0xFFFFFFFF
         native = _native_write
         # is_closing: asyncio closes the socket (and frees its fd) soon after
-        if native is not None and self._fd >= 0 and not udp.is_closing():
+        if native is not None and self._sockaddr is not None and not udp.is_closing():
             # straight to the socket while asyncio has nothing queued for it (keeps order)
             sent, octets, seq, unsent = native(
                 _PROTECT_ADDRESS, self._ctx, self._fd, self._sockaddr, self._header,

@@ -198,3 +198,15 @@ def test_c_loop_refuses_bad_arguments_without_writing(loop_impl, bad):
             fanout._PROTECT_ADDRESS, int(fanout.ffi.cast("uintptr_t", fanout.srtp_session(session))),
             -1, args["sockaddr"], b"\x80" * 12, 96, 0, 0, args["packets"], args["history"],
             MAX_PACKET, False)
+
+
+@needs_c
+def test_c_sockaddr_takes_ip_literals_only(loop_impl):
+    """A zoned IPv6 or a host name has no C destination: the writer's Python loop sends."""
+    assert len(fanout._fanout.sockaddr("127.0.0.1", 9)) == 16
+    assert len(fanout._fanout.sockaddr("::1", 9)) == 28
+    for bad in ("fe80::1%lo", "localhost", ""):
+        with pytest.raises(ValueError):
+            fanout._fanout.sockaddr(bad, 9)
+    with pytest.raises(ValueError):
+        fanout._fanout.sockaddr("127.0.0.1", 70000)
