@@ -14,6 +14,7 @@ command -v java     >/dev/null || need+=(openjdk-17-jre-headless)
 command -v node     >/dev/null || need+=(nodejs npm)
 command -v curl     >/dev/null || need+=(curl)      # the README's walk-through
 command -v jq       >/dev/null || need+=(jq)
+command -v gcc      >/dev/null || need+=(gcc libc6-dev)  # media_node/_fanout.c (make venv)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
