@@ -20,7 +20,12 @@ def main() -> int:
         print(f"media_node: {exc}", file=sys.stderr)
         return 2
     logging.getLogger(__name__).info("starting %r", config)
-    web.run_app(make_app(build_node(config)), host=config.host, port=config.port,
+    try:
+        node = build_node(config)
+    except RuntimeError as exc:  # e.g. DROPON_FANOUT=c without the C module
+        print(f"media_node: {exc}", file=sys.stderr)
+        return 2
+    web.run_app(make_app(node), host=config.host, port=config.port,
                 print=None, handle_signals=True)
     return 0
 
