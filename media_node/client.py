@@ -121,6 +121,8 @@ class WhipClient:
             self.notices.append(data)
 
     async def _answer(self, sdp: str) -> None:
+        if self.pc.signalingState == "closed":
+            return  # an offer that crossed our hang-up (a speaker left as we did)
         await self.pc.setRemoteDescription(RTCSessionDescription(self._sdp(sdp), "offer"))
         while self._to_publish:
             self.publish(self._to_publish.pop(0))
