@@ -54,8 +54,9 @@ def start_target(name: str, workdir: Path, server_cpu: int):
                "DROPON_NODE_PORT": str(port), "DROPON_NODE_PUBLIC_URL": url,
                "DROPON_ICE_LOOPBACK_ONLY": "1",
                "DROPON_FANOUT": "python" if name == "node-py" else "c"}
-        # one pair in the offer; the node adds the other speakers by renegotiation
-        client_flags = ["--data-channel", "--recv-transceivers", "1"]
+        # a receive pair per current speaker in the offer, as WHEP (and Janus's offer to
+        # its subscribers) carries every stream; later speakers come by renegotiation
+        client_flags = ["--data-channel", "--recv-transceivers", "2"]
     elif name == "relay":
         argv = [*pin, *python, "-m", "bench.sfu.relay_server", "--port", str(port)]
         env = {**whip_env, "DROPON_NODE_ID": NODE_ID}
