@@ -12,15 +12,18 @@ def _flag(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "y", "on")
 
 
-def _forwarding(value: str) -> str:
-    if value not in ("direct", "pack"):
-        raise ValueError("DROPON_FORWARDING must be 'direct' or 'pack'")
-    return value
+FORWARDING_MODES = ("direct", "pack")
+FANOUT_MODES = ("auto", "c", "python")
 
 
-def _fanout(value: str) -> str:
-    if value not in ("auto", "c", "python"):
-        raise ValueError("DROPON_FANOUT must be 'auto', 'c' or 'python'")
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``.
+
+    :raises ValueError: with a message naming the variable ``name`` and the choices.
+    """
+    if value not in choices:
+        *rest, last = (f"'{c}'" for c in choices)
+        raise ValueError(f"{name} must be {', '.join(rest)} or {last}")
     return value
 
 
@@ -183,13 +186,14 @@ class NodeConfig:
             max_participants=int(env.get("DROPON_MAX_PARTICIPANTS", "64")),
             heartbeat_interval=float(env.get("DROPON_HEARTBEAT_INTERVAL", "5")),
             connect_timeout=float(env.get("DROPON_CONNECT_TIMEOUT", "15")),
-            forwarding=_forwarding(env.get("DROPON_FORWARDING", "direct")),
+            forwarding=check_choice("DROPON_FORWARDING", env.get("DROPON_FORWARDING", "direct"),
+                                    FORWARDING_MODES),
             consent_failures=max(1, int(env.get("DROPON_ICE_CONSENT_FAILURES", "12"))),
             ice_public_ip=env.get("DROPON_ICE_PUBLIC_IP", "").strip(),
             ice_port_min=_int(env, "DROPON_ICE_PORT_MIN", "0"),
             ice_port_max=_int(env, "DROPON_ICE_PORT_MAX", "0"),
             publisher_max_bitrate=_int(env, "DROPON_PUBLISHER_MAX_BITRATE",
                                        str(DEFAULT_PUBLISHER_MAX_BITRATE)),
-            fanout=_fanout(env.get("DROPON_FANOUT", "auto")),
+            fanout=check_choice("DROPON_FANOUT", env.get("DROPON_FANOUT", "auto"), FANOUT_MODES),
             silent_timeout=_float(env, "DROPON_SILENT_TIMEOUT", "12"),
         )

@@ -29,6 +29,7 @@ from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random32
 
+from .config import FANOUT_MODES, check_choice
 from .reports import silence_sender_rtcp
 
 try:
@@ -64,8 +65,7 @@ def use_native(mode: str = "auto") -> bool:
     :raises RuntimeError: ``c`` was asked for and ``media_node/_fanout`` is not built.
     """
     global _native_write
-    if mode not in ("auto", "c", "python"):
-        raise ValueError("DROPON_FANOUT must be 'auto', 'c' or 'python'")
+    check_choice("DROPON_FANOUT", mode, FANOUT_MODES)
     if mode == "c" and _fanout is None:
         raise RuntimeError("DROPON_FANOUT=c but media_node/_fanout is not built "
                            "(python -m media_node.build_fanout)")
