@@ -142,7 +142,8 @@ def measure_target(name: str, publishers: int, levels: list[int], seconds: float
 def _run_levels(result: TargetResult, target, levels, seconds, warmup, workdir, client_cpu,
                 clients: list[ClientProcess], log) -> None:
     name, publishers = result.name, result.publishers
-    common = ["--target", name.removesuffix("-py"), "--publishers", str(publishers), *target.client_args]
+    # the client args name the protocol the clients speak (node-py speaks node's)
+    common = ["--publishers", str(publishers), *target.client_args]
     pub = ClientProcess(target.client_prefix, ["--mode", "publish", *common],
                         target.client_env, client_cpu, workdir / f"{name}-publishers.log")
     clients.append(pub)

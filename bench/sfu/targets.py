@@ -40,7 +40,7 @@ def start_target(name: str, workdir: Path, server_cpu: int):
         try:
             with JanusProcess(net, workdir / "janus", server_cpu) as server:
                 yield RunningTarget(name, server.pid, net.exec_prefix(net.client_ns), [
-                    "--url", f"http://{net.server_ip}:{JANUS_PORT}/janus", "--room", str(JANUS_ROOM),
+                    "--target", "janus", "--url", f"http://{net.server_ip}:{JANUS_PORT}/janus", "--room", str(JANUS_ROOM),
                     "--ice-address", net.client_ip])
         finally:
             net.down()
@@ -56,11 +56,11 @@ def start_target(name: str, workdir: Path, server_cpu: int):
                "DROPON_FANOUT": "python" if name == "node-py" else "c"}
         # a receive pair per current speaker in the offer, as WHEP (and Janus's offer to
         # its subscribers) carries every stream; later speakers come by renegotiation
-        client_flags = ["--data-channel", "--recv-transceivers", "2"]
+        client_flags = ["--target", "node", "--data-channel", "--recv-transceivers", "2"]
     elif name == "relay":
         argv = [*pin, *python, "-m", "bench.sfu.relay_server", "--port", str(port)]
         env = {**whip_env, "DROPON_NODE_ID": NODE_ID}
-        client_flags = ["--recv-transceivers", "2"]
+        client_flags = ["--target", "relay", "--recv-transceivers", "2"]
     else:
         raise ValueError(f"unknown target {name!r}")
     server = ServerProcess(argv, port, cwd=ROOT, env=env, log_path=workdir / f"{name}.log")
