@@ -1,7 +1,7 @@
 """API latency benchmark (issue 3): ``join`` and ``raise hand`` through the HTTP handler.
 
 Rooms with 10 prior events (the baseline) and with 10,000, with snapshots on
-(``DROPON_SNAPSHOT_INTERVAL``) and off, all on DynamoDB Local (in memory, started here).
+(``DROPON_SNAPSHOT_INTERVAL``) and off, all on the embedded DynamoDB (in memory, started here).
 Requests go through chalice's local API Gateway into the Chalice app, as ``chalice
 local`` serves them. Both settings read the same tables: "off" is a RoomsApplication with
 snapshotting disabled, so it replays every event; "on" loads the latest snapshot.
@@ -38,11 +38,11 @@ from chalicelib import bootstrap  # noqa: E402
 from chalicelib.api.auth import mint_admin_token, mint_participant_token  # noqa: E402
 from chalicelib.application import Actor, RoomsApplication  # noqa: E402
 from chalicelib.config import Settings  # noqa: E402
-from devstack.dynamodb_local import dynamodb_local, endpoint  # noqa: E402
+from devstack.dynamodb import embedded_dynamodb, endpoint  # noqa: E402
 
 KEY, SECRET = "bench", "bench-secret-" + "z" * 24
 SMALL = 100  # rooms up to this many events are made fresh for every sample
-BATCH = 5  # events per transaction: DynamoDB Local allows 10 actions, two per event
+BATCH = 50  # events per transaction: DynamoDB allows 100 actions, two per event
 
 
 def parse_args(argv=None):
@@ -126,19 +126,19 @@ def pct(values: list[float], q: float) -> float:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    # stop DynamoDB Local (the with block below) on SIGTERM too
+    # stop the embedded DynamoDB (the with block below) on SIGTERM too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = [int(x) for x in args.events.split(",")]
     print("command: python bench/api.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])))
     results = {}
-    with dynamodb_local() as server:
+    with embedded_dynamodb() as server:
         env = {"PERSISTENCE_MODULE": "chalicelib.persistence.dynamodb", "CREATE_TABLE": "y",
                "DYNAMODB_TABLE_PREFIX": "bench", "AWS_ENDPOINT_URL": endpoint(server),
                "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
                "AWS_SECRET_ACCESS_KEY": "bench"}
         os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
         bench = Bench(env, args.snapshot_interval)
-        for application in (bench.on, bench.off):  # warm up tables, connections, the JVM
+        for application in (bench.on, bench.off):  # warm up tables and connections
             for _ in range(args.warmup):
                 bench.sample(application, bench.room_with(sizes[0], 1))
         shared = {}

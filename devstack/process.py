@@ -1,6 +1,7 @@
 """Start a local server process, wait for its port, stop it by pid."""
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -17,6 +18,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> None:
+    """In a child between fork and exec: get SIGTERM when the parent dies, even by
+    SIGKILL, so that no server outlives whoever started it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
+def popen(argv: list[str], **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen`` in a new session, dying with its parent."""
+    return subprocess.Popen(argv, start_new_session=True, preexec_fn=die_with_parent, **kwargs)
 
 
 def wait_for_port(port: int, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
@@ -44,8 +61,8 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> "ServerProcess":
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = popen(self.argv, cwd=self.cwd, env=self.env, stdout=out,
+                          stderr=subprocess.STDOUT)
         try:
             wait_for_port(self.port, timeout, self.proc)
         except Exception:

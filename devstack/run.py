@@ -1,6 +1,6 @@
 """``make run``: the whole system on embedded defaults, on 127.0.0.1.
 
-Services start in the order of ``SERVICES`` (DynamoDB Local, tables, ``chalice local``,
+Services start in the order of ``SERVICES`` (the embedded DynamoDB, tables, ``chalice local``,
 one media node, the ticker) and stop in reverse, each by its pid, on
 Ctrl-C or when one of them dies. To add one (a media node, say), write a function that
 takes the ``Stack``, starts the service, adds what others need to ``stack.env`` and
@@ -15,13 +15,14 @@ import time
 from dataclasses import dataclass, field
 
 from .devkey import DATA, load_or_create
-from .dynamodb_local import dynamodb_local, endpoint
-from .process import ROOT, ServerProcess
+from .dynamodb import embedded_dynamodb, endpoint
+from .process import ROOT, ServerProcess, popen
 
 LOGS = DATA / "logs"
 API_PORT = int(os.environ.get("DROPON_API_PORT", "8000"))
 TICK_SECONDS = float(os.environ.get("DROPON_TICK_SECONDS", "5"))
 NODE_PORT = int(os.environ.get("DROPON_NODE_PORT", "8100"))
+DYNAMODB_PORT = int(os.environ.get("DROPON_DYNAMODB_PORT", "0"))  # 0: any free port
 
 
 @dataclass
@@ -35,9 +36,11 @@ class Stack:
 
 
 def dynamodb(stack: Stack):
-    server = dynamodb_local(db_path=DATA / "dynamodb", log_path=LOGS / "dynamodb.log").start()
+    # moto made safe (devstack/dynamodb); every acknowledged write is journalled in .data
+    server = embedded_dynamodb(port=DYNAMODB_PORT or None, data_dir=DATA / "dynamodb",
+                               log_path=LOGS / "dynamodb.log").start()
     stack.env["AWS_ENDPOINT_URL"] = endpoint(server)
-    stack.notes.append(f"DynamoDB Local  {endpoint(server)}  (data in {DATA / 'dynamodb'})")
+    stack.notes.append(f"DynamoDB        {endpoint(server)}  (embedded; data in {DATA / 'dynamodb'})")
     return server
 
 
@@ -66,10 +69,8 @@ class Ticker:
     def __init__(self, stack: Stack):
         import subprocess
         log = open(LOGS / "ticker.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack.ticker", "--interval", str(TICK_SECONDS)],
-            cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+        self.proc = popen([sys.executable, "-m", "devstack.ticker", "--interval", str(TICK_SECONDS)],
+                          cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT)
         stack.notes.append(f"Scheduler       tick every {TICK_SECONDS:g} s  (log {LOGS / 'ticker.log'})")
 
     @property
@@ -111,10 +112,7 @@ def base_env() -> dict:
            "CREATE_TABLE": "y",
            "DROPON_API_KEY": key["key"], "DROPON_API_SECRET": key["secret"],
            "DROPON_NODE_SECRET": key["nodeSecret"],
-           "DROPON_ICE_LOOPBACK_ONLY": "1", "PYTHONUNBUFFERED": "1",
-           # the bundled DynamoDB Local (1.11.478) takes at most 10 actions per transaction;
-           # saying so makes a larger save fail with the store's own clear error
-           "DYNAMODB_MAX_TRANSACTION_ACTIONS": os.environ.get("DYNAMODB_MAX_TRANSACTION_ACTIONS", "10")}
+           "DROPON_ICE_LOOPBACK_ONLY": "1", "PYTHONUNBUFFERED": "1"}
     # a local stack never reaches an AWS account: dummy credentials, a fixed region
     env.setdefault("AWS_ACCESS_KEY_ID", "local")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "local")

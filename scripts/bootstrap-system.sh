@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests, benchmarks and local stack use:
 # chromium (browser tests), ffmpeg (ffprobe checks recordings), janus (the C SFU
-# baseline of bench/sfu_load.py), iproute2 (network namespaces for that baseline)
-# and a Java runtime for DynamoDB Local. Idempotent: does nothing when all are there.
+# baseline of bench/sfu_load.py) and iproute2 (network namespaces for that baseline).
+# Idempotent: does nothing when all are there.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
@@ -10,7 +10,6 @@ command -v ffprobe  >/dev/null || need+=(ffmpeg)
 command -v janus    >/dev/null || need+=(janus)
 command -v ip       >/dev/null || need+=(iproute2)
 command -v nft      >/dev/null || need+=(nftables)  # 1:1 NAT namespaces of tests/media/test_media_node_nat.py
-command -v java     >/dev/null || need+=(openjdk-17-jre-headless)
 command -v node     >/dev/null || need+=(nodejs npm)
 command -v curl     >/dev/null || need+=(curl)      # the README's walk-through
 command -v jq       >/dev/null || need+=(jq)

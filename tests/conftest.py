@@ -5,8 +5,7 @@ import os
 
 import pytest
 
-from devstack.dynamodb_local import dynamodb_local, endpoint
-from devstack.moto_server import MotoServer
+from devstack.dynamodb import embedded_dynamodb, endpoint
 
 # never reach a real AWS account from a test
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -16,15 +15,9 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint():
-    """A moto server on 127.0.0.1 (DynamoDB, S3); functional tests on small tables."""
-    with MotoServer() as server:
-        yield server.endpoint
-
-
-@pytest.fixture(scope="session")
-def dynamodb_local_endpoint(tmp_path_factory):
-    """Amazon's DynamoDB Local, in memory; for isolation, concurrency and load."""
-    log = tmp_path_factory.mktemp("dynamodb-local") / "server.log"
-    with dynamodb_local(log_path=log) as server:
+def dynamodb_endpoint(tmp_path_factory):
+    """The embedded DynamoDB (``python -m devstack.dynamodb``, moto made safe), in memory.
+    Tests share it and keep apart by a table prefix of their own."""
+    log = tmp_path_factory.mktemp("dynamodb") / "server.log"
+    with embedded_dynamodb(log_path=log) as server:
         yield endpoint(server)

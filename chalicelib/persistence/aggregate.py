@@ -94,7 +94,7 @@ class DynamoDBAggregateRecorder(AggregateRecorder):
         # always a transaction, even for one item: its request token makes botocore's
         # retries idempotent, where a plain put retried after a lost response would
         # fail its own condition and report a conflict that never happened
-        transact(self.datastore.connection, writes, self.datastore.settings.max_transaction_actions)
+        transact(self.datastore.connection, writes)
 
     @staticmethod
     def _conflict_message(stored_events: Sequence[StoredEvent], c: Cancelled) -> str:

@@ -3,7 +3,7 @@
 Settings (each may be prefixed with the application's name, the library's way):
 ``DYNAMODB_TABLE_PREFIX`` (required), ``CREATE_TABLE`` (default yes),
 ``DYNAMODB_NOTIFICATION_SHARDS`` (default 1), ``DYNAMODB_POLL_INTERVAL`` (seconds,
-default 0.2), ``DYNAMODB_MAX_TRANSACTION_ACTIONS`` (default 100),
+default 0.2),
 ``DYNAMODB_MAX_POOL_CONNECTIONS`` (default 64), ``ORIGINATOR_ID_TYPE`` (``uuid`` or
 ``text``), ``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``. See
 docs/event-store.md.

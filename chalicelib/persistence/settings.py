@@ -23,7 +23,6 @@ class DynamoDBSettings:
     NOTIFICATION_SHARDS = "DYNAMODB_NOTIFICATION_SHARDS"
     POLL_INTERVAL = "DYNAMODB_POLL_INTERVAL"
     MAX_POOL_CONNECTIONS = "DYNAMODB_MAX_POOL_CONNECTIONS"
-    MAX_TRANSACTION_ACTIONS = "DYNAMODB_MAX_TRANSACTION_ACTIONS"
     ORIGINATOR_ID_TYPE = "ORIGINATOR_ID_TYPE"
 
     table_prefix: str
@@ -31,7 +30,6 @@ class DynamoDBSettings:
     notification_shards: int
     originator_id_type: str
     poll_interval: float
-    max_transaction_actions: int = 100
 
     @classmethod
     def from_env(cls, env: Environment) -> "DynamoDBSettings":
@@ -55,8 +53,6 @@ class DynamoDBSettings:
             notification_shards=shards,
             originator_id_type=id_type,
             poll_interval=float(env.get(cls.POLL_INTERVAL) or "0.2"),
-            # AWS allows 100; the DynamoDB Local bundled here (1.11.478) still allows 10
-            max_transaction_actions=min(100, _int(env, cls.MAX_TRANSACTION_ACTIONS, "100")),
         )
 
     def table_name(self, application_name: str, purpose: str) -> str:

@@ -39,12 +39,12 @@ class Cancelled(Exception):
         self.failed, self.conflict = failed, conflict
 
 
-def check_limits(writes: list[Write], max_actions: int = MAX_ACTIONS) -> None:
+def check_limits(writes: list[Write]) -> None:
     """Refuse a transaction DynamoDB would refuse, before anything is sent."""
-    if len(writes) > max_actions:
+    if len(writes) > MAX_ACTIONS:
         raise TransactionTooLargeError(
             f"this save needs {len(writes)} DynamoDB transaction actions "
-            f"(two per event, one per tracking position); the limit is {max_actions}")
+            f"(two per event, one per tracking position); the limit is {MAX_ACTIONS}")
     total = sum(w.size for w in writes)
     if total > MAX_TRANSACTION_BYTES:
         raise TransactionTooLargeError(
@@ -52,9 +52,9 @@ def check_limits(writes: list[Write], max_actions: int = MAX_ACTIONS) -> None:
             f"the limit is {MAX_TRANSACTION_BYTES}")
 
 
-def transact(connection: Connection, writes: list[Write], max_actions: int = MAX_ACTIONS) -> None:
+def transact(connection: Connection, writes: list[Write]) -> None:
     """Commit ``writes`` in one TransactWriteItems call, or raise :class:`Cancelled`."""
-    check_limits(writes, max_actions)
+    check_limits(writes)
     puts = [w for w in writes if w.actions is None]
     updates = [w for w in writes if w.actions is not None]
     try:

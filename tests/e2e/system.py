@@ -1,5 +1,5 @@
 """The whole system for end-to-end tests: the control plane as ``chalice local`` (devstack.local_api) on
-DynamoDB Local, one ``python -m media_node`` registered with it, the demo page served
+the embedded DynamoDB, one ``python -m media_node`` registered with it, the demo page served
 from 127.0.0.1, and an event loop thread for aiortc peers. Each is stopped by its pid
 (or by its own shutdown) by whoever started it.
 """
@@ -123,9 +123,7 @@ def start_system(dynamodb_endpoint: str, logs: Path):
            "DROPON_API_KEY": key, "DROPON_API_SECRET": secret,
            "DROPON_NODE_SECRET": node_secret, "PYTHONUNBUFFERED": "1",
            # a short death, so that a test sees a room move within seconds
-           "DROPON_NODE_DEAD_AFTER": "5",
-           # the DynamoDB Local jar we run takes at most 10 actions per transaction
-           "DYNAMODB_MAX_TRANSACTION_ACTIONS": "10"}
+           "DROPON_NODE_DEAD_AFTER": "5"}
     # tables now, as make run does, so that no request waits for them
     from chalicelib.application import RoomsApplication
     from chalicelib.nodes.wiring import build_registry

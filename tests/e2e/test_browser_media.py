@@ -23,15 +23,15 @@ from media_node.ice import restrict_to_loopback
 from tests.e2e.system import (CHROMIUM, CHROMIUM_ARGS, LoopThread, StaticSite, start_system,
                               wait_until)
 
-pytestmark = [pytest.mark.browser, pytest.mark.media, pytest.mark.dynamodb_local]
+pytestmark = [pytest.mark.browser, pytest.mark.media]
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 
 
 @pytest.fixture(scope="module")
-def stage(dynamodb_local_endpoint, tmp_path_factory):
+def stage(dynamodb_endpoint, tmp_path_factory):
     """The system, the demo page, a browser and an aiortc loop; one stage room."""
     restrict_to_loopback()  # aiortc peers of this process gather 127.0.0.1 only
-    system, stop_system = start_system(dynamodb_local_endpoint, tmp_path_factory.mktemp("e2e"))
+    system, stop_system = start_system(dynamodb_endpoint, tmp_path_factory.mktemp("e2e"))
     site, loop = StaticSite(), LoopThread()
     playwright = playwright_api.sync_playwright().start()
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

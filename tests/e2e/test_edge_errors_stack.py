@@ -14,7 +14,6 @@ import pytest
 
 from tests.e2e.test_local_stack import admin_token, stack  # noqa: F401 - the fixture
 
-pytestmark = pytest.mark.dynamodb_local
 
 
 def test_unknown_path_is_route_not_found_and_the_token_is_not_echoed(stack):  # noqa: F811

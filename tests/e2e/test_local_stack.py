@@ -1,6 +1,6 @@
 """``make run``'s stack, for real: the README's curl walk-through, the tick, a clean stop.
 
-Starts ``python -m devstack.run`` (DynamoDB Local, tables, ``chalice local``, a media node,
+Starts ``python -m devstack.run`` (the embedded DynamoDB, tables, ``chalice local``, a media node,
 the ticker)
 on a free port with its data in a temporary folder, runs the README's shell block
 against it, and stops it with SIGINT as Ctrl-C would.
@@ -22,7 +22,6 @@ import pytest
 
 from devstack.process import ROOT, free_port
 
-pytestmark = pytest.mark.dynamodb_local
 
 
 def readme_walkthrough() -> str:

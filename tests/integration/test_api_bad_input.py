@@ -18,8 +18,8 @@ from tests.integration.api_support import KEY, SECRET, Api, stored_items, store_
 
 
 @pytest.fixture(scope="module")
-def world(moto_endpoint):
-    api = Api(store_env(moto_endpoint))
+def world(dynamodb_endpoint):
+    api = Api(store_env(dynamodb_endpoint))
     stage = api.create_room(name="stage", policy={"stageMode": True})["id"]
     other = api.create_room(name="other")["id"]
     tokens = {"admin": "admin", "none": None}

@@ -1,7 +1,6 @@
-"""Capacity and bans hold under concurrent requests (DynamoDB Local, through the handler).
+"""Capacity and bans hold under concurrent requests (the embedded DynamoDB, through the handler).
 
-moto's transactions are not isolated under threads, so this runs on DynamoDB Local. The
-threads call the Chalice app through chalice's local API Gateway, as ``chalice local``
+The threads call the Chalice app through chalice's local API Gateway, as ``chalice local``
 does; ``chalice.test.Client`` swaps ``os.environ`` per request, which threads must not do.
 """
 from __future__ import annotations
@@ -17,13 +16,12 @@ from chalice.local import LocalGateway
 
 from tests.integration.api_support import Api, store_env
 
-pytestmark = pytest.mark.dynamodb_local
 SEATS = 64
 
 
 @pytest.fixture(scope="module")
-def api(dynamodb_local_endpoint):
-    api = Api(store_env(dynamodb_local_endpoint))
+def api(dynamodb_endpoint):
+    api = Api(store_env(dynamodb_endpoint))
     yield api
     api.close()
 

@@ -1,4 +1,4 @@
-"""What each reader of a room may see, through the handler on moto.
+"""What each reader of a room may see, through the handler on the embedded DynamoDB.
 
 One town hall with a waiting room and a stage: the host admits a speaker, an audience
 member and others; one knock is denied, one still waits, two members are kicked (one
@@ -24,8 +24,8 @@ HIDDEN_FROM_MEMBERS = ("den-denied", "wai-waiting", "gone_fishing")
 
 
 @pytest.fixture(scope="module")
-def hall(moto_endpoint):
-    api = Api(store_env(moto_endpoint), node_secret=NODE_SECRET)
+def hall(dynamodb_endpoint):
+    api = Api(store_env(dynamodb_endpoint), node_secret=NODE_SECRET)
     wiring.configure(wiring.build_registry(api.env))
     node_token = mint_node_token(NODE_SECRET, "node-v")
     api.ok("POST", "/nodes/node-v/heartbeat", {

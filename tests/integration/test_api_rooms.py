@@ -1,7 +1,7 @@
-"""The HTTP API's user story on moto: a host runs a stage, the audience takes part.
+"""The HTTP API's user story on the embedded DynamoDB: a host runs a stage, the audience takes part.
 
 Everything goes through the Chalice handler (``chalice.test.Client``) onto the DynamoDB
-event store on moto.
+event store on the embedded DynamoDB.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from tests.integration.api_support import Api, soon, store_env
 
 
 @pytest.fixture(scope="module")
-def api(moto_endpoint):
-    api = Api(store_env(moto_endpoint))
+def api(dynamodb_endpoint):
+    api = Api(store_env(dynamodb_endpoint))
     yield api
     api.close()
 

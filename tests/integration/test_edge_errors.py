@@ -1,6 +1,6 @@
-"""Edge errors for real: the local API server over HTTP, and an oversized event on moto.
+"""Edge errors for real: the local API server over HTTP, and an oversized event on the embedded DynamoDB.
 
-The local server is ``python -m devstack.local_api`` (what ``make run`` starts) on moto,
+The local server is ``python -m devstack.local_api`` (what ``make run`` starts) on the embedded DynamoDB,
 stopped by its pid. No HTTP input can make an event over DynamoDB's 400 KB (bodies are
 capped at 64 KiB, metadata at 4 KB), so the oversized event is saved through the
 application itself, on the real DynamoDB recorders, and its error is then mapped.
@@ -28,9 +28,9 @@ KEY, SECRET = "edge-key", "edge-secret-" + "y" * 24
 
 
 @pytest.fixture(scope="module")
-def api(moto_endpoint, tmp_path_factory):
+def api(dynamodb_endpoint, tmp_path_factory):
     port = free_port()
-    env = {**os.environ, **store_env(moto_endpoint), "DROPON_API_KEY": KEY,
+    env = {**os.environ, **store_env(dynamodb_endpoint), "DROPON_API_KEY": KEY,
            "DROPON_API_SECRET": SECRET, "DROPON_NODE_SECRET": "n" * 32}
     log = tmp_path_factory.mktemp("local-api") / "api.log"
     server = ServerProcess([sys.executable, "-m", "devstack.local_api", "--host", "127.0.0.1",
@@ -90,11 +90,11 @@ class Blob(Aggregate):
         self.data = data
 
 
-def test_oversized_event_is_refused_whole_with_its_code(moto_endpoint):
+def test_oversized_event_is_refused_whole_with_its_code(dynamodb_endpoint):
     from chalicelib.application import RoomsApplication
     from chalicelib.domain.actor import Actor
 
-    app = RoomsApplication(env=store_env(moto_endpoint))
+    app = RoomsApplication(env=store_env(dynamodb_endpoint))
     before = app.recorder.max_notification_id()
     room = app.create_room(Actor("api_key", "k"), name="big", persistent=True)
     after_room = app.recorder.max_notification_id()
@@ -113,11 +113,11 @@ def test_oversized_event_is_refused_whole_with_its_code(moto_endpoint):
 
 def test_store_going_away_is_503_store_unavailable():
     """DynamoDB stops answering mid-session: reads and writes get 503 with Retry-After."""
-    from devstack.moto_server import MotoServer
+    from devstack.dynamodb import embedded_dynamodb, endpoint
     from tests.integration.api_support import Api
 
-    server = MotoServer().start()
-    api = Api(store_env(server.endpoint))
+    server = embedded_dynamodb().start()
+    api = Api(store_env(endpoint(server)))
     try:
         room = api.create_room()
         assert api.call("GET", f"/rooms/{room['id']}")[0] == 200

@@ -53,14 +53,14 @@ def test_cfn_lint_accepts_the_template(built):
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_tables_match_what_the_code_creates(template, moto_endpoint):
+def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
     from chalicelib.application import RoomsApplication
     from chalicelib.nodes.wiring import build_registry
-    env = store_env(moto_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
+    env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
     prefix = env["DYNAMODB_TABLE_PREFIX"]
     RoomsApplication(env=env)
     build_registry(env)
-    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
     created = {n for n in client.list_tables()["TableNames"] if n.startswith(prefix + "-")}
     declared = {table_name(r, prefix): r for r in tables_of(template).values()}
     assert created == set(declared)
@@ -137,12 +137,12 @@ def recorded(monkeypatch):
     return calls
 
 
-def test_iam_allows_every_call_the_code_makes(template, moto_endpoint, recorded):
+def test_iam_allows_every_call_the_code_makes(template, dynamodb_endpoint, recorded):
     from chalicelib.application import RoomsApplication
     from chalicelib.domain.actor import Actor
     from chalicelib.nodes.registry import NodeRecord
     from chalicelib.nodes.wiring import build_registry
-    env = store_env(moto_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
+    env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
     RoomsApplication(env=env), build_registry(env)  # the stack's job in AWS
     recorded.clear()
     deployed = {**env, "CREATE_TABLE": "n"}

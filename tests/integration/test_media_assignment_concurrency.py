@@ -1,4 +1,4 @@
-"""Concurrent joins of one SFU room agree on its node (DynamoDB Local, through the handler).
+"""Concurrent joins of one SFU room agree on its node (the embedded DynamoDB, through the handler).
 
 Threads call the app through chalice's ``LocalGateway``, as ``chalice local`` does (see
 ``test_api_concurrency.py`` for why not ``chalice.test.Client``).
@@ -18,14 +18,13 @@ from chalicelib.nodes import wiring
 from chalicelib.nodes.tokens import mint_node_token
 from tests.integration.api_support import Api, store_env
 
-pytestmark = pytest.mark.dynamodb_local
 NODE_SECRET = "node-secret-" + "c" * 24
 THREADS = 16
 
 
 @pytest.fixture(scope="module")
-def api(dynamodb_local_endpoint):
-    env = store_env(dynamodb_local_endpoint)
+def api(dynamodb_endpoint):
+    env = store_env(dynamodb_endpoint)
     api = Api(env, node_secret=NODE_SECRET)
     wiring.configure(wiring.build_registry(env))
     yield api

@@ -1,7 +1,7 @@
-"""Media nodes and the control plane on moto: heartbeats, assignment, death, leaves.
+"""Media nodes and the control plane on the embedded DynamoDB: heartbeats, assignment, death, leaves.
 
 Everything goes through the Chalice handler (``chalice.test.Client``); the node
-registry is the DynamoDB table on moto, and media tokens are checked with the media
+registry is the DynamoDB table on the embedded DynamoDB, and media tokens are checked with the media
 node's own verifier.
 """
 from __future__ import annotations
@@ -22,8 +22,8 @@ NODE_SECRET = "node-secret-" + "y" * 24
 
 
 @pytest.fixture(scope="module")
-def module_api(moto_endpoint):
-    api = Api(store_env(moto_endpoint), node_secret=NODE_SECRET)
+def module_api(dynamodb_endpoint):
+    api = Api(store_env(dynamodb_endpoint), node_secret=NODE_SECRET)
     yield api
     api.close()
 
@@ -185,11 +185,11 @@ def test_a_nodes_disconnect_report_is_a_leave_with_its_reason(api):
 
 
 @pytest.mark.parametrize("kind", ["memory", "dynamodb"])
-def test_registry_contract(moto_endpoint, kind):
+def test_registry_contract(dynamodb_endpoint, kind):
     if kind == "memory":
         registry = InMemoryNodeRegistry()
     else:
-        registry = wiring.build_registry(store_env(moto_endpoint))
+        registry = wiring.build_registry(store_env(dynamodb_endpoint))
         assert isinstance(registry, DynamoDBNodeRegistry)
     rec = NodeRecord("n1", "http://a", 1, 2, 3, 0.5, 64, seen=10.0, registered=10.0)
     assert registry.save(rec) == rec and registry.get("n1") == rec

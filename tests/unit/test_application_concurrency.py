@@ -2,7 +2,7 @@
 
 Each command loads the room, checks, and saves with the version it read; a
 conflicting save raises the store's IntegrityError and the command runs again.
-The same scenario runs on DynamoDB Local in the integration tests.
+The same scenario runs on the embedded DynamoDB in the integration tests.
 """
 
 import threading

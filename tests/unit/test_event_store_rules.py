@@ -28,8 +28,6 @@ def test_a_transaction_over_the_action_limit_is_refused():
     check_limits(writes(100))
     with pytest.raises(TransactionTooLargeError, match="101 DynamoDB transaction actions"):
         check_limits(writes(101))
-    with pytest.raises(TransactionTooLargeError, match="the limit is 10"):
-        check_limits(writes(11), max_actions=10)
 
 
 def test_a_transaction_over_four_megabytes_is_refused():
@@ -60,13 +58,10 @@ def test_bad_settings_are_refused_with_their_name(key, value):
         settings(DYNAMODB_TABLE_PREFIX="p", **{key: value})
 
 
-def test_endpoint_and_limits_come_from_the_environment():
+def test_endpoint_and_region_come_from_the_environment():
     s = settings(DYNAMODB_TABLE_PREFIX="p", AWS_ENDPOINT_URL="http://127.0.0.1:1",
-                 AWS_REGION="eu-west-1", DYNAMODB_MAX_TRANSACTION_ACTIONS="10")
-    assert (s.endpoint.host, s.endpoint.region, s.max_transaction_actions) == (
-        "http://127.0.0.1:1", "eu-west-1", 10)
-    assert settings(DYNAMODB_TABLE_PREFIX="p", DYNAMODB_MAX_TRANSACTION_ACTIONS="500"
-                    ).max_transaction_actions == 100  # never above DynamoDB's own
+                 AWS_REGION="eu-west-1")
+    assert (s.endpoint.host, s.endpoint.region) == ("http://127.0.0.1:1", "eu-west-1")
     with pytest.raises(OSError, match="invalid DynamoDB table name"):
         settings(DYNAMODB_TABLE_PREFIX="bad prefix").table_name("Rooms", "events")
 

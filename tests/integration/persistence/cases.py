@@ -1,6 +1,6 @@
 """eventsourcing's own recorder test cases, bound to a DynamoDB backend.
 
-Test modules subclass these with a backend mixin (moto or DynamoDB Local). This
+A test module subclasses these with a mixin naming the endpoint fixture. This
 module's name keeps pytest from collecting the abstract cases themselves.
 """
 from __future__ import annotations
@@ -40,30 +40,17 @@ def backend_env(endpoint: str, **extra: str) -> dict[str, str]:
     }
 
 
-NOT_ISOLATED = (
-    "moto's DynamoDB is not safe under concurrent transactions (its server fails with "
-    "'dictionary changed size during iteration')"
-)
-
-
 class Backend:
     """Mixin: ``endpoint_fixture`` names the session fixture of the DynamoDB to use."""
 
     endpoint_fixture = ""
-    isolated = True  # does the backend keep concurrent transactions apart?
-    max_actions = 100  # actions per transaction the backend accepts
-
-    def skip_unless_isolated(self):
-        if not self.isolated:
-            self.skipTest(NOT_ISOLATED)
 
     @pytest.fixture(autouse=True)
     def _backend(self, request):
         self.endpoint = request.getfixturevalue(self.endpoint_fixture)
 
     def env(self, **extra: str) -> dict[str, str]:
-        return backend_env(self.endpoint, DYNAMODB_MAX_TRANSACTION_ACTIONS=str(self.max_actions),
-                           **extra)
+        return backend_env(self.endpoint, **extra)
 
     def factory(self, **extra: str) -> DynamoDBFactory:
         return InfrastructureFactory.construct(self.env(**extra))
@@ -86,13 +73,6 @@ class ApplicationRecorder(Backend, lib.ApplicationRecorderTestCase):
     def test_insert_subscribe(self):
         self.optional_test_insert_subscribe()
 
-    def test_concurrent_throughput(self):
-        self.skip_unless_isolated()
-        if self.max_actions < 100:
-            self.skipTest(TOO_MANY_PER_CALL.format(n=50, items=100).replace(
-                "DynamoDB's limit of 100", f"this DynamoDB's limit of {self.max_actions}"))
-        super().test_concurrent_throughput()
-
     @unittest.skip(TOO_MANY_PER_CALL.format(n=100, items=200))
     def test_concurrent_no_conflicts(self, initial_position: int = 0):
         """(100 writers x 100 events per call; see tests of the 64-thread save race)"""
@@ -112,8 +92,7 @@ class NonInterleavingNotificationIDs(Backend, lib.NonInterleavingNotificationIDs
     # the library races two saves of 1,000 events each; a DynamoDB save holds at
     # most half as many events as a transaction holds actions, so the race runs with that
     def test(self):
-        self.skip_unless_isolated()
-        self.insert_num = self.max_actions // 2
+        self.insert_num = 50
         super().test()
 
     def create_recorder(self):

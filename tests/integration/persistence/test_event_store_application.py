@@ -45,8 +45,8 @@ class CountingReads:
         return found
 
 
-def test_a_load_reads_the_last_snapshot_and_the_events_after_it(moto_endpoint):
-    app = Tallies(env=backend_env(moto_endpoint))
+def test_a_load_reads_the_last_snapshot_and_the_events_after_it(dynamodb_endpoint):
+    app = Tallies(env=backend_env(dynamodb_endpoint))
     tally = Tally()
     app.save(tally)
     for n in range(34):
@@ -62,9 +62,8 @@ def test_a_load_reads_the_last_snapshot_and_the_events_after_it(moto_endpoint):
     assert app.repository.get(tally.id, version=7).marks == tally.marks[:6]
 
 
-@pytest.mark.dynamodb_local
-def test_64_threads_saving_to_one_aggregate_lose_nothing_and_repeat_nothing(dynamodb_local_endpoint):
-    env = backend_env(dynamodb_local_endpoint, DYNAMODB_MAX_TRANSACTION_ACTIONS="10")
+def test_64_threads_saving_to_one_aggregate_lose_nothing_and_repeat_nothing(dynamodb_endpoint):
+    env = backend_env(dynamodb_endpoint)
     # 8 applications on the same tables stand for 8 processes (Lambda containers):
     # within one, saves queue for the log; between them, DynamoDB's conditions decide
     apps = [Application[UUID](env=env) for _ in range(8)]
@@ -140,9 +139,8 @@ class MarksSeen(EventSourcedProjection[UUID]):
         processing_event.collect_events(Seen(domain_event.originator_id, domain_event.originator_version))
 
 
-@pytest.mark.dynamodb_local
-def test_a_process_application_processes_each_notification_once(dynamodb_local_endpoint):
-    env = backend_env(dynamodb_local_endpoint, DYNAMODB_MAX_TRANSACTION_ACTIONS="10",
+def test_a_process_application_processes_each_notification_once(dynamodb_endpoint):
+    env = backend_env(dynamodb_endpoint,
                       DYNAMODB_POLL_INTERVAL="0.05")
 
     def run(marks: int) -> tuple[int, MarksSeen]:

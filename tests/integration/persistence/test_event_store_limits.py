@@ -19,9 +19,9 @@ from .cases import backend_env
 
 
 @pytest.fixture
-def make_factory(moto_endpoint):
+def make_factory(dynamodb_endpoint):
     def make(**extra):
-        return InfrastructureFactory.construct(backend_env(moto_endpoint, **extra))
+        return InfrastructureFactory.construct(backend_env(dynamodb_endpoint, **extra))
     return make
 
 
@@ -80,8 +80,8 @@ def test_a_conflicting_save_writes_nothing_and_consumes_no_notification_id(make_
     assert [n.id for n in recorder.select_notifications(None, 10)] == [1, 2]
 
 
-def test_a_second_process_continues_the_log_without_a_gap(make_factory, moto_endpoint):
-    env = backend_env(moto_endpoint)
+def test_a_second_process_continues_the_log_without_a_gap(make_factory, dynamodb_endpoint):
+    env = backend_env(dynamodb_endpoint)
     first = InfrastructureFactory.construct(env).application_recorder()
     second = InfrastructureFactory.construct(env).application_recorder()
     assert first.insert_events(events(uuid4(), [1])) == [1]
@@ -109,8 +109,8 @@ def test_sharded_log_numbers_each_shard_gap_free(make_factory):
     assert len({recorder.shard_of(r) for r in rooms}) > 1
 
 
-def test_settings_come_from_the_environment_and_may_carry_the_app_name(moto_endpoint):
-    env = backend_env(moto_endpoint)
+def test_settings_come_from_the_environment_and_may_carry_the_app_name(dynamodb_endpoint):
+    env = backend_env(dynamodb_endpoint)
     prefix = env.pop("DYNAMODB_TABLE_PREFIX")
     with pytest.raises(OSError, match="DYNAMODB_TABLE_PREFIX"):
         InfrastructureFactory.construct(env)
@@ -120,7 +120,7 @@ def test_settings_come_from_the_environment_and_may_carry_the_app_name(moto_endp
     recorder = factory.application_recorder()
     assert recorder.events.Meta.table_name == f"{prefix}-rooms-events"
     assert recorder.notifications.Meta.table_name == f"{prefix}-rooms-notifications"
-    assert recorder.events.Meta.host == moto_endpoint
+    assert recorder.events.Meta.host == dynamodb_endpoint
 
 
 def test_create_table_off_creates_nothing(make_factory):

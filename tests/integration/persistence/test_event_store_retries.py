@@ -8,7 +8,6 @@ from eventsourcing.persistence import InfrastructureFactory, StoredEvent, Tracki
 
 from .cases import backend_env
 
-pytestmark = pytest.mark.dynamodb_local
 
 
 def lose_first_response(recorder) -> list[int]:
@@ -28,8 +27,8 @@ def lose_first_response(recorder) -> list[int]:
 
 
 @pytest.mark.parametrize("recorder_kind", ["application_recorder", "aggregate_recorder"])
-def test_a_resent_save_succeeds_once(dynamodb_local_endpoint, recorder_kind):
-    env = backend_env(dynamodb_local_endpoint, DYNAMODB_MAX_TRANSACTION_ACTIONS="10")
+def test_a_resent_save_succeeds_once(dynamodb_endpoint, recorder_kind):
+    env = backend_env(dynamodb_endpoint)
     recorder = getattr(InfrastructureFactory.construct(env), recorder_kind)()
     resent = lose_first_response(recorder)
     room = uuid4()
@@ -41,8 +40,8 @@ def test_a_resent_save_succeeds_once(dynamodb_local_endpoint, recorder_kind):
         assert [n.id for n in recorder.select_notifications(None, 10)] == [1, 2, 3]
 
 
-def test_a_resent_tracking_position_is_recorded_once(dynamodb_local_endpoint):
-    env = backend_env(dynamodb_local_endpoint, DYNAMODB_MAX_TRANSACTION_ACTIONS="10")
+def test_a_resent_tracking_position_is_recorded_once(dynamodb_endpoint):
+    env = backend_env(dynamodb_endpoint)
     recorder = InfrastructureFactory.construct(env).tracking_recorder()
     resent = lose_first_response(recorder)
     recorder.insert_tracking(Tracking("upstream", 5))

@@ -10,11 +10,10 @@ from eventsourcing.application import Application
 from .cases import backend_env
 from .test_event_store_application import Tally
 
-pytestmark = pytest.mark.dynamodb_local
 
 
-def test_each_shard_stays_gap_free_in_commit_order_under_concurrent_saves(dynamodb_local_endpoint):
-    env = backend_env(dynamodb_local_endpoint, DYNAMODB_MAX_TRANSACTION_ACTIONS="10",
+def test_each_shard_stays_gap_free_in_commit_order_under_concurrent_saves(dynamodb_endpoint):
+    env = backend_env(dynamodb_endpoint,
                       DYNAMODB_NOTIFICATION_SHARDS="4")
     apps = [Application[UUID](env=env) for _ in range(4)]  # four processes
     acked: list[tuple[UUID, int, int]] = []  # room, version, notification id
