@@ -23,12 +23,14 @@ from ..process import ServerProcess, free_port
 
 
 def embedded_dynamodb(port: int | None = None, data_dir: Path | None = None,
-                      log_path: Path | None = None) -> ServerProcess:
-    """A ``python -m devstack.dynamodb`` process on 127.0.0.1 (call ``start()``)."""
+                      log_path: Path | None = None, *extra: str) -> ServerProcess:
+    """A ``python -m devstack.dynamodb`` process on 127.0.0.1 (call ``start()``);
+    ``extra`` are more of its flags (``--snapshot-every``, ``--fsync``)."""
     port = port or free_port()
     argv = [sys.executable, "-m", "devstack.dynamodb", "--host", "127.0.0.1", "--port", str(port)]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
+    argv += list(extra)
     return ServerProcess(argv, port, cwd=Path(__file__).resolve().parents[2], log_path=log_path)
 
 
