@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from chalicelib.application.group_commit import GroupCommit, Overflow, Submission, Tainted, apply_batch
 from chalicelib.application.index import CREATED_TOPIC, LiveRoomIndex
 from chalicelib.application.views import event_view, join_view, room_view
 from chalicelib.application.visibility import FULL, EventFilter, reader_scope, scoped_view
@@ -30,12 +31,22 @@ from chalicelib.domain.policy import parse_time
 log = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL = "DROPON_SNAPSHOT_INTERVAL"
+GROUP_COMMIT = "DROPON_GROUP_COMMIT"
+ROOM_CACHE = "DROPON_ROOM_CACHE"
+DEFAULT_ROOM_CACHE = 1000
 
 
 class RoomsApplication(Application):
     """Rooms as event-sourced aggregates. Configured from the environment the
-    eventsourcing way (``PERSISTENCE_MODULE``...); ``DROPON_SNAPSHOT_INTERVAL``
-    snapshots every N events (0 or unset: off)."""
+    eventsourcing way (``PERSISTENCE_MODULE``...), and:
+
+    - ``DROPON_SNAPSHOT_INTERVAL``: snapshot every N events (0 or unset: off);
+    - ``DROPON_ROOM_CACHE``: rooms kept loaded in this process (default 1000, 0: off).
+      A cached room is brought up to date by reading only the events after its version
+      (eventsourcing's fast-forwarding aggregate cache), so a reload after a conflict
+      costs one short query, not a replay;
+    - ``DROPON_GROUP_COMMIT``: ``y`` (default) shares one save among the commands that
+      queue for a room meanwhile (``group_commit``); ``n`` saves each on its own."""
 
     # 64 writers racing for one room each win one round in turn; exponential,
     # fully jittered backoff spreads them out. Attempts, not seconds, bound it.
@@ -48,11 +59,21 @@ class RoomsApplication(Application):
         interval = _snapshot_interval(self.env)
         self.snapshotting_intervals = {Room: interval} if interval else {}
         self.live_rooms = LiveRoomIndex(self.recorder)
+        on = _setting(self.env, GROUP_COMMIT, "y").strip().lower()
+        if on not in ("y", "n"):
+            raise InvalidArgument(f"{GROUP_COMMIT} must be y or n")
+        self.group_commit = GroupCommit() if on == "y" else None
 
     def construct_env(self, name: str, env: dict[str, str] | None = None):
         environment = super().construct_env(name, env)
         if _snapshot_interval(environment):
             environment["IS_SNAPSHOTTING_ENABLED"] = "y"
+        rooms = _non_negative(environment, ROOM_CACHE, DEFAULT_ROOM_CACHE)
+        # eventsourcing's cache: unset is off, and 0 would mean unbounded
+        environment.pop(self.AGGREGATE_CACHE_MAXSIZE, None)
+        if rooms:
+            environment[self.AGGREGATE_CACHE_MAXSIZE] = str(rooms)
+            environment[self.AGGREGATE_CACHE_FASTFORWARD] = "y"
         return environment
 
     # reads
@@ -235,28 +256,50 @@ class RoomsApplication(Application):
     ) -> tuple[Room, list[Any]]:
         """Load, apply due scheduled transitions, run ``command``, save with the
         version read; on a conflict reload and run it again. Scheduled transitions
-        are saved even when the command then fails (e.g. a join after ``endsAt``)."""
+        are saved even when the command then fails (e.g. a join after ``endsAt``).
+        With group commit, commands that queue for the room meanwhile share the save."""
         room_id, now = _room_id(room_id), _now(now)
-        for attempt in range(self.max_attempts):
-            room = self._load(room_id)
-            room.tick(now, SCHEDULER)
-            refused: DomainError | None = None
-            try:
-                command(room, now)
-            except DomainError as error:
-                refused = error
-            pending = list(room.pending_events)
-            if pending:
+        if self.group_commit is None:
+            submission = Submission(command, now)
+            self._execute(room_id, [submission])
+            return submission.outcome()
+        return self.group_commit.run(room_id, command, now,
+                                     lambda batch: self._execute(room_id, batch))
+
+    def _execute(self, room_id: UUID, batch: list[Submission]) -> None:
+        """Load the room, run the batch on it and save it in one transaction; on a
+        conflict with another writer, back off, reload and run the batch again.
+        Finishes every submission it saved or failed; an overflow leaves the rest."""
+        attempt = 0
+        try:
+            while batch:
+                room = self._load(room_id)
                 try:
-                    self.save(room)
-                except IntegrityError:
-                    delay = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2**attempt)
-                    time.sleep(random.uniform(0, delay))
+                    settle = apply_batch(room, batch)
+                except Tainted as tainted:
+                    tainted.submission.finish(error=tainted.error)
+                    batch = [s for s in batch if not s.done]
                     continue
-            if refused is not None:
-                raise refused
-            return room, pending
-        raise Conflict(f"room {room_id} is too busy; try again", room_id=room_id)
+                except Overflow as overflow:
+                    batch = batch[:overflow.index]
+                    continue
+                if room.pending_events:
+                    try:
+                        self.save(room)
+                    except IntegrityError:
+                        attempt += 1
+                        if attempt >= self.max_attempts:
+                            raise Conflict(f"room {room_id} is too busy; try again",
+                                           room_id=room_id) from None
+                        delay = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2**attempt)
+                        time.sleep(random.uniform(0, delay))
+                        continue
+                settle()
+                return
+        except Exception as error:  # noqa: BLE001 - each caller gets the failure as its own
+            for submission in batch:
+                if not submission.done:
+                    submission.finish(error=error)
 
     def _load(self, room_id: UUID, version: int | None = None) -> Room:
         try:
@@ -299,8 +342,16 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _snapshot_interval(env: Any) -> int:
-    raw = env.get(SNAPSHOT_INTERVAL) or "0"
+    return _non_negative(env, SNAPSHOT_INTERVAL, 0)
+
+
+def _setting(env: Any, name: str, default: str) -> str:
+    return env.get(name) or default
+
+
+def _non_negative(env: Any, name: str, default: int) -> int:
+    raw = _setting(env, name, str(default))
     try:
         return max(0, int(raw))
     except ValueError:
-        raise InvalidArgument(f"{SNAPSHOT_INTERVAL} must be an integer") from None
+        raise InvalidArgument(f"{name} must be an integer") from None
