@@ -20,10 +20,7 @@ from .config import Settings
 DYNAMODB_MODULE = "chalicelib.persistence.dynamodb"
 
 _lock = threading.RLock()
-_settings: Settings | None = None
-_application: RoomsApplication | None = None
-_node_registry: NodeRegistry | None = None
-_nodes: NodeService | None = None
+_parts: dict[str, object] = {}  # settings, application, node_registry, nodes: built or given
 _clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
@@ -31,62 +28,50 @@ def configure(*, settings: Settings | None = None, application: RoomsApplication
               node_registry: NodeRegistry | None = None,
               clock: Callable[[], datetime] | None = None) -> None:
     """Use these parts instead of building them from the environment."""
-    global _settings, _application, _node_registry, _nodes, _clock
+    global _clock
+    given = {"settings": settings, "application": application, "node_registry": node_registry}
     with _lock:
-        if settings is not None:
-            _settings = settings
-            if node_registry is None:
-                _node_registry = None  # built again for the new settings' store
-        if application is not None:
-            _application = application
-        if node_registry is not None:
-            _node_registry = node_registry
+        if settings is not None and node_registry is None:
+            _parts.pop("node_registry", None)  # built again for the new settings' store
+        _parts.update({name: part for name, part in given.items() if part is not None})
+        _parts.pop("nodes", None)  # built again on the parts now configured
         if clock is not None:
             _clock = clock
-        _nodes = None  # built again on the parts now configured
 
 
 def reset() -> None:
     """Forget what was built, so the next call builds afresh from the environment."""
-    global _settings, _application, _node_registry, _nodes, _clock
+    global _clock
     with _lock:
-        _settings, _application, _node_registry, _nodes = None, None, None, None
+        _parts.clear()
         _clock = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
-def settings() -> Settings:
-    global _settings
+def _part(name: str, build: Callable[[], object]):
     with _lock:
-        if _settings is None:
-            _settings = Settings.from_env()
-        return _settings
+        if name not in _parts:
+            _parts[name] = build()
+        return _parts[name]
+
+
+def settings() -> Settings:
+    return _part("settings", Settings.from_env)
 
 
 def application() -> RoomsApplication:
     """The ``RoomsApplication`` of this container, on the store the environment names."""
-    global _application
-    with _lock:
-        if _application is None:
-            _application = build_application(settings().store_env)
-        return _application
+    return _part("application", lambda: build_application(settings().store_env))
 
 
 def node_registry() -> NodeRegistry:
     """The media nodes' registry, on the same store as the application."""
-    global _node_registry
-    with _lock:
-        if _node_registry is None:
-            _node_registry = build_node_registry(settings().store_env)
-        return _node_registry
+    return _part("node_registry", lambda: build_node_registry(settings().store_env))
 
 
 def nodes() -> NodeService:
     """The media nodes' use cases, on this container's registry and application."""
-    global _nodes
-    with _lock:
-        if _nodes is None:
-            _nodes = NodeService(node_registry(), application(), settings().node_dead_after)
-        return _nodes
+    return _part("nodes", lambda: NodeService(node_registry(), application(),
+                                              settings().node_dead_after))
 
 
 def build_application(store_env: Mapping[str, str]) -> RoomsApplication:
