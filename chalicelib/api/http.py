@@ -1,8 +1,9 @@
 """The glue between Chalice and the edge: one route decorator, one middleware.
 
 ``route`` wraps every view (``json_view``) so that whatever it raises is mapped by
-``errors.to_response`` and whatever it returns becomes JSON; the middleware keeps the current request per thread (Chalice's ``app.current_request`` is
-shared by all threads of a process) and rewrites Chalice's own error responses.
+``errors.to_response`` and whatever it returns becomes JSON; the middleware keeps the
+current request per thread (Chalice's ``app.current_request`` is shared by all threads
+of a process) and rewrites Chalice's own error responses.
 """
 from __future__ import annotations
 
