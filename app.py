@@ -1,17 +1,17 @@
 """DropOnAir Rooms control plane: HTTP routes and the scheduled tick. Routes only.
 
-Each route authenticates, parses, calls one use case of ``RoomsApplication`` and returns
-its result; every failure is mapped in ``chalicelib.api.errors``.
+Each route authenticates, parses, calls one use case (``RoomsApplication`` or, for media,
+``NodeService``, both from ``chalicelib.bootstrap``) and returns its result; every failure
+is mapped in ``chalicelib.api.errors``.
 """
 from chalice import Chalice, Rate
 
 from chalicelib import bootstrap
-from chalicelib.api import errors, longpoll, openapi, schemas as req
+from chalicelib.api import longpoll, openapi, schemas
 from chalicelib.api.cors import browser_cors
-from chalicelib.api.http import Call, created, install
+from chalicelib.api.http import created, current_request, install
+from chalicelib.api.node_tokens import with_media_access
 from chalicelib.api.nodes import events_access, nodes
-from chalicelib.application.visibility import scoped_view
-from chalicelib.nodes import wiring as media
 
 app = Chalice(app_name="dropon-rooms")
 app.api.cors = browser_cors()
@@ -23,99 +23,89 @@ def rooms():
     return bootstrap.application()
 
 
-def call() -> Call:
-    return Call(bootstrap.settings())
-
-
 def now():
     return bootstrap.now()
 
 
-def own_participant_id(room_id: str, identity: str) -> str:
-    """The caller's active session in the room (a participant token names no session)."""
-    for p in rooms().get_room(room_id)["participants"]:
-        if p["identity"] == identity and p["state"] in ("joined", "waiting"):
-            return p["id"]
-    raise errors.ApiError("participant_not_found", "no active session for this token", 404)
-
-
 @route("/openapi.json", "GET")
 def openapi_document():
-    call()
+    current_request()
     return openapi.document()
 
 
 @route("/rooms", "POST")
 def create_room():
-    c = call()
-    c.admin()
-    room = rooms().create_room(c.actor, **req.create_room(c.body()), now=now())
+    request = current_request()
+    request.admin()
+    room = rooms().create_room(request.actor, **schemas.create_room(request.body()), now=now())
     return created(room)
 
 
 @route("/rooms", "GET")
 def list_rooms():
-    c = call()
-    c.admin()
-    items, cursor = rooms().list_rooms(**req.list_rooms(c.query))
+    request = current_request()
+    request.admin()
+    items, cursor = rooms().list_rooms(**schemas.list_rooms(request.query))
     return {"rooms": items, "nextCursor": cursor}
 
 
 @route("/rooms/{roomId}", "GET")
 def get_room(roomId):
-    c = call()
-    c.in_room(roomId)
-    return rooms().read_room(c.actor, roomId, **req.room_version(c.query))
+    request = current_request()
+    request.in_room(roomId)
+    return rooms().read_room(request.actor, roomId, **schemas.room_version(request.query))
 
 
 @route("/rooms/{roomId}/policy", "PATCH")
 def update_policy(roomId):
-    c = call()
-    c.in_room(roomId)
-    return rooms().update_policy(c.actor, roomId, req.policy_changes(c.body()), now())
+    request = current_request()
+    request.in_room(roomId)
+    changes = schemas.policy_changes(request.body())
+    return rooms().update_policy(request.actor, roomId, changes, now())
 
 
 @route("/rooms/{roomId}/close", "POST")
 def close_room(roomId):
-    c = call()
-    c.in_room(roomId)
-    return rooms().close_room(c.actor, roomId, req.reason(c.body(), "host_ended"), now())
+    request = current_request()
+    request.in_room(roomId)
+    reason = schemas.reason(request.body(), "host_ended")
+    return rooms().close_room(request.actor, roomId, reason, now())
 
 
 @route("/rooms/{roomId}/tokens", "POST")
 def mint_token(roomId):
-    c = call()
-    c.admin()
-    grant = req.token_grant(c.body(), c.settings)
+    request = current_request()
+    request.admin()
+    grant = schemas.token_grant(request.body(), request.settings)
     rooms().check_token_allowed(roomId, grant["identity"])
-    return created(c.mint(roomId, grant))
+    return created(request.mint(roomId, grant))
 
 
 @route("/rooms/{roomId}/join", "POST")
 def join(roomId):
-    c = call()
-    p = c.participant(roomId)
-    req.empty(c.body())
-    return media.service().join(c.actor, roomId, identity=p.identity, role=p.role,
-                                replace=p.replace, now=now())
+    request = current_request()
+    caller = request.participant(roomId)
+    schemas.empty(request.body())
+    joined = bootstrap.nodes().join(request.actor, roomId, identity=caller.identity,
+                                    role=caller.role, replace=caller.replace, now=now())
+    return with_media_access(joined, request.settings)
 
 
 @route("/rooms/{roomId}/leave", "POST")
 def leave(roomId):
-    c = call()
-    p = c.participant(roomId)
-    reason = req.reason(c.body(), "left")
-    room = rooms().leave(c.actor, roomId, own_participant_id(roomId, p.identity), reason, now())
-    return scoped_view(room, c.actor)
+    request = current_request()
+    request.participant(roomId)
+    reason = schemas.reason(request.body(), "left")
+    return rooms().leave_own_session(request.actor, roomId, reason, now())
 
 
 def _host_control(command: str):
     """A host control on one participant; host or admin, the application decides."""
     def view(roomId, participantId):
-        c = call()
-        c.in_room(roomId)
-        req.empty(c.body())
-        return getattr(rooms(), command)(c.actor, roomId, participantId, now())
+        request = current_request()
+        request.in_room(roomId)
+        schemas.empty(request.body())
+        return getattr(rooms(), command)(request.actor, roomId, participantId, now())
     view.__name__ = command
     return view
 
@@ -128,38 +118,39 @@ for _command, _path in [("admit", "admit"), ("deny", "deny"), ("promote", "promo
 
 @route("/rooms/{roomId}/participants/{participantId}/mute", "POST")
 def mute(roomId, participantId):
-    c = call()
-    c.in_room(roomId)
-    return rooms().mute(c.actor, roomId, participantId, **req.mute(c.body()), now=now())
+    request = current_request()
+    request.in_room(roomId)
+    muting = schemas.mute(request.body())
+    return rooms().mute(request.actor, roomId, participantId, **muting, now=now())
 
 
 @route("/rooms/{roomId}/hand", "POST")
 def raise_hand(roomId):
-    c = call()
-    c.participant(roomId)
-    req.empty(c.body())
-    return scoped_view(rooms().raise_hand(c.actor, roomId, now()), c.actor)
+    request = current_request()
+    request.participant(roomId)
+    schemas.empty(request.body())
+    return rooms().raise_hand(request.actor, roomId, now())
 
 
 @route("/rooms/{roomId}/hand", "DELETE")
 def lower_own_hand(roomId):
-    c = call()
-    c.participant(roomId)
-    return scoped_view(rooms().lower_own_hand(c.actor, roomId, now()), c.actor)
+    request = current_request()
+    request.participant(roomId)
+    return rooms().lower_own_hand(request.actor, roomId, now())
 
 
 @route("/rooms/{roomId}/bans/{identity}", "DELETE")
 def lift_ban(roomId, identity):
-    c = call()
-    c.in_room(roomId)
-    return rooms().lift_ban(c.actor, roomId, req.path_identity(identity), now())
+    request = current_request()
+    request.in_room(roomId)
+    return rooms().lift_ban(request.actor, roomId, schemas.path_identity(identity), now())
 
 
 @route("/rooms/{roomId}/events", "GET")
 def room_events(roomId):
-    c = call()
-    reader = events_access(c, roomId)
-    return longpoll.wait_for_events(rooms(), reader, roomId, c.query, c.settings)
+    request = current_request()
+    reader = events_access(request, roomId)
+    return longpoll.wait_for_events(rooms(), reader, roomId, request.query, request.settings)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

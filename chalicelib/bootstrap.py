@@ -1,66 +1,91 @@
 """Wires the control plane once per container (Lambda) or process (chalice local).
 
-Everything is built lazily on first use; tests call ``configure`` to pass their own
-settings, application or clock instead of patching module globals.
+The one place where the application and its adapters are built: the settings, the
+``RoomsApplication`` on the event store the environment names, the media nodes'
+registry beside it, and the ``NodeService`` on both. Everything is built lazily on first
+use; tests call ``configure`` to pass their own parts instead of patching module globals.
 """
 from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Mapping
 
+from eventsourcing.utils import Environment
+
+from .application.nodes import NodeRegistry, NodeService
+from .application.rooms import RoomsApplication
 from .config import Settings
 
-_lock = threading.Lock()
-_settings: Settings | None = None
-_application = None
+DYNAMODB_MODULE = "chalicelib.persistence.dynamodb"
+
+_lock = threading.RLock()
+_parts: dict[str, object] = {}  # settings, application, node_registry, nodes: built or given
 _clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
-def configure(*, settings: Settings | None = None, application=None,
+def configure(*, settings: Settings | None = None, application: RoomsApplication | None = None,
+              node_registry: NodeRegistry | None = None,
               clock: Callable[[], datetime] | None = None) -> None:
     """Use these parts instead of building them from the environment."""
-    global _settings, _application, _clock
+    global _clock
+    given = {"settings": settings, "application": application, "node_registry": node_registry}
     with _lock:
-        if settings is not None:
-            _settings = settings
-        if application is not None:
-            _application = application
+        if settings is not None and node_registry is None:
+            _parts.pop("node_registry", None)  # built again for the new settings' store
+        _parts.update({name: part for name, part in given.items() if part is not None})
+        _parts.pop("nodes", None)  # built again on the parts now configured
         if clock is not None:
             _clock = clock
 
 
 def reset() -> None:
     """Forget what was built, so the next call builds afresh from the environment."""
-    global _settings, _application, _clock
+    global _clock
     with _lock:
-        _settings, _application = None, None
+        _parts.clear()
         _clock = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
+def _part(name: str, build: Callable[[], object]):
+    with _lock:
+        if name not in _parts:
+            _parts[name] = build()
+        return _parts[name]
+
+
 def settings() -> Settings:
-    global _settings
-    if _settings is None:
-        with _lock:
-            if _settings is None:
-                _settings = Settings.from_env()
-    return _settings
+    return _part("settings", Settings.from_env)
 
 
-def application():
+def application() -> RoomsApplication:
     """The ``RoomsApplication`` of this container, on the store the environment names."""
-    global _application
-    if _application is None:
-        store_env = settings().store_env
-        with _lock:
-            if _application is None:
-                _application = build_application(store_env)
-    return _application
+    return _part("application", lambda: build_application(settings().store_env))
 
 
-def build_application(store_env):
-    from .application import RoomsApplication
+def node_registry() -> NodeRegistry:
+    """The media nodes' registry, on the same store as the application."""
+    return _part("node_registry", lambda: build_node_registry(settings().store_env))
+
+
+def nodes() -> NodeService:
+    """The media nodes' use cases, on this container's registry and application."""
+    return _part("nodes", lambda: NodeService(node_registry(), application(),
+                                              settings().node_dead_after))
+
+
+def build_application(store_env: Mapping[str, str]) -> RoomsApplication:
     return RoomsApplication(env=dict(store_env))
+
+
+def build_node_registry(store_env: Mapping[str, str]) -> NodeRegistry:
+    """``<DYNAMODB_TABLE_PREFIX>-nodes`` beside the event store when the store is DynamoDB;
+    a process-local registry otherwise (the in-memory store)."""
+    from .persistence.nodes import DynamoDBNodeRegistry, InMemoryNodeRegistry
+    env = Environment(RoomsApplication.name, dict(store_env))
+    if env.get("PERSISTENCE_MODULE", "").split(":")[0] != DYNAMODB_MODULE:
+        return InMemoryNodeRegistry()
+    return DynamoDBNodeRegistry.from_env(env)
 
 
 def now() -> datetime:

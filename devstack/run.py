@@ -47,10 +47,9 @@ def dynamodb(stack: Stack):
 def tables(stack: Stack):
     """Create the event store's and the node registry's tables now, not on a first request."""
     os.environ.update(stack.env)
-    from chalicelib.application import RoomsApplication
-    from chalicelib.nodes.wiring import build_registry
-    RoomsApplication(env=stack.env)
-    build_registry(stack.env)  # the media nodes' table
+    from chalicelib import bootstrap
+    bootstrap.build_application(stack.env)
+    bootstrap.build_node_registry(stack.env)  # the media nodes' table
     return None
 
 

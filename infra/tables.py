@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pynamodb.models import Model
 
 from chalicelib.application import RoomsApplication
-from chalicelib.nodes.registry import NodeItem
 from chalicelib.persistence.items import EventItem, Endpoint, NotificationItem
+from chalicelib.persistence.nodes import NodeItem
 from chalicelib.persistence.settings import DynamoDBSettings
 
 PREFIX = "TablePrefix"  # the stack parameter every table name starts with
@@ -34,21 +34,25 @@ class Table:
         return prefix + self.suffix
 
 
-def _store_suffix(purpose: str) -> str:
-    settings = DynamoDBSettings(table_prefix=_MARK, endpoint=Endpoint(None, None, 1),
-                                notification_shards=1, originator_id_type="uuid",
-                                poll_interval=1.0)
-    name = settings.table_name(RoomsApplication.name, purpose)
+_SETTINGS = DynamoDBSettings(table_prefix=_MARK, endpoint=Endpoint(None, None, 1),
+                             notification_shards=1, originator_id_type="uuid",
+                             poll_interval=1.0)
+
+
+def _suffix(name: str) -> str:
     assert name.startswith(_MARK)
     return name[len(_MARK):]
+
+
+def _store_suffix(purpose: str) -> str:
+    return _suffix(_SETTINGS.table_name(RoomsApplication.name, purpose))
 
 
 TABLES = (
     Table("EventsTable", EventItem, _store_suffix("events"), True),
     Table("SnapshotsTable", EventItem, _store_suffix("snapshots"), True),
     Table("NotificationsTable", NotificationItem, _store_suffix("notifications"), True),
-    # chalicelib.nodes.wiring.build_registry: f"{prefix}-nodes"
-    Table("NodesTable", NodeItem, "-nodes", False),
+    Table("NodesTable", NodeItem, _suffix(_SETTINGS.nodes_table_name()), False),
 )
 
 

@@ -14,17 +14,16 @@ from dataclasses import dataclass
 import jwt
 
 from ..config import Settings
-from ..nodes.tokens import is_node_issuer, verify_node_token
+from ..domain.actor import Actor
 from .errors import ApiError, forbidden, unauthorized
-
-ALGORITHM = "HS256"
+from .node_tokens import ALGORITHM, is_node_issuer, verify_node_token
 
 
 @dataclass(frozen=True)
 class Principal:
     """Who is calling, as proven by the bearer token."""
 
-    kind: str  # "admin" | "participant" | "node" (key_id is then the node id)
+    kind: str  # an ``Actor`` kind: "api_key" (an admin token) | "participant" | "node"
     key_id: str
     identity: str | None = None
     room_id: str | None = None
@@ -33,7 +32,13 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.kind == "admin"
+        """An admin token: signed by the caller with its API key."""
+        return self.kind == "api_key"
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the application knows it."""
+        return Actor(self.kind, self.identity if self.kind == "participant" else self.key_id)
 
 
 def bearer_token(headers) -> str:
@@ -53,7 +58,7 @@ def authenticate(headers, settings: Settings) -> Principal:
         issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.InvalidTokenError:
         raise unauthorized("unauthorized", "the bearer token is not a JWT") from None
-    if is_node_issuer(issuer):  # a media node (chalicelib.nodes); refused by every room check
+    if is_node_issuer(issuer):  # a media node; refused by every room check
         return Principal("node", verify_node_token(token, settings.node_secret,
                                                    settings.token_leeway))
     secret = settings.api_keys.get(issuer) if isinstance(issuer, str) else None
@@ -65,7 +70,7 @@ def authenticate(headers, settings: Settings) -> Principal:
         if lifetime > settings.admin_token_max_ttl + settings.token_leeway:
             raise unauthorized("token_lifetime_too_long",
                                f"an admin token may live at most {settings.admin_token_max_ttl} s")
-        return Principal("admin", issuer)
+        return Principal("api_key", issuer)
     room, identity, role = claims.get("room"), claims.get("sub"), claims.get("role")
     if not all(isinstance(v, str) and v for v in (room, identity, role)):
         raise unauthorized("unauthorized", "a participant token needs room, sub and role")

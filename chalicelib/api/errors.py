@@ -1,9 +1,10 @@
 """The one place where failures become HTTP responses.
 
 Every error leaves the API as ``{"error": {"code": "...", "message": "..."}}``.
-Domain errors carry their own ``code`` and ``status``; errors of the edge itself are
-``ApiError``; the event store's refusals are 422 (``event_too_large``, ``save_too_large``)
-and DynamoDB throttling or unavailability 503 ``store_unavailable`` with ``Retry-After``;
+Domain and application errors carry their own ``code`` and ``status`` (``no_media_node``
+is 503 with ``Retry-After``); errors of the edge itself are ``ApiError``; the event
+store's refusals are 422 (``event_too_large``, ``save_too_large``) and DynamoDB
+throttling or unavailability 503 ``store_unavailable`` with ``Retry-After``;
 anything else is a bug, logged by type and answered with ``internal_error`` without detail.
 """
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import logging
 
 from chalice import Response
+
+from ..application.errors import NoMediaNode
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,10 @@ def error_response(code: str, message: str, status: int, headers: dict | None = 
 def to_response(exc: Exception) -> Response:
     """Map any exception raised while serving a request to the one error shape."""
     if isinstance(exc, ApiError):
-        return error_response(exc.code, exc.message, exc.status, getattr(exc, "headers", None))
+        return error_response(exc.code, exc.message, exc.status)
+    if isinstance(exc, NoMediaNode):
+        return error_response(exc.code, exc.message, exc.status,
+                              {"Retry-After": str(exc.retry_after)})
     code, status = getattr(exc, "code", None), getattr(exc, "status", None)
     if isinstance(code, str) and status in ALLOWED_STATUSES:
         # a domain error: its message and ids name rooms and rules, never secrets

@@ -1,8 +1,9 @@
 """The glue between Chalice and the edge: one route decorator, one middleware.
 
-``route`` wraps every view so that whatever it raises is mapped by ``errors.to_response``;
-``middleware`` keeps the current request per thread (Chalice's ``app.current_request`` is
-shared by all threads of a process) and rewrites Chalice's own error responses.
+``route`` wraps every view (``json_view``) so that whatever it raises is mapped by
+``errors.to_response`` and whatever it returns becomes JSON; the middleware keeps the
+current request per thread (Chalice's ``app.current_request`` is shared by all threads
+of a process) and rewrites Chalice's own error responses.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from uuid import UUID
 
 from chalice import Chalice, Response
 
+from .. import bootstrap
 from ..domain.actor import Actor
 from . import errors
 from .auth import (Principal, authenticate, mint_participant_token, require_admin,
@@ -39,13 +41,13 @@ def install(app: Chalice) -> Callable:
 
     def route(path: str, method: str, **kwargs) -> Callable:
         def register(view: Callable) -> Callable:
-            return app.route(path, methods=[method], **kwargs)(mapped(view))
+            return app.route(path, methods=[method], **kwargs)(json_view(view))
         return register
 
     return route
 
 
-def mapped(view: Callable) -> Callable:
+def json_view(view: Callable) -> Callable:
     """A view whose exceptions take the one error shape and whose result becomes JSON."""
 
     @functools.wraps(view)
@@ -54,11 +56,11 @@ def mapped(view: Callable) -> Callable:
             result = view(*args, **kw)
         except Exception as exc:  # noqa: BLE001 - the one mapping point
             return errors.to_response(exc)
-        return result if isinstance(result, Response) else ok(result)
+        return result if isinstance(result, Response) else json_response(result)
     return handled
 
 
-def ok(body, status: int = 200) -> Response:
+def json_response(body, status: int = 200) -> Response:
     return Response(body=json.dumps(body, default=_encode, separators=(",", ":")),
                     status_code=status, headers={"Content-Type": "application/json"})
 
@@ -74,11 +76,16 @@ def _encode(value):
 
 
 def created(body) -> Response:
-    return ok(body, 201)
+    return json_response(body, 201)
 
 
-class Call:
-    """The current request, seen through the edge: its caller, body and query."""
+def current_request() -> "ApiRequest":
+    """The request this thread serves, its caller authenticated (``ApiError`` 401 if not)."""
+    return ApiRequest(bootstrap.settings())
+
+
+class ApiRequest:
+    """The current request, seen through the edge: its authenticated caller, body and query."""
 
     def __init__(self, settings):
         self.settings = settings
@@ -107,12 +114,9 @@ class Call:
         return self.principal
 
     @property
-    def actor(self):
-        """The principal as the application's ``Actor``."""
-        p = self.principal
-        if p.is_admin:
-            return Actor(kind="api_key", id=p.key_id, participant_id=None)
-        return Actor(kind="participant", id=p.identity, participant_id=None)
+    def actor(self) -> Actor:
+        """The caller as the application's ``Actor``."""
+        return self.principal.actor
 
     def mint(self, room_id: str, grant: dict) -> dict:
         token, exp = mint_participant_token(self.settings, self.principal.key_id,

@@ -13,10 +13,10 @@ from chalice import Blueprint
 
 from .. import bootstrap
 from ..domain.actor import Actor
-from ..nodes import wiring
 from . import errors
 from .fields import Fields, invalid
-from .http import Call, mapped
+from .http import ApiRequest, current_request, json_view
+from .node_tokens import media_access
 
 nodes = Blueprint(__name__)
 URL_MAX, COUNT_MAX = 2048, 1_000_000
@@ -24,28 +24,28 @@ URL_MAX, COUNT_MAX = 2048, 1_000_000
 
 def route(path: str, method: str):
     def register(view):
-        return nodes.route(path, methods=[method])(mapped(view))
+        return nodes.route(path, methods=[method])(json_view(view))
     return register
 
 
-def node_call(node_id: str | None = None) -> tuple[Call, str]:
+def node_request(node_id: str | None = None) -> tuple[ApiRequest, str]:
     """The request, if a node token made it (and names ``node_id``, when given)."""
-    c = Call(bootstrap.settings())
-    if c.principal.kind != "node":
+    request = current_request()
+    if request.principal.kind != "node":
         raise errors.forbidden("forbidden", "this call needs a media node token")
-    if node_id is not None and c.principal.key_id != node_id:
+    if node_id is not None and request.principal.key_id != node_id:
         raise errors.forbidden("wrong_node", "the token is for another node")
-    return c, c.principal.key_id
+    return request, request.principal.key_id
 
 
-def events_access(c: Call, room_id: str) -> Actor:
+def events_access(request: ApiRequest, room_id: str) -> Actor:
     """Who reads a room's events: admins and the room's participants (as much as their
     role lets them, ``application.visibility``), or a node, all of its own rooms'."""
-    if c.principal.kind == "node":
-        wiring.service().check_room_node(c.principal.key_id, room_id)
-        return Actor(kind="node", id=c.principal.key_id)
-    c.in_room(room_id)
-    return c.actor
+    if request.principal.kind == "node":
+        bootstrap.nodes().check_room_node(request.principal.key_id, room_id)
+        return request.actor
+    request.in_room(room_id)
+    return request.actor
 
 
 def heartbeat_report(body: dict) -> dict:
@@ -65,29 +65,31 @@ def heartbeat_report(body: dict) -> dict:
 
 @route("/nodes/{nodeId}/heartbeat", "POST")
 def heartbeat(nodeId):
-    c, node_id = node_call(nodeId)
-    return wiring.service().heartbeat(node_id, heartbeat_report(c.body()), bootstrap.now())
+    request, node_id = node_request(nodeId)
+    return bootstrap.nodes().heartbeat(node_id, heartbeat_report(request.body()),
+                                       bootstrap.now())
 
 
 @route("/nodes", "GET")
 def list_nodes():
-    Call(bootstrap.settings()).admin()
-    return {"nodes": wiring.service().list_nodes(bootstrap.now())}
+    current_request().admin()
+    return {"nodes": bootstrap.nodes().list_nodes(bootstrap.now())}
 
 
 @route("/rooms/{roomId}/participants/{participantId}/disconnected", "POST")
 def disconnected(roomId, participantId):
-    c, node_id = node_call()
-    f = Fields(c.body())
+    request, node_id = node_request()
+    f = Fields(request.body())
     reason = f.text("reason", max_len=64, default="disconnected")
     f.done()
-    return wiring.service().disconnected(node_id, roomId, participantId, reason, bootstrap.now())
+    return bootstrap.nodes().disconnected(node_id, roomId, participantId, reason,
+                                          bootstrap.now())
 
 
 @route("/rooms/{roomId}/media", "POST")
 def media(roomId):
-    c = Call(bootstrap.settings())
-    p = c.participant(roomId)
-    Fields(c.body()).done()
-    return {"media": wiring.service().media(roomId, p.identity, bootstrap.now())["media"]}
-
+    request = current_request()
+    p = request.participant(roomId)
+    Fields(request.body()).done()
+    grant = bootstrap.nodes().media(roomId, p.identity, bootstrap.now())
+    return {"media": media_access(grant, request.settings)}

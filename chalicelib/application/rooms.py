@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID, uuid4
@@ -13,19 +13,23 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from chalicelib.application.errors import NoMediaNode
 from chalicelib.application.group_commit import GroupCommit, Overflow, Submission, Tainted, apply_batch
 from chalicelib.application.index import CREATED_TOPIC, LiveRoomIndex
 from chalicelib.application.views import event_view, join_view, room_view
 from chalicelib.application.visibility import FULL, EventFilter, reader_scope, scoped_view
-from chalicelib.domain import SCHEDULER, Actor, Room
+from chalicelib.domain import Actor, Room
 from chalicelib.domain.errors import (
     Conflict,
     DomainError,
     InvalidArgument,
+    InvalidState,
     NotAllowed,
+    ParticipantNotFound,
     RoomNotFound,
     VersionNotFound,
 )
+from chalicelib.domain.nodes import NodeRecord
 from chalicelib.domain.policy import parse_time
 
 log = logging.getLogger(__name__)
@@ -169,9 +173,12 @@ class RoomsApplication(Application):
     def join(
         self, actor: Actor, room_id: Any, *, identity: str, role: str,
         replace: bool = False, now: datetime | None = None,
+        media_nodes: Sequence[NodeRecord] | None = None,
     ) -> dict[str, Any]:
         """Join (or knock). Returns roomId, participantId, callId, status, role,
-        mediaMode, audioOnly, canPublish, mediaNode, version."""
+        mediaMode, audioOnly, canPublish, mediaNode, version. Given the ``media_nodes``
+        that are healthy, a joined participant's SFU room is kept on (or moved to) a
+        healthy node in the same save (``Room.keep_on_healthy_node``)."""
         participant_id, call_id = str(uuid4()), str(uuid4())
 
         def join(room: Room, at: datetime) -> None:
@@ -179,12 +186,44 @@ class RoomsApplication(Application):
                 actor, participant_id=participant_id, call_id=call_id,
                 identity=identity, role=role, replace=replace, at=at,
             )
+            if (media_nodes is not None and room.policy["mediaMode"] == "SFU"
+                    and room.participants[participant_id]["state"] == "joined"):
+                room.keep_on_healthy_node(media_nodes, at=at)
 
         room, _ = self._update(room_id, now, join)
         return join_view(room, participant_id)
 
+    def place_media(self, room_id: Any, identity: str, media_nodes: Sequence[NodeRecord],
+                    now: datetime | None = None) -> dict[str, Any]:
+        """Keep the room of ``identity``'s joined session on one of the healthy
+        ``media_nodes`` (moving it if its node is not among them); that session's
+        ``join`` view. ``not_joined``, ``not_sfu`` (409), ``no_media_node`` (503)."""
+        def place(room: Room, at: datetime) -> None:
+            own = room.active_record(identity)
+            if own is None or own["state"] != "joined":
+                raise InvalidState("no joined session for this token", code="not_joined")
+            if room.policy["mediaMode"] != "SFU":
+                raise InvalidState("the room's media mode is not SFU", code="not_sfu")
+            if not room.keep_on_healthy_node(media_nodes, at=at):
+                raise NoMediaNode()
+
+        room, _ = self._update(room_id, now, place)
+        return join_view(room, room.active_record(identity)["participant_id"])
+
     def leave(self, actor: Actor, room_id: Any, participant_id: str, reason: str = "left", now: datetime | None = None) -> dict:
         return self._command(room_id, now, lambda r, at: r.leave(actor, participant_id, reason, at=at))
+
+    def leave_own_session(self, actor: Actor, room_id: Any, reason: str = "left",
+                          now: datetime | None = None) -> dict:
+        """The participant ``actor`` ends its active session (a participant token names
+        no session); the room as it may then see it."""
+        def leave(room: Room, at: datetime) -> None:
+            own = room.active_record(actor.id)
+            if own is None:
+                raise ParticipantNotFound(None, "no active session for this token")
+            room.leave(actor, own["participant_id"], reason, at=at)
+
+        return scoped_view(self._command(room_id, now, leave), actor)
 
     def admit(self, actor: Actor, room_id: Any, participant_id: str, now: datetime | None = None) -> dict:
         return self._command(room_id, now, lambda r, at: r.admit(actor, participant_id, at=at))
@@ -214,10 +253,12 @@ class RoomsApplication(Application):
         )
 
     def raise_hand(self, actor: Actor, room_id: Any, now: datetime | None = None) -> dict:
-        return self._command(room_id, now, lambda r, at: r.raise_hand(actor, at=at))
+        """The room as the actor may see it."""
+        return scoped_view(self._command(room_id, now, lambda r, at: r.raise_hand(actor, at=at)), actor)
 
     def lower_own_hand(self, actor: Actor, room_id: Any, now: datetime | None = None) -> dict:
-        return self._command(room_id, now, lambda r, at: r.lower_own_hand(actor, at=at))
+        """The room as the actor may see it."""
+        return scoped_view(self._command(room_id, now, lambda r, at: r.lower_own_hand(actor, at=at)), actor)
 
     def lift_ban(self, actor: Actor, room_id: Any, identity: str, now: datetime | None = None) -> dict:
         return self._command(room_id, now, lambda r, at: r.lift_ban(actor, identity, at=at))

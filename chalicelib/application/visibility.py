@@ -21,9 +21,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.actor import Actor
+from chalicelib.domain.roster import active_session
 
 FULL, MEMBER, SELF = "full", "member", "self"
-ACTIVE = ("joined", "waiting")
 PUBLIC_FIELDS = ("id", "identity", "role", "handRaised", "muted")
 MEMBER_ROOM_FIELDS = ("id", "name", "status", "policy", "metadata", "startsAt", "endsAt",
                       "persistent", "counts", "mediaNode", "version", "createdAt",
@@ -44,7 +44,7 @@ def reader_scope(view: dict | None, actor: Actor) -> str:
     full view is ``view``."""
     if actor.kind != "participant":
         return FULL  # api_key, system, node: the edge checked which rooms they reach
-    own = _active_record(view, actor.id)
+    own = active_session(view["participants"], actor.id)
     if own is None or own["state"] != "joined":
         return SELF
     return FULL if own["role"] == "host" else MEMBER
@@ -65,16 +65,11 @@ def scoped_view(view: dict, actor: Actor) -> dict:
 
 def own_record(view: dict, identity: str) -> dict | None:
     """The identity's active session, else its latest one the room still keeps."""
-    active = _active_record(view, identity)
+    active = active_session(view["participants"], identity)
     if active is not None:
         return active
     mine = [p for p in view["participants"] if p["identity"] == identity]
     return mine[-1] if mine else None
-
-
-def _active_record(view: dict, identity: str) -> dict | None:
-    return next((p for p in view["participants"]
-                 if p["identity"] == identity and p["state"] in ACTIVE), None)
 
 
 class EventFilter:

@@ -40,3 +40,4 @@ class Actor:
 
 
 SCHEDULER = Actor("system", "scheduler")
+MEDIA_ASSIGNER = Actor("system", "media-assigner")

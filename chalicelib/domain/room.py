@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,7 +19,7 @@ from eventsourcing.domain import Aggregate
 
 from chalicelib.domain import events as ev
 from chalicelib.domain import policy as policies
-from chalicelib.domain.actor import SCHEDULER, Actor
+from chalicelib.domain.actor import MEDIA_ASSIGNER, SCHEDULER, Actor
 from chalicelib.domain.errors import (
     InvalidArgument,
     InvalidState,
@@ -26,7 +27,8 @@ from chalicelib.domain.errors import (
     ParticipantNotFound,
     RoomClosed,
 )
-from chalicelib.domain.roster import RosterCommands
+from chalicelib.domain.nodes import NodeRecord, node_for
+from chalicelib.domain.roster import RosterCommands, active_session
 from chalicelib.domain.stage import StageCommands
 
 MAX_NAME_LENGTH = 200
@@ -85,10 +87,7 @@ class Room(RosterCommands, StageCommands, Aggregate):
 
     def active_record(self, identity: str) -> dict[str, Any] | None:
         """The identity's session that is still in the room (joined or waiting)."""
-        for p in self.participants.values():
-            if p["identity"] == identity and p["state"] in ev.ACTIVE:
-                return p
-        return None
+        return active_session(self.participants.values(), identity)
 
     def acting_record(self, actor: Actor) -> dict[str, Any] | None:
         """The actor's own participant record, if it is a participant of this room."""
@@ -182,6 +181,15 @@ class Room(RosterCommands, StageCommands, Aggregate):
         current = self.media_node
         if current is None or (current["node_id"], current["url"]) != (node_id, url):
             self._trigger(ev.MediaNodeAssigned, actor, at, node_id=node_id, url=url)
+
+    def keep_on_healthy_node(self, healthy: Sequence[NodeRecord], *, at: datetime) -> bool:
+        """Keep the room on its node while that node is among the ``healthy`` ones, else
+        move it to the least-loaded healthy node with a free seat; ``False`` if none."""
+        node = node_for(self.media_node and self.media_node["node_id"], healthy)
+        if node is None:
+            return False
+        self.assign_media_node(MEDIA_ASSIGNER, node.node_id, node.url, at=at)
+        return True
 
     # shared checks
 

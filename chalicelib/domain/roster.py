@@ -6,6 +6,7 @@ checks (``check_not_closed``, ``check_host``) and ``_time``/``_trigger``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,14 @@ from chalicelib.domain.errors import (
 ROLES = ("host", "speaker", "audience")
 MAX_IDENTITY_LENGTH = 256
 MAX_WAITING = 256
+
+
+def active_session(records: Iterable[dict[str, Any]], identity: str) -> dict[str, Any] | None:
+    """The identity's session that is still in the room (joined or waiting); an identity
+    has at most one. ``records`` are the room's participants, or their views (both have
+    ``identity`` and ``state``)."""
+    return next((p for p in records if p["identity"] == identity and p["state"] in ev.ACTIVE),
+                None)
 
 
 class RosterCommands:

@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import InfrastructureFactory
-from eventsourcing.utils import resolve_topic, strtobool
+from eventsourcing.utils import resolve_topic
 
 from .aggregate import DynamoDBAggregateRecorder
 from .application import DynamoDBApplicationRecorder, DynamoDBSubscription
 from .datastore import DynamoDBDatastore
 from .errors import ItemTooLargeError, TransactionTooLargeError
-from .settings import DynamoDBSettings
+from .settings import DynamoDBSettings, creates_tables
 from .tracking import DynamoDBProcessRecorder, DynamoDBTrackingRecorder
 
 if TYPE_CHECKING:
@@ -35,16 +35,13 @@ __all__ = [
 class DynamoDBFactory(InfrastructureFactory[DynamoDBTrackingRecorder]):
     """Builds an application's recorders on its DynamoDB tables."""
 
-    CREATE_TABLE = "CREATE_TABLE"
-
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
         self.settings = DynamoDBSettings.from_env(self.env)
         self.datastore = DynamoDBDatastore(self.settings, self.env.name)
 
     def _created(self, recorder):
-        # read at each call: the library's tests switch it off on a live factory
-        if strtobool(self.env.get(self.CREATE_TABLE) or "yes"):
+        if creates_tables(self.env):
             recorder.create_table()
         return recorder
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, strtobool
 
 from .items import Endpoint
 
+CREATE_TABLE = "CREATE_TABLE"
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
 
@@ -57,10 +58,23 @@ class DynamoDBSettings:
 
     def table_name(self, application_name: str, purpose: str) -> str:
         """``{prefix}-{application}-{purpose}``, e.g. ``dropon-roomsapplication-events``."""
-        name = f"{self.table_prefix}-{application_name.lower() or 'stored'}-{purpose}"
-        if not TABLE_NAME.match(name):
-            raise OSError(f"invalid DynamoDB table name {name!r}")
-        return name
+        return _checked(f"{self.table_prefix}-{application_name.lower() or 'stored'}-{purpose}")
+
+    def nodes_table_name(self) -> str:
+        """``{prefix}-nodes``: the media nodes' registry, beside the event store's tables."""
+        return _checked(f"{self.table_prefix}-nodes")
+
+
+def creates_tables(env: Environment) -> bool:
+    """``CREATE_TABLE`` (default yes): whether the code creates its tables, or the stack
+    owns them. Read at each call: the library's tests switch it off on a live factory."""
+    return strtobool(env.get(CREATE_TABLE) or "yes")
+
+
+def _checked(name: str) -> str:
+    if not TABLE_NAME.match(name):
+        raise OSError(f"invalid DynamoDB table name {name!r}")
+    return name
 
 
 def _int(env: Environment, key: str, default: str) -> int:

@@ -125,10 +125,9 @@ def start_system(dynamodb_endpoint: str, logs: Path):
            # a short death, so that a test sees a room move within seconds
            "DROPON_NODE_DEAD_AFTER": "5"}
     # tables now, as make run does, so that no request waits for them
-    from chalicelib.application import RoomsApplication
-    from chalicelib.nodes.wiring import build_registry
-    RoomsApplication(env=env)
-    build_registry(env)
+    from chalicelib import bootstrap
+    bootstrap.build_application(env)
+    bootstrap.build_node_registry(env)
     api_port = free_port()
     # the same local server make run uses: chalice local with the API's error shape
     api = ServerProcess([sys.executable, "-m", "devstack.local_api", "--host", "127.0.0.1",

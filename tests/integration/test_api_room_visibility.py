@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from chalicelib.nodes import wiring
-from chalicelib.nodes.tokens import mint_node_token
+from chalicelib import bootstrap
+from chalicelib.api.node_tokens import mint_node_token
 from tests.integration.api_support import Api, store_env
 
 NODE_SECRET = "node-secret-" + "v" * 24
@@ -26,7 +26,7 @@ HIDDEN_FROM_MEMBERS = ("den-denied", "wai-waiting", "gone_fishing")
 @pytest.fixture(scope="module")
 def hall(dynamodb_endpoint):
     api = Api(store_env(dynamodb_endpoint), node_secret=NODE_SECRET)
-    wiring.configure(wiring.build_registry(api.env))
+    bootstrap.configure(node_registry=bootstrap.build_node_registry(api.env))
     node_token = mint_node_token(NODE_SECRET, "node-v")
     api.ok("POST", "/nodes/node-v/heartbeat", {
         "url": "http://127.0.0.1:9/node-v", "rooms": 0, "participants": 0, "streams": 0,
@@ -61,7 +61,6 @@ def hall(dynamodb_endpoint):
     api.ok("PATCH", f"/rooms/{rid}/policy", {"hostsCanKickHosts": True}, token=host)
     yield {"api": api, "rid": rid, "tokens": tokens, "pids": pids, "node": node_token,
            "left": left}
-    wiring.reset()
     api.close()
 
 

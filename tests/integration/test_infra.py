@@ -54,12 +54,11 @@ def test_cfn_lint_accepts_the_template(built):
 
 
 def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
-    from chalicelib.application import RoomsApplication
-    from chalicelib.nodes.wiring import build_registry
+    from chalicelib.bootstrap import build_application, build_node_registry
     env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
     prefix = env["DYNAMODB_TABLE_PREFIX"]
-    RoomsApplication(env=env)
-    build_registry(env)
+    build_application(env)
+    build_node_registry(env)
     client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
     created = {n for n in client.list_tables()["TableNames"] if n.startswith(prefix + "-")}
     declared = {table_name(r, prefix): r for r in tables_of(template).values()}
@@ -138,15 +137,14 @@ def recorded(monkeypatch):
 
 
 def test_iam_allows_every_call_the_code_makes(template, dynamodb_endpoint, recorded):
-    from chalicelib.application import RoomsApplication
+    from chalicelib.bootstrap import build_application, build_node_registry
     from chalicelib.domain.actor import Actor
-    from chalicelib.nodes.registry import NodeRecord
-    from chalicelib.nodes.wiring import build_registry
+    from chalicelib.domain.nodes import NodeRecord
     env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
-    RoomsApplication(env=env), build_registry(env)  # the stack's job in AWS
+    build_application(env), build_node_registry(env)  # the stack's job in AWS
     recorded.clear()
     deployed = {**env, "CREATE_TABLE": "n"}
-    rooms, registry = RoomsApplication(env=deployed), build_registry(deployed)
+    rooms, registry = build_application(deployed), build_node_registry(deployed)
     admin = Actor("api_key", "k")
     room = rooms.create_room(admin, name="r", persistent=True)
     joined = rooms.join(Actor("participant", "ann"), room["id"], identity="ann", role="host")

@@ -14,8 +14,8 @@ import pytest
 from chalice.config import Config
 from chalice.local import LocalGateway
 
-from chalicelib.nodes import wiring
-from chalicelib.nodes.tokens import mint_node_token
+from chalicelib import bootstrap
+from chalicelib.api.node_tokens import mint_node_token
 from tests.integration.api_support import Api, store_env
 
 NODE_SECRET = "node-secret-" + "c" * 24
@@ -26,9 +26,8 @@ THREADS = 16
 def api(dynamodb_endpoint):
     env = store_env(dynamodb_endpoint)
     api = Api(env, node_secret=NODE_SECRET)
-    wiring.configure(wiring.build_registry(env))
+    bootstrap.configure(node_registry=bootstrap.build_node_registry(env))
     yield api
-    wiring.reset()
     api.close()
 
 

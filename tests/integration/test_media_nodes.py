@@ -12,9 +12,10 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from chalicelib.nodes import wiring
-from chalicelib.nodes.registry import DynamoDBNodeRegistry, InMemoryNodeRegistry, NodeRecord
-from chalicelib.nodes.tokens import mint_node_token
+from chalicelib import bootstrap
+from chalicelib.api.node_tokens import mint_node_token
+from chalicelib.domain.nodes import NodeRecord
+from chalicelib.persistence.nodes import DynamoDBNodeRegistry, InMemoryNodeRegistry
 from media_node.tokens import verify_media_token
 from tests.integration.api_support import Api, store_env
 
@@ -32,12 +33,11 @@ def module_api(dynamodb_endpoint):
 def api(module_api):
     """The module's API, its node table emptied, and the clock at now."""
     module_api.clock.offset = timedelta()
-    registry = wiring.build_registry(module_api.env)
+    registry = bootstrap.build_node_registry(module_api.env)
     for node in registry.all():
         registry.remove(node.node_id)
-    wiring.configure(registry)
+    bootstrap.configure(node_registry=registry)
     yield module_api
-    wiring.reset()
 
 
 def beat(api, node_id, participants=0, capacity=64, token=None, **extra):
@@ -60,7 +60,7 @@ def test_first_heartbeat_registers_the_node_in_its_table(api):
     assert status == 200 and body["nodeId"] == "node-a" and body["healthy"] is True
     nodes = api.ok("GET", "/nodes")["nodes"]
     assert [(n["nodeId"], n["participants"], n["healthy"]) for n in nodes] == [("node-a", 3, True)]
-    assert wiring.registry().get("node-a").url == "http://127.0.0.1:9/node-a"
+    assert bootstrap.node_registry().get("node-a").url == "http://127.0.0.1:9/node-a"
 
 
 @pytest.mark.parametrize("make_token, status, code", [
@@ -82,7 +82,7 @@ def test_heartbeat_needs_the_nodes_own_token(api, make_token, status, code):
     else:
         sent, got = api.error("POST", "/nodes/node-a/heartbeat", body, token=token)
     assert (sent, got) == (status, code)
-    assert wiring.registry().all() == []
+    assert bootstrap.node_registry().all() == []
 
 
 @pytest.mark.parametrize("change, code", [
@@ -92,7 +92,7 @@ def test_heartbeat_needs_the_nodes_own_token(api, make_token, status, code):
 def test_bad_heartbeats_are_refused_and_store_nothing(api, change, code):
     status, body = beat(api, "node-a", **change)
     assert (status, body["error"]["code"]) == (422, code)
-    assert wiring.registry().all() == []
+    assert bootstrap.node_registry().all() == []
 
 
 def test_join_assigns_the_least_loaded_node_and_grants_a_media_token(api):
@@ -189,7 +189,7 @@ def test_registry_contract(dynamodb_endpoint, kind):
     if kind == "memory":
         registry = InMemoryNodeRegistry()
     else:
-        registry = wiring.build_registry(store_env(dynamodb_endpoint))
+        registry = bootstrap.build_node_registry(store_env(dynamodb_endpoint))
         assert isinstance(registry, DynamoDBNodeRegistry)
     rec = NodeRecord("n1", "http://a", 1, 2, 3, 0.5, 64, seen=10.0, registered=10.0)
     assert registry.save(rec) == rec and registry.get("n1") == rec

@@ -30,7 +30,7 @@ def participant_token(**over):
 
 def test_admin_token_signed_by_the_caller_is_admin():
     p = authenticate(bearer(mint_admin_token("key-1", "s" * 32)), SETTINGS)
-    assert (p.kind, p.key_id, p.is_admin) == ("admin", "key-1", True)
+    assert (p.kind, p.key_id, p.is_admin) == ("api_key", "key-1", True)
     require_admin(p)
     require_room(p, "any-room")
 

@@ -1,5 +1,6 @@
 """Which node a room gets: healthy, with a free seat, least loaded (no I/O)."""
-from chalicelib.nodes.registry import InMemoryNodeRegistry, NodeRecord, least_loaded
+from chalicelib.domain.nodes import NodeRecord, least_loaded
+from chalicelib.persistence.nodes import InMemoryNodeRegistry
 
 
 def node(node_id, participants=0, capacity=64, cpu=0.0, seen=100.0, streams=0):

@@ -67,7 +67,12 @@ def test_a_second_session_of_an_identity_is_refused_unless_it_replaces_the_first
 def test_a_participant_joins_only_as_itself():
     r = room()
     unchanged(r, lambda: join(r, "ann", actor=Actor("participant", "eve")), errors.NotAllowed)
-    join(r, "ann", actor=KEY)  # the control plane may join on someone's behalf
+    # the control plane may join on someone's behalf: the session is the identity's,
+    # the event records who did it
+    pid = join(r, "ann", actor=KEY)
+    assert (r.participants[pid]["identity"], r.participants[pid]["state"]) == ("ann", "joined")
+    joined = [e for e in r.collect_events() if type(e).__name__ == "ParticipantJoined"]
+    assert [(e.identity, e.actor) for e in joined] == [("ann", KEY.as_dict())]
 
 
 def test_bad_roles_and_identities_are_refused():

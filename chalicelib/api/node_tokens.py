@@ -1,5 +1,8 @@
 """Node and media tokens (PyJWT, HS256 with ``DROPON_NODE_SECRET``), per docs/architecture.md.
 
+Beside ``auth.py`` (API key and participant tokens): the edge checks node tokens and
+signs media tokens for the grants the application decides (``MediaGrant``).
+
 - A node token proves a media node: ``iss`` = ``node:<nodeId>``, ``exp`` within 5 minutes.
 - A media token lets one participant connect to one node for one room: ``iss`` =
   ``dropon-control``, ``aud`` = ``media:<nodeId>``, ``sub`` = participant id, claims
@@ -9,10 +12,13 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timezone
 
 import jwt
 
-from ..api.errors import unauthorized
+from ..application.nodes import MediaGrant
+from ..config import Settings
+from .errors import unauthorized
 
 ALGORITHM = "HS256"
 NODE_ISSUER_PREFIX = "node:"
@@ -61,3 +67,20 @@ def mint_media_token(secret: str, *, node_id: str, room_id: str, participant_id:
               "room": room_id, "identity": identity, "role": role, "callId": call_id,
               "iat": issued, "exp": issued + ttl}
     return jwt.encode(claims, secret, algorithm=ALGORITHM), issued + ttl
+
+
+def media_access(grant: MediaGrant, settings: Settings) -> dict:
+    """What a client needs to connect to its node: the node, the URL and a media token."""
+    token, exp = mint_media_token(
+        settings.node_secret, node_id=grant.node_id, room_id=grant.room_id,
+        participant_id=grant.participant_id, identity=grant.identity, role=grant.role,
+        call_id=grant.call_id, ttl=settings.media_token_ttl)
+    # the node checks exp against its own wall clock, so the token uses the wall clock
+    return {"nodeId": grant.node_id, "url": grant.url, "token": token,
+            "expiresAt": datetime.fromtimestamp(exp, timezone.utc)}
+
+
+def with_media_access(result: dict, settings: Settings) -> dict:
+    """A join's result with its media grant, if any, signed."""
+    grant = result["media"]
+    return result if grant is None else {**result, "media": media_access(grant, settings)}
