@@ -15,7 +15,7 @@ import pytest
 from chalicelib.nodes import wiring
 from chalicelib.nodes.registry import DynamoDBNodeRegistry, InMemoryNodeRegistry, NodeRecord
 from chalicelib.nodes.tokens import mint_node_token
-from media_node.tokens import verify_media_token
+from media_node.signaling.tokens import verify_media_token
 from tests.integration.api_support import Api, store_env
 
 NODE_SECRET = "node-secret-" + "y" * 24

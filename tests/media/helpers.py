@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from media_node import local
-from media_node.ice import restrict_to_loopback
+from media_node_dev import local
+from media_node.ice.loopback import restrict_to_loopback
 
 SECRET = "test-node-secret-0123456789abcdefghij"
 NODE_ID = "node-test"

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from aiohttp import web
 
-from media_node.control_plane import HttpControlPlane
+from media_node.control.client import HttpControlPlane
 
 from .helpers import run, wait_for
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from media_node.client import SignalingRefused
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
+from media_node_dev.client import SignalingRefused
+from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
 
 from .helpers import run, running_node, wait_for
 

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
+from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
 
 from .helpers import run, running_node, wait_for
 

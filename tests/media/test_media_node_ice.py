@@ -8,9 +8,9 @@ import socket
 
 import pytest
 
-from media_node.client import SignalingRefused
-from media_node.ice import restrict_to_loopback
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
+from media_node_dev.client import SignalingRefused
+from media_node.ice.loopback import restrict_to_loopback
+from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
 
 from .helpers import run, running_node, wait_for
 

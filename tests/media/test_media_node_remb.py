@@ -13,7 +13,7 @@ import pytest
 from aiortc.rtp import (RTCP_PSFB_APP, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRrPacket,
                         RtcpRtpfbPacket, pack_remb_fci, unpack_remb_fci)
 
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
+from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
 
 from .helpers import run, running_node, wait_for
 

@@ -15,21 +15,21 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import Policy, Session
 
-from media_node import fanout
-from media_node.fanout import MAX_PACKET, RtpWriter
+from media_node.sfu import fanout
+from media_node.sfu.fanout import MAX_PACKET, RtpWriter
 
 from .helpers import run
 
 pytestmark = pytest.mark.media
 needs_c = pytest.mark.skipif(fanout._fanout is None,
-                             reason="media_node/_fanout not built (make venv builds it)")
+                             reason="media_node/sfu/_fanout not built (make venv builds it)")
 
 
 @pytest.fixture(autouse=True, params=["c", "python"])
 def loop_impl(request):
     """Every writer test runs on the C packet loop and on the Python one."""
     if request.param == "c" and fanout._fanout is None:
-        pytest.skip("media_node/_fanout not built (make venv builds it)")
+        pytest.skip("media_node/sfu/_fanout not built (make venv builds it)")
     fanout.use_native(request.param)
     yield request.param
     fanout.use_native("auto")

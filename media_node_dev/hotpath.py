@@ -1,6 +1,6 @@
 """CPU per forwarded packet, direct path against aiortc's pack path, in one process.
 
-``python -m media_node.hotpath --low 4 --high 16 --seconds 8``
+``python -m media_node_dev.hotpath --low 4 --high 16 --seconds 8``
 
 Node, speakers and listeners share one event loop; listeners count RTP at their
 sockets (about a microsecond a packet). The marginal cost per forwarded packet is
@@ -17,11 +17,11 @@ import secrets
 import sys
 import time
 
-from .client import WhipClient
-from .ice import enlarge_socket_buffers, restrict_to_loopback
-from .local import running_node
-from .loadcheck import LoopedVideo, count_packets
-from .sources import EncodedAudioSource
+from media_node_dev.client import WhipClient
+from media_node.ice.loopback import enlarge_socket_buffers, restrict_to_loopback
+from media_node_dev.local import running_node
+from media_node_dev.loadcheck import LoopedVideo, count_packets
+from media_node_dev.sources import EncodedAudioSource
 
 
 def udp_receive_errors() -> int:
@@ -79,7 +79,7 @@ async def main(args) -> None:
     if len(rows) == 2:
         a, b = args.modes
         print(f"ratio {a}/{b}: {rows[a] / rows[b]:.2f}")
-    print("rerun: .venv/bin/python -m media_node.hotpath " + " ".join(sys.argv[1:]))
+    print("rerun: .venv/bin/python -m media_node_dev.hotpath " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":

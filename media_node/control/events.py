@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import BadRequest
+from ..errors import BadRequest
 
 KNOWN = {
     "ParticipantMuted", "ParticipantUnmuted", "ParticipantKicked", "ParticipantPromoted",

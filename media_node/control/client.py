@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from typing import Awaitable, Callable, Protocol
 
 import aiohttp
-
-from .tokens import mint_node_token
+import jwt
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,14 @@ class ControlPlane(Protocol):
 
     async def close(self) -> None:
         """Cancel every task and release connections."""
+
+
+def mint_node_token(secret: str, node_id: str, ttl: int = 240) -> str:
+    """The token this node presents to the control plane (``iss=node:<id>``, exp < 5 min)."""
+    now = int(time.time())
+    return jwt.encode(
+        {"iss": f"node:{node_id}", "iat": now, "exp": now + ttl}, secret, algorithm="HS256"
+    )
 
 
 class StandaloneControlPlane:
@@ -172,8 +181,6 @@ class HttpControlPlane:
 
 def _cpu() -> float:
     """Process CPU seconds per wall second since the last call (a rough load figure)."""
-    import os
-    import time
     now, used = time.monotonic(), sum(os.times()[:2])
     last = getattr(_cpu, "last", None)
     _cpu.last = (now, used)

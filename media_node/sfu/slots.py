@@ -19,7 +19,7 @@ more than its replay window behind the last one of that SSRC, which a fresh rand
 sequence does half the time. A new SSRC is no way out: aiortc receivers route by the
 SSRCs they learnt when they started and drop packets of a new one once two
 transceivers share a payload type. So a reused transceiver keeps its
-:class:`~media_node.fanout.RtpWriter`, which continues its own sequence after a
+:class:`~media_node.sfu.fanout.RtpWriter`, which continues its own sequence after a
 ``resync()`` (as libwebrtc continues a suspended SSRC's sequence). On the ``pack``
 path the sender's RTP task ends with the old track and aiortc never restarts it, so
 ``pack`` sessions release transceivers but do not reuse them.

@@ -2,15 +2,40 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from ..errors import BadRequest, NodeError, Unauthorized
 from .cors import cors_middleware
-from .errors import BadRequest, NodeError, Unauthorized
-from .node import MediaNode
 
 logger = logging.getLogger(__name__)
-NODE_KEY = web.AppKey("node", MediaNode)
+
+
+class SignalingNode(Protocol):
+    """What the HTTP edge calls (:class:`~media_node.node.MediaNode`); the edge imports no
+    node module, so the node's packages never depend back on signaling's edge."""
+
+    config: Any  # NodeConfig: public_url
+    control_plane: Any  # ControlPlane: start(stats), close()
+
+    async def join(self, room_id: str, token: str, offer_sdp: str) -> tuple[Any, str]:
+        """Admit a participant; ``(session, answer SDP)``."""
+
+    async def leave(self, session_id: str, token: str) -> None:
+        """The participant hung up."""
+
+    def session(self, session_id: str, token: str) -> Any:
+        """The session its own participant addresses."""
+
+    def stats(self) -> dict:
+        """Load figures for the heartbeat."""
+
+    async def close(self) -> None:
+        """Close every session (shutdown)."""
+
+
+NODE_KEY = web.AppKey("node", SignalingNode)
 MAX_SDP = 256 * 1024
 
 
@@ -78,7 +103,7 @@ async def patch_session(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def make_app(node: MediaNode) -> web.Application:
+def make_app(node: SignalingNode) -> web.Application:
     """The node's aiohttp application; closing it closes the node."""
     app = web.Application(middlewares=[cors_middleware, errors_middleware],
                           client_max_size=MAX_SDP)

@@ -1,8 +1,8 @@
 """Forward encoded frames from one publisher's track to many subscribers.
 
-On the direct path, :class:`~media_node.ingest.RtpIngest` hands each frame's RTP
+On the direct path, :class:`~media_node.sfu.ingest.RtpIngest` hands each frame's RTP
 payloads to :class:`PublishedTrack`, which writes them to every
-:class:`~media_node.fanout.RtpWriter`: nothing is depacketized or packetized again.
+:class:`~media_node.sfu.fanout.RtpWriter`: nothing is depacketized or packetized again.
 For the pack path the receiver is also hooked after its jitter buffer:
 :class:`EncodedFrameTap` stands in for the decoder queue, so complete encoded frames
 reach :class:`PublishedTrack` on the event loop and are never decoded. Each such
@@ -81,7 +81,7 @@ class PublishedTrack:
     """One publisher's track, fanned out to its subscribers.
 
     Subscribers are either :class:`ForwardedTrack` s read by aiortc's sender (the
-    "pack" path) or :class:`~media_node.fanout.RtpWriter` s that receive the
+    "pack" path) or :class:`~media_node.sfu.fanout.RtpWriter` s that receive the
     publisher's RTP payloads as they came (the lean "direct" path).
 
     :param kind: ``audio`` or ``video``.

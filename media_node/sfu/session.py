@@ -4,28 +4,39 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
-from . import notices
-from .errors import BadRequest
-from .extmap import align_extmap
+from ..errors import BadRequest
+from ..ice.binding import IceBinding
+from ..ice.loopback import (enlarge_socket_buffers, filter_candidates, is_loopback,
+                            rtc_configuration)
+from ..signaling import notices
+from ..signaling.extmap import align_extmap
+from ..signaling.payload_types import align_payload_types
+from ..signaling.tokens import MediaClaims
 from .fanout import RtpWriter
 from .forwarding import ForwardedTrack, PublishedTrack
 from .reports import SenderReports
-from .ice import enlarge_socket_buffers, filter_candidates, is_loopback, rtc_configuration
-from .icebind import IceBinding
-from .payload_types import align_payload_types
 from .slots import Slot, prefer_codec, released, sending
-from .tokens import MediaClaims
-
-if TYPE_CHECKING:
-    from .room import Room
 
 logger = logging.getLogger(__name__)
 ANSWER_TIMEOUT = 10.0
+
+
+class Publications(Protocol):
+    """What a session needs of its room (:class:`~media_node.sfu.room.Room`): where to
+    announce the tracks it publishes. The room knows sessions; a session knows only this."""
+
+    id: str
+
+    def publish(self, session: "Session", source: PublishedTrack) -> None:
+        """Offer ``source`` to every other session of the room."""
+
+    def unpublish(self, source: PublishedTrack) -> None:
+        """Withdraw ``source`` from every subscriber."""
 
 
 class Session:
@@ -40,7 +51,7 @@ class Session:
     :param ice: the node's ICE socket policy (port range, announced address).
     """
 
-    def __init__(self, session_id: str, claims: MediaClaims, room: "Room",
+    def __init__(self, session_id: str, claims: MediaClaims, room: Publications,
                  loopback_only: bool, on_end: Callable[["Session", str], None],
                  direct: bool = True, ice: IceBinding | None = None) -> None:
         self.id = session_id

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
-from .forwarding import attach_tap
-from .ice import filter_candidates, rtc_configuration
-from .keyframes import is_keyframe
+from media_node.sfu.forwarding import attach_tap
+from media_node.ice.loopback import filter_candidates, rtc_configuration
+from media_node.sfu.keyframes import is_keyframe
 
 
 @dataclass

@@ -1,12 +1,15 @@
-"""Media and node tokens (PyJWT, HS256), per docs/architecture.md."""
+"""Media tokens (PyJWT, HS256), per docs/architecture.md: the node only verifies them.
+
+The control plane mints them (chalicelib); tests and tools mint them with
+:func:`media_node_dev.tokens.mint_media_token`.
+"""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import jwt
 
-from .errors import Unauthorized
+from ..errors import Unauthorized
 
 ISSUER = "dropon-control"
 ROLES = ("host", "speaker", "audience")
@@ -67,40 +70,3 @@ def verify_media_token(token: str, secret: str, node_id: str) -> MediaClaims:
     if media.role not in ROLES:
         raise Unauthorized("invalid_token", f"unknown role {media.role!r}")
     return media
-
-
-def mint_media_token(
-    secret: str,
-    node_id: str,
-    room: str,
-    participant_id: str,
-    role: str,
-    identity: str | None = None,
-    call_id: str | None = None,
-    ttl: int = 600,
-) -> str:
-    """Mint a media token as the control plane would (used by tests and benchmarks)."""
-    now = int(time.time())
-    return jwt.encode(
-        {
-            "iss": ISSUER,
-            "aud": f"media:{node_id}",
-            "sub": participant_id,
-            "room": room,
-            "identity": identity or participant_id,
-            "role": role,
-            "callId": call_id or f"call-{participant_id}",
-            "iat": now,
-            "exp": now + ttl,
-        },
-        secret,
-        algorithm="HS256",
-    )
-
-
-def mint_node_token(secret: str, node_id: str, ttl: int = 240) -> str:
-    """A token this node presents to the control plane (``iss=node:<id>``, exp < 5 min)."""
-    now = int(time.time())
-    return jwt.encode(
-        {"iss": f"node:{node_id}", "iat": now, "exp": now + ttl}, secret, algorithm="HS256"
-    )

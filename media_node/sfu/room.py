@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from . import notices
-from .errors import Conflict, Forbidden
+from ..errors import Conflict, Forbidden
+from ..signaling import notices
+from ..signaling.tokens import MediaClaims
 from .forwarding import PublishedTrack
 from .session import Session
-from .tokens import MediaClaims
 
 logger = logging.getLogger(__name__)
 

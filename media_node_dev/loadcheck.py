@@ -1,6 +1,6 @@
 """Measure the node's CPU per forwarded packet, direct path against aiortc's pack path.
 
-``python -m media_node.loadcheck --speakers 2 --listeners 62 --seconds 20``
+``python -m media_node_dev.loadcheck --speakers 2 --listeners 62 --seconds 20``
 
 Starts ``python -m media_node`` (standalone, loopback) pinned to CPU 0 for each
 forwarding mode in turn, drives it from this process pinned to CPU 1, and prints
@@ -25,10 +25,10 @@ import time
 import av
 from aiortc import MediaStreamTrack
 
-from .client import WhipClient
-from .ice import enlarge_socket_buffers, restrict_to_loopback
-from .sources import EncodedAudioSource
-from .tokens import mint_media_token
+from media_node_dev.client import WhipClient
+from media_node.ice.loopback import enlarge_socket_buffers, restrict_to_loopback
+from media_node_dev.sources import EncodedAudioSource
+from media_node_dev.tokens import mint_media_token
 
 
 class LoopedVideo(MediaStreamTrack):
@@ -190,7 +190,7 @@ async def main(args) -> None:
     if len(results) == 2:
         print(f"  ratio {results[0]['mode']}/{results[1]['mode']} us/packet: "
               f"{results[0]['us_per_packet'] / results[1]['us_per_packet']:.2f}")
-    print("rerun: .venv/bin/python -m media_node.loadcheck " + " ".join(sys.argv[1:]))
+    print("rerun: .venv/bin/python -m media_node_dev.loadcheck " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":

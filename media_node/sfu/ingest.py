@@ -5,12 +5,12 @@ jitter buffer so that a decoder gets whole frames; the direct path then packetiz
 frame again for its subscribers. :class:`RtpIngest` takes its place on the receiver:
 it keeps what the publisher and the subscribers rely on (receiver-report statistics,
 RTX unwrap, NACKs, the active SSRC for PLIs), sends a configured REMB cap instead of
-running aiortc's delay-based estimator (:mod:`media_node.remb`), and hands each frame's
+running aiortc's delay-based estimator (:mod:`media_node.sfu.remb`), and hands each frame's
 RTP payloads, descriptor included, to the subscribers as they came. Depayload and
 jitter buffer run only while a pack-path subscriber needs whole frames.
 
 Once a stream is flowing its packets bypass aiortc's transport code and arrive here
-straight from the socket (:mod:`media_node.rxpath`); aiortc's path serves the first
+straight from the socket (:mod:`media_node.sfu.rxpath`); aiortc's path serves the first
 packets of each SSRC and anything the socket path declines.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 aiortc's sender costs a coroutine wake-up, a queue hop, an ``RtpPacket`` and an
 ``await`` per packet and subscriber. Here each :class:`RtpWriter` takes a frame's RTP
-payloads as the publisher sent them (:mod:`media_node.ingest`), rewrites only the
+payloads as the publisher sent them (:mod:`media_node.sfu.ingest`), rewrites only the
 header fields that differ per subscriber (sequence number, timestamp offset, payload
 type, SSRC; the MID extension comes from a template), protects the packet in one
 shared buffer and hands it to the UDP socket, synchronously, on the loop. The aiortc sender stays in place
@@ -29,7 +29,7 @@ from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random32
 
-from .config import FANOUT_MODES, check_choice
+from ..config import FANOUT_MODES, check_choice
 from .reports import silence_sender_rtcp
 
 try:
@@ -62,15 +62,15 @@ def use_native(mode: str = "auto") -> bool:
     """Choose the packet loop: ``c``, ``python`` or ``auto`` (C where it is built).
 
     :returns: whether the C loop is in use.
-    :raises RuntimeError: ``c`` was asked for and ``media_node/_fanout`` is not built.
+    :raises RuntimeError: ``c`` was asked for and ``media_node/sfu/_fanout`` is not built.
     """
     global _native_write
     check_choice("DROPON_FANOUT", mode, FANOUT_MODES)
     if mode == "c" and _fanout is None:
-        raise RuntimeError("DROPON_FANOUT=c but media_node/_fanout is not built "
-                           "(python -m media_node.build_fanout)")
+        raise RuntimeError("DROPON_FANOUT=c but media_node/sfu/_fanout is not built "
+                           "(python -m media_node.sfu.build_fanout)")
     if mode == "auto" and _fanout is None:
-        logger.warning("media_node/_fanout is not built: forwarding with the Python loop")
+        logger.warning("media_node/sfu/_fanout is not built: forwarding with the Python loop")
     _native_write = _fanout.write_frame if mode != "python" and _fanout is not None else None
     return _native_write is not None
 

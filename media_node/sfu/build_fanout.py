@@ -1,6 +1,6 @@
-"""Build ``media_node/_fanout`` (the direct path's packet loop in C) in place.
+"""Build ``media_node/sfu/_fanout`` (the direct path's packet loop in C) in place.
 
-``python -m media_node.build_fanout`` compiles ``_fanout.c`` with the compiler and
+``python -m media_node.sfu.build_fanout`` compiles ``_fanout.c`` with the compiler and
 flags this Python was built with; ``make venv`` runs it. It needs a C compiler and
 Python's headers; without the module the node forwards with the pure Python loop
 (``DROPON_FANOUT=auto``, the default) and says so in its log.

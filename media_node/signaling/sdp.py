@@ -1,7 +1,7 @@
 """Small SDP inspections the node needs before handing an offer to aiortc."""
 from __future__ import annotations
 
-from .errors import BadRequest
+from ..errors import BadRequest
 
 SENDING = ("sendrecv", "sendonly")
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")

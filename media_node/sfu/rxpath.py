@@ -5,7 +5,7 @@ aiortc hands every received datagram through aioice's STUN parser, an ``asyncio.
 its header-extension parsing, and the RTP router before the receiver sees it. With the
 publishers alone that was about 40 % of the node's CPU (py-spy, docs/media-node.md).
 :class:`SocketRtpPath` wraps ``datagram_received`` of the connection's aioice protocols:
-an SRTP (not SRTCP) datagram whose SSRC an :class:`~media_node.ingest.RtpIngest` has
+an SRTP (not SRTCP) datagram whose SSRC an :class:`~media_node.sfu.ingest.RtpIngest` has
 claimed is unprotected and handed to it right there, synchronously; everything else
 (STUN, DTLS, RTCP, unclaimed SSRCs) takes aiortc's own path unchanged.
 

@@ -3,7 +3,7 @@
 Each track encodes a tiny synthetic picture or tone itself and returns
 :class:`av.Packet`, so aiortc's sender only packetizes it; every packet sent is kept
 in ``sent`` so a receiver can check that the node forwarded the same bytes.
-Video honours keyframe requests relayed to it by :func:`media_node.client.WhipClient`.
+Video honours keyframe requests relayed to it by :func:`media_node_dev.client.WhipClient`.
 """
 from __future__ import annotations
 

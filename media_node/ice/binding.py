@@ -27,7 +27,7 @@ from aioice.candidate import candidate_foundation, candidate_priority
 from aioice.ice import StunProtocol
 from aioice.turn import UDP_SOCKET_BUFFER_SIZE
 
-from .errors import Unavailable
+from ..errors import Unavailable
 
 logger = logging.getLogger(__name__)
 

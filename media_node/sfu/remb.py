@@ -8,7 +8,7 @@ does instead: it runs no estimator and sends each publisher a fixed cap
 (``DROPON_PUBLISHER_MAX_BITRATE``) on its first video packet and then about once a
 second. The publisher's own sender-side estimate still adapts to loss, which the
 receiver reports it gets from the node carry (aiortc's ``StreamStatistics``, kept per
-packet by :mod:`media_node.ingest`); REMB only bounds it from above.
+packet by :mod:`media_node.sfu.ingest`); REMB only bounds it from above.
 
 libwebrtc applies a REMB to the whole connection (its SSRC list is not used to split
 it), so the cap bounds the publisher's audio and video together; a publisher with two
@@ -16,22 +16,11 @@ video tracks gets the same cap from both receivers, which is still one cap.
 """
 from __future__ import annotations
 
-DEFAULT_PUBLISHER_MAX_BITRATE = 1_500_000  # bits/s; ~720p30 VP8 at good quality
-MAX_BITRATE_RANGE = (50_000, 50_000_000)
+from ..config import DEFAULT_PUBLISHER_MAX_BITRATE, check_publisher_max_bitrate
+
 REMB_INTERVAL_MS = 1000
 
 _publisher_max_bitrate = DEFAULT_PUBLISHER_MAX_BITRATE
-
-
-def check_publisher_max_bitrate(value: int) -> None:
-    """``DROPON_PUBLISHER_MAX_BITRATE``: 0 (send no REMB) or 50,000-50,000,000 bits/s.
-
-    :raises ValueError: with a message naming the variable.
-    """
-    low, high = MAX_BITRATE_RANGE
-    if value != 0 and not low <= value <= high:
-        raise ValueError(f"DROPON_PUBLISHER_MAX_BITRATE must be 0 (no REMB) or within "
-                         f"{low}-{high} bits/s, got {value!r}")
 
 
 def set_publisher_max_bitrate(value: int) -> None:
