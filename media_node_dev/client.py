@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
-from media_node.sfu.forwarding import attach_tap
 from media_node.ice.loopback import filter_candidates, rtc_configuration
+from media_node.sfu.forwarding import attach_tap
 from media_node.sfu.keyframes import is_keyframe
 
 
@@ -30,12 +30,20 @@ class ReceivedFrame:
 
 
 class SignalingRefused(Exception):
-    """The node answered the offer with an error status."""
+    """The node answered the offer with an error status.
+
+    :attr code: the error's ``code`` from the body, ``{"error": {"code", "message"}}``
+        (``None`` when the body is not that shape).
+    """
 
     def __init__(self, status: int, body: str) -> None:
         super().__init__(f"HTTP {status}: {body}")
         self.status = status
         self.body = body
+        try:
+            self.code = json.loads(body)["error"]["code"]
+        except (ValueError, TypeError, KeyError):
+            self.code = None
 
 
 @dataclass

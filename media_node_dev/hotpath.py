@@ -17,10 +17,10 @@ import secrets
 import sys
 import time
 
-from media_node_dev.client import WhipClient
 from media_node.ice.loopback import enlarge_socket_buffers, restrict_to_loopback
-from media_node_dev.local import running_node
+from media_node_dev.client import WhipClient
 from media_node_dev.loadcheck import LoopedVideo, count_packets
+from media_node_dev.local import running_node
 from media_node_dev.sources import EncodedAudioSource
 
 

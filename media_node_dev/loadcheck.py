@@ -25,8 +25,8 @@ import time
 import av
 from aiortc import MediaStreamTrack
 
-from media_node_dev.client import WhipClient
 from media_node.ice.loopback import enlarge_socket_buffers, restrict_to_loopback
+from media_node_dev.client import WhipClient
 from media_node_dev.sources import EncodedAudioSource
 from media_node_dev.tokens import mint_media_token
 

@@ -10,10 +10,10 @@ import dataclasses
 from aiohttp import web
 
 from media_node.bootstrap import build_node
-from media_node_dev.client import WhipClient
 from media_node.config import NodeConfig
-from media_node.signaling.http import make_app
 from media_node.node import MediaNode
+from media_node.signaling.http import make_app
+from media_node_dev.client import WhipClient
 from media_node_dev.tokens import mint_media_token
 
 

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ..errors import BadRequest, NodeError, Unauthorized
+from ..errors import BadRequest, NodeError, Unauthorized, error_body
 from .cors import cors_middleware
 
 logger = logging.getLogger(__name__)
@@ -62,18 +62,18 @@ async def _body(request: web.Request, content_type: str) -> str:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler):
-    """One JSON error shape with a stable ``code``; nothing escapes as a bare 500."""
+    """The API's error shape, ``{"error": {"code", "message"}}`` with a stable ``code``;
+    nothing escapes as a bare 500."""
     try:
         return await handler(request)
     except NodeError as exc:
         status = {"bad_content_type": 415, "body_too_large": 413}.get(exc.code, exc.status)
-        return web.json_response({"code": exc.code, "message": exc.message}, status=status)
+        return web.json_response(error_body(exc.code, exc.message), status=status)
     except web.HTTPException:
         raise
     except Exception:
         logger.exception("unexpected error on %s %s", request.method, request.path)
-        return web.json_response(
-            {"code": "internal", "message": "unexpected node error"}, status=503)
+        return web.json_response(error_body("internal", "unexpected node error"), status=503)
 
 
 async def post_offer(request: web.Request) -> web.Response:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from media_node_dev import local
 from media_node.ice.loopback import restrict_to_loopback
+from media_node_dev import local
 
 SECRET = "test-node-secret-0123456789abcdefghij"
 NODE_ID = "node-test"
@@ -27,6 +27,13 @@ async def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05) -> b
             return True
         await asyncio.sleep(interval)
     return bool(predicate())
+
+
+def error_code(body: dict) -> str:
+    """The ``code`` of an error body, checking it has the API's shape
+    ``{"error": {"code", "message"}}`` and nothing else."""
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    return body["error"]["code"]
 
 
 def run(coro):

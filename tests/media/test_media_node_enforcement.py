@@ -40,7 +40,7 @@ def test_audience_offer_that_sends_is_refused_with_403():
             with pytest.raises(SignalingRefused) as refused:
                 await intruder.connect()
             assert refused.value.status == 403
-            assert '"audience_cannot_publish"' in refused.value.body
+            assert refused.value.code == "audience_cannot_publish"
             assert n.node.sessions == {}
             await intruder.close(hang_up=False)
 
@@ -82,7 +82,7 @@ async def _refused_with_old_token(again, old, code):
     again.token = old.token
     with pytest.raises(SignalingRefused) as refused:
         await again.connect()
-    assert refused.value.status == 403 and f'"{code}"' in refused.value.body
+    assert refused.value.status == 403 and refused.value.code == code
 
 
 def test_kick_disconnects_and_the_old_token_is_refused():
@@ -135,7 +135,7 @@ def test_max_participants_holds_at_the_node():
             clients[2].receive(audio=1)
             with pytest.raises(SignalingRefused) as refused:
                 await clients[2].connect()
-            assert refused.value.status == 403 and '"room_full"' in refused.value.body
+            assert refused.value.status == 403 and refused.value.code == "room_full"
             for client in clients:
                 await client.close(hang_up=client.location is not None)
 

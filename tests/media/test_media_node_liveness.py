@@ -12,9 +12,9 @@ import time
 import aioice.ice
 import pytest
 
-from media_node_dev import local
 from media_node.config import NodeConfig
 from media_node.sfu.liveness import ReceiveLiveness
+from media_node_dev import local
 from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
 
 from .helpers import NODE_ID, run, running_node, wait_for

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from devstack.process import ROOT
-from media_node.sfu import fanout
 from media_node.config import NodeConfig
+from media_node.sfu import fanout
 
 
 @pytest.fixture(autouse=True)
