@@ -4,6 +4,7 @@
 - :mod:`media_node.sfu`: sessions, rooms, forwarding, fan-out, receive path, keyframes, REMB;
 - :mod:`media_node.ice`: loopback-only ICE and where ICE sockets bind;
 - :mod:`media_node.control`: the control-plane client and the room events it feeds;
+- :mod:`media_node.internals`: the private parts of aiortc, aioice and pylibsrtp relied on.
 
 :mod:`media_node.node` ties them together, :mod:`media_node.bootstrap` wires a node
 from :mod:`media_node.config`, and ``python -m media_node`` runs one. Development tools

@@ -15,6 +15,7 @@ import aiohttp
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
 from media_node.ice.loopback import filter_candidates, rtc_configuration
+from media_node.internals import aiortc_internals
 from media_node.sfu.forwarding import attach_tap
 from media_node.sfu.keyframes import is_keyframe
 
@@ -78,7 +79,7 @@ class WhipClient:
         """Send ``track``; relays keyframe requests to ``track.request_keyframe``."""
         sender = self.pc.addTrack(track)
         if hasattr(track, "request_keyframe"):
-            sender._send_keyframe = track.request_keyframe
+            aiortc_internals.relay_keyframe_requests(sender, track.request_keyframe)
 
     def publish_on_promotion(self, *tracks: MediaStreamTrack) -> None:
         """Tracks to attach when the node offers receiving transceivers after a promotion."""

@@ -26,6 +26,7 @@ import av
 from aiortc import MediaStreamTrack
 
 from media_node.ice.loopback import enlarge_socket_buffers, restrict_to_loopback
+from media_node.internals import aioice_internals, aiortc_internals
 from media_node_dev.client import WhipClient
 from media_node_dev.sources import EncodedAudioSource
 from media_node_dev.tokens import mint_media_token
@@ -77,8 +78,8 @@ def count_packets(client: WhipClient, counter: list[int]) -> None:
     so the connection stays alive. The client then costs ~1 us per packet, and loss
     is the node's, not the load generator's.
     """
-    for protocol in client.pc.getTransceivers()[0].receiver.transport.transport \
-            ._connection._protocols:
+    dtls = client.pc.getTransceivers()[0].receiver.transport
+    for protocol in aioice_internals.protocols(aiortc_internals.ice_connection(dtls)):
         original = protocol.datagram_received
 
         def received(data, addr, original=original):
@@ -152,13 +153,13 @@ async def run_mode(mode: str, args) -> dict:
         for listener in clients[args.speakers:]:
             count_packets(listener, counter)
         await asyncio.sleep(3)
-        sent0 = sum(s.pc.getSenders()[0].transport._RTCDtlsTransport__tx_packets
+        sent0 = sum(aiortc_internals.sent_packets(s.pc.getSenders()[0].transport)
                     for s in clients[:args.speakers])
         got0, cpu0, t0 = counter[0], cpu_seconds(node.pid), time.monotonic()
         await asyncio.sleep(args.seconds)
         elapsed = time.monotonic() - t0
         got, cpu = counter[0] - got0, cpu_seconds(node.pid) - cpu0
-        sent = sum(s.pc.getSenders()[0].transport._RTCDtlsTransport__tx_packets
+        sent = sum(aiortc_internals.sent_packets(s.pc.getSenders()[0].transport)
                    for s in clients[:args.speakers]) - sent0
         expected = sent * args.listeners  # every publisher packet, to every listener
         return {"mode": mode, "connected": connected, "pps_out": got / elapsed, "cpu": cpu / elapsed,

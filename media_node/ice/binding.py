@@ -28,6 +28,7 @@ from aioice.ice import StunProtocol
 from aioice.turn import UDP_SOCKET_BUFFER_SIZE
 
 from ..errors import Unavailable
+from ..internals import aioice_internals, aiortc_internals
 
 logger = logging.getLogger(__name__)
 
@@ -108,19 +109,19 @@ class IceBinding:
         step of ``setLocalDescription``; wrapping that step reaches every transport,
         including those added by later renegotiations.
         """
-        gather = pc._RTCPeerConnection__gather
+        def under_policy(gather):
+            async def gather_under_policy() -> None:
+                for transport in aiortc_internals.ice_transports(pc):
+                    connection = aiortc_internals.gatherer_connection(transport)
+                    if not getattr(connection, "_dropon_binding", False):
+                        connection._dropon_binding = True
+                        connection.get_component_candidates = functools.partial(
+                            self._component_candidates, connection,
+                            connection.get_component_candidates)
+                await gather()
+            return gather_under_policy
 
-        async def gather_under_policy() -> None:
-            for transport in pc._RTCPeerConnection__iceTransports:
-                connection = transport.iceGatherer._connection
-                if not getattr(connection, "_dropon_binding", False):
-                    connection._dropon_binding = True
-                    connection.get_component_candidates = functools.partial(
-                        self._component_candidates, connection,
-                        connection.get_component_candidates)
-            await gather()
-
-        pc._RTCPeerConnection__gather = gather_under_policy
+        aiortc_internals.wrap_gathering(pc, under_policy)
 
     async def _component_candidates(self, connection, gather_others, component: int,
                                     addresses: list[str], timeout: int = 5) -> list[Candidate]:
@@ -134,7 +135,7 @@ class IceBinding:
             except OSError as exc:  # as aioice: an address that cannot be bound is skipped
                 logger.info("could not bind ICE socket to %s: %s", address, exc)
                 continue
-            connection._protocols.append(protocol)  # closed with the connection
+            aioice_internals.protocols(connection).append(protocol)  # closed with it
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_SOCKET_BUFFER_SIZE)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-import aioice.ice
 from aiortc import RTCBundlePolicy, RTCConfiguration
 
-_original_get_host_addresses = aioice.ice.get_host_addresses
+from ..internals import aioice_internals, aiortc_internals
 
 
 def restrict_to_loopback(enabled: bool = True, address: str = "127.0.0.1") -> None:
@@ -26,9 +25,7 @@ def restrict_to_loopback(enabled: bool = True, address: str = "127.0.0.1") -> No
     def loopback_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         return [address] if use_ipv4 else []
 
-    aioice.ice.get_host_addresses = (
-        loopback_addresses if enabled else _original_get_host_addresses
-    )
+    aioice_internals.set_host_addresses(loopback_addresses if enabled else None)
 
 
 def tolerate_consent_misses(failures: int) -> None:
@@ -42,7 +39,7 @@ def tolerate_consent_misses(failures: int) -> None:
     a consent expiry while the peer is still heard only restarts the checks. Expiry
     still closes a connection whose peer is unheard (the watchdog's own backstop).
     """
-    aioice.ice.CONSENT_FAILURES = failures
+    aioice_internals.set_consent_failures(failures)
 
 
 def rtc_configuration() -> RTCConfiguration:
@@ -100,8 +97,8 @@ def enlarge_socket_buffers(pc, size: int = SOCKET_BUFFER) -> None:
 
 
 def _enlarge(dtls_transport, size: int) -> None:
-    connection = getattr(dtls_transport.transport, "_connection", None)
-    for protocol in getattr(connection, "_protocols", []):
+    connection = aiortc_internals.ice_connection(dtls_transport)
+    for protocol in aioice_internals.protocols(connection) if connection is not None else []:
         transport = getattr(protocol, "transport", None)
         sock = transport.get_extra_info("socket") if transport is not None else None
         if sock is not None:

@@ -20,8 +20,6 @@ import logging
 import struct
 
 from pylibsrtp import SRTP_MAX_TRAILER_LEN
-from pylibsrtp._binding import ffi
-from pylibsrtp._binding import lib as srtp_lib
 
 from aiortc import MediaStreamTrack, clock
 from aiortc.mediastreams import MediaStreamError
@@ -30,7 +28,9 @@ from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random32
 
 from ..config import FANOUT_MODES, check_choice
-from .reports import silence_sender_rtcp
+from ..internals import aioice_internals, aiortc_internals
+from ..internals.pylibsrtp_internals import (PROTECT_ADDRESS, address, ffi, srtp_protect,
+                                             srtp_session)
 
 try:
     from . import _fanout
@@ -53,8 +53,6 @@ _SCRATCH_VIEW = memoryview(_SCRATCH)
 _SCRATCH_PTR = ffi.from_buffer("char[]", _SCRATCH)
 _LENGTH = ffi.new("int *")
 MAX_PACKET = len(_SCRATCH) - SRTP_MAX_TRAILER_LEN
-_srtp_protect = srtp_lib.srtp_protect
-_PROTECT_ADDRESS = int(ffi.cast("uintptr_t", ffi.addressof(srtp_lib, "srtp_protect")))
 _native_write = _fanout.write_frame if _fanout is not None else None
 
 
@@ -73,11 +71,6 @@ def use_native(mode: str = "auto") -> bool:
         logger.warning("media_node/sfu/_fanout is not built: forwarding with the Python loop")
     _native_write = _fanout.write_frame if mode != "python" and _fanout is not None else None
     return _native_write is not None
-
-
-def srtp_session(session):
-    """The ``srtp_t`` of a pylibsrtp session: same packet index state as aiortc uses."""
-    return session._srtp[0]
 
 
 class _ParkedTrack(MediaStreamTrack):
@@ -127,27 +120,27 @@ class RtpWriter:
         self._header: bytes | None = None
         self._track = _ParkedTrack(kind)
         sender.replaceTrack(self._track)
-        sender._retransmit = self._retransmit  # NACKs are answered from our history
-        sender._sync_counters = self.sync_sender  # SenderReports calls it before reporting
-        silence_sender_rtcp(sender)  # SenderReports sends one compound SR per peer
+        aiortc_internals.answer_nacks(sender, self._retransmit)  # from our own history
+        sender._dropon_sync_counters = self.sync_sender  # SenderReports calls it before reporting
+        aiortc_internals.silence_sender_rtcp(sender)  # SenderReports sends one compound SR per peer
 
     def _setup(self) -> bool:
         sender = self._sender
-        if not getattr(sender, "_RTCRtpSender__started", False):
+        codecs = aiortc_internals.negotiated_codecs(self._transceiver)
+        if not aiortc_internals.sender_started(sender):
             return False
-        if sender.transport.state != "connected" or not self._transceiver._codecs:
+        if sender.transport.state != "connected" or not codecs:
             return False
-        codec = self._transceiver._codecs[0]
-        self._pt = codec.payloadType
-        self._rtx_pt = next((c.payloadType for c in self._transceiver._codecs
+        self._pt = codecs[0].payloadType
+        self._rtx_pt = next((c.payloadType for c in codecs
                              if c.mimeType.lower().endswith("/rtx")
                              and c.parameters.get("apt") == self._pt), None)
-        self._ext_map = sender._RTCRtpSender__rtp_header_extensions_map
-        template = RtpPacket(payload_type=self._pt, ssrc=sender._ssrc)
-        template.extensions.mid = sender._RTCRtpSender__mid
+        self._ext_map = aiortc_internals.sender_header_extensions(sender)
+        template = RtpPacket(payload_type=self._pt, ssrc=aiortc_internals.sender_ssrc(sender))
+        template.extensions.mid = aiortc_internals.sender_mid(sender)
         self._header = template.serialize(self._ext_map)
         self._dtls = sender.transport
-        self._ice = sender.transport.transport._connection
+        self._ice = aiortc_internals.ice_connection(sender.transport)
         return True
 
     def _route(self, pair, srtp) -> None:
@@ -161,7 +154,7 @@ class RtpWriter:
         # for the C loop: the raw socket, libsrtp context and destination; without a
         # socket or a plain IP literal (an IPv6 zone, say) the Python loop sends
         self._fd = sock.fileno() if sock is not None else -1
-        self._ctx = int(ffi.cast("uintptr_t", self._srtp_t))
+        self._ctx = address(self._srtp_t)
         self._sockaddr = None
         if _fanout is not None and self._fd >= 0:
             try:
@@ -199,7 +192,7 @@ class RtpWriter:
         if native is not None and self._sockaddr is not None and not udp.is_closing():
             # straight to the socket while asyncio has nothing queued for it (keeps order)
             sent, octets, seq, unsent = native(
-                _PROTECT_ADDRESS, self._ctx, self._fd, self._sockaddr, self._header,
+                PROTECT_ADDRESS, self._ctx, self._fd, self._sockaddr, self._header,
                 self._pt, delta, ts, packets, self._history, MAX_PACKET, not backlog)
             if unsent:
                 for data in unsent:  # asyncio copies and queues it, keeps order, counts it
@@ -233,7 +226,7 @@ class RtpWriter:
             pack_into(buf, 1, pt | marker, seq, ts)
             buf[h:n] = payload
             length[0] = n
-            if _srtp_protect(srtp_t, ptr, length):
+            if srtp_protect(srtp_t, ptr, length):
                 continue  # e.g. a duplicate from the publisher: libsrtp refuses a replay
             history[seq & _HISTORY_MASK] = (seq, pt | marker, ts, payload)
             try:
@@ -254,8 +247,8 @@ class RtpWriter:
         if self._header is None and not self._setup():
             self._frames_to_check = 0
             return False
-        pair = self._ice._nominated.get(1)
-        srtp = self._dtls._tx_srtp
+        pair = aioice_internals.nominated_pair(self._ice)
+        srtp = aiortc_internals.tx_srtp(self._dtls)
         if pair is not self._pair or srtp is not self._srtp:
             if pair is None or srtp is None or pair.protocol.transport is None:
                 self._frames_to_check = 0
@@ -270,10 +263,8 @@ class RtpWriter:
         """Copy the counters into the aiortc sender, whose fields the reports read."""
         if self._last is None:
             return
-        sender = self._sender
-        sender._RTCRtpSender__ntp_timestamp, sender._RTCRtpSender__rtp_timestamp = self._last
-        sender._RTCRtpSender__packet_count = self.packets_out
-        sender._RTCRtpSender__octet_count = self.octets_out
+        aiortc_internals.set_sender_counters(self._sender, aiortc_internals.SenderCounters(
+            *self._last, self.packets_out, self.octets_out))
 
     async def _retransmit(self, sequence_number: int) -> None:
         # libsrtp refuses to protect the same index twice, so only RTX can resend
@@ -285,10 +276,10 @@ class RtpWriter:
         _HEADER.pack_into(header, 1, marker_pt, seq, ts)
         packet = RtpPacket.parse(bytes(header) + payload, self._ext_map)
         rtx = wrap_rtx(packet, payload_type=self._rtx_pt, sequence_number=self._rtx_seq,
-                       ssrc=self._sender._rtx_ssrc)
+                       ssrc=aiortc_internals.sender_rtx_ssrc(self._sender))
         self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
         try:
-            await self._dtls._send_rtp(rtx.serialize(self._ext_map))
+            await aiortc_internals.send_rtp(self._dtls, rtx.serialize(self._ext_map))
         except ConnectionError:
             pass
 

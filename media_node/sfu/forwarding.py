@@ -22,6 +22,7 @@ import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver, clock
 from aiortc.mediastreams import MediaStreamError
 
+from ..internals import aiortc_internals
 from .fanout import RtpWriter
 from .ingest import RtpIngest, RtpPayload
 from .keyframes import is_keyframe, rtp_frame_is_keyframe
@@ -61,11 +62,7 @@ def attach_tap(receiver: RTCRtpReceiver, on_frame: Callable[[object, object], No
 
     Must run before the receiver starts (the ``track`` event is early enough).
     """
-    if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
-        raise RuntimeError("receiver already started; attach the tap from the track event")
-    if not hasattr(receiver, "_RTCRtpReceiver__decoder_queue"):
-        raise RuntimeError("unsupported aiortc version: no decoder queue to tap")
-    receiver._RTCRtpReceiver__decoder_queue = EncodedFrameTap(on_frame)
+    aiortc_internals.replace_decoder_queue(receiver, EncodedFrameTap(on_frame))
 
 
 def to_packet(codec, jitter_frame) -> tuple[av.Packet, bool]:
@@ -197,12 +194,12 @@ class PublishedTrack:
             return
         self._last_pli = asyncio.get_running_loop().time()
         self.pli_sent += 1
-        task = asyncio.ensure_future(self.receiver._send_rtcp_pli(ssrc))
+        task = asyncio.ensure_future(aiortc_internals.send_pli(self.receiver, ssrc))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def _media_ssrc(self) -> int | None:
-        rtx = getattr(self.receiver, "_RTCRtpReceiver__rtx_ssrc", {})
+        rtx = aiortc_internals.receiver_rtx_ssrcs(self.receiver)
         for source in self.receiver.getSynchronizationSources():
             if source.source not in rtx:
                 return source.source

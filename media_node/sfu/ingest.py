@@ -25,12 +25,12 @@ from aiortc.codecs import depayload, is_rtx
 from aiortc.rtp import (RTCP_PSFB_APP, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket,
                         RtpPacket, pack_remb_fci)
 
+from ..internals import aiortc_internals
 from .remb import RembSchedule, publisher_max_bitrate
 from .rxpath import NackList, ReceiveStatistics, SocketRtpPath
 
 # (sequence number, marker bit as 0x80 or 0, payload): one RTP packet for the subscribers
 RtpPayload = tuple[int, int, bytes]
-_P = "_RTCRtpReceiver__"  # aiortc's private receiver state
 _HEADER = struct.Struct("!BBHLL")
 TICK_MS = 1000  # active SSRC refresh (PLI target) and REMB
 
@@ -40,7 +40,7 @@ def _now_ms() -> int:
 
 
 class RtpIngest:
-    """Replaces ``receiver._handle_rtp_packet`` (the DTLS transport awaits it).
+    """Replaces the receiver's RTP handler (the DTLS transport awaits it).
 
     :param receiver: the publisher's ``RTCRtpReceiver``, before it starts.
     :param kind: ``audio`` (every packet is a frame) or ``video`` (frames end at the marker
@@ -56,12 +56,13 @@ class RtpIngest:
         self._audio = kind == "audio"
         self._on_rtp_frame = on_rtp_frame
         self._wants_frames = wants_frames
-        self._codecs = getattr(receiver, _P + "codecs")
-        self._streams = getattr(receiver, _P + "remote_streams")
-        self._active = getattr(receiver, _P + "active_ssrc")
-        self._rtx_ssrc = getattr(receiver, _P + "rtx_ssrc")
-        self._jitter = getattr(receiver, _P + "jitter_buffer")
-        self._mapper = getattr(receiver, _P + "timestamp_mapper")
+        state = aiortc_internals.receiver_state(receiver)
+        self._codecs = state.codecs
+        self._streams = state.remote_streams
+        self._active = state.active_ssrc
+        self._rtx_ssrc = state.rtx_ssrc
+        self._jitter = state.jitter_buffer
+        self._mapper = state.timestamp_mapper
         self._nacks: dict[int, NackList] | None = None if self._audio else {}
         self._remb = RembSchedule(0 if self._audio else publisher_max_bitrate())
         self._media_ssrcs: list[int] = []
@@ -73,12 +74,12 @@ class RtpIngest:
         self._timestamp = None
         self._frame: list[RtpPayload] = []
         self.socket_packets = 0  # packets that came by the socket path
-        receiver._handle_rtp_packet = self.handle
+        aiortc_internals.replace_rtp_handler(receiver, self.handle)
 
     async def handle(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         """One packet by aiortc's path (parsed, SRTP already removed), on the loop."""
         r = self._r
-        if not r._enabled:
+        if not aiortc_internals.receiver_enabled(r):
             return
         self._receive(packet.ssrc, packet.payload_type, packet.sequence_number,
                       packet.timestamp, packet.marker, packet.payload, _now_ms())
@@ -90,7 +91,7 @@ class RtpIngest:
 
     def handle_datagram(self, data: bytes) -> None:
         """One clear RTP datagram by the socket path, synchronously on the loop."""
-        if not self._r._enabled or len(data) < 12:
+        if not aiortc_internals.receiver_enabled(self._r) or len(data) < 12:
             return
         b0, b1, seq, timestamp, ssrc = _HEADER.unpack_from(data)
         pos = 12 + 4 * (b0 & 0x0F)
@@ -115,7 +116,7 @@ class RtpIngest:
     async def _send_queued_rtcp(self) -> None:
         # NACKs and REMB: a few per second at most
         while self._rtcp:
-            await self._r._send_rtcp(self._rtcp.pop(0))
+            await aiortc_internals.send_rtcp(self._r, self._rtcp.pop(0))
 
     def _receive(self, ssrc: int, payload_type: int, seq: int, timestamp: int, marker: int,
                  payload: bytes, now_ms: int) -> None:
@@ -158,7 +159,7 @@ class RtpIngest:
         self._active[ssrc] = clock.current_datetime()
         if ssrc not in self._media_ssrcs:
             self._media_ssrcs.append(ssrc)
-        rtcp_ssrc = getattr(self._r, _P + "rtcp_ssrc")
+        rtcp_ssrc = aiortc_internals.receiver_rtcp_ssrc(self._r)
         if rtcp_ssrc is None:
             self._tick_at = now_ms  # not negotiated yet: look again at the next packet
         elif self._remb.due(now_ms):
@@ -167,7 +168,7 @@ class RtpIngest:
                 fci=pack_remb_fci(self._remb.bitrate, list(self._media_ssrcs))))
 
     def _queue_nack(self, media_ssrc: int, lost: list[int]) -> None:
-        rtcp_ssrc = getattr(self._r, _P + "rtcp_ssrc")
+        rtcp_ssrc = aiortc_internals.receiver_rtcp_ssrc(self._r)
         if rtcp_ssrc is not None:
             packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=rtcp_ssrc, media_ssrc=media_ssrc)
             packet.lost = lost
@@ -193,10 +194,10 @@ class RtpIngest:
     def _reassemble(self, codec, packet: RtpPacket) -> None:
         # aiortc's own steps for whole frames: depayload, jitter buffer, rebase to 0
         try:
-            packet._data = depayload(codec, packet.payload)
+            aiortc_internals.set_depayloaded(packet, depayload(codec, packet.payload))
         except ValueError:
             return
         _, frame = self._jitter.add(packet)
         if frame is not None:
             frame.timestamp = self._mapper.map(frame.timestamp)
-            getattr(self._r, _P + "decoder_queue").put((codec, frame))
+            aiortc_internals.decoder_queue(self._r).put((codec, frame))

@@ -22,11 +22,12 @@ import logging
 import math
 from typing import TYPE_CHECKING, Callable
 
+from ..internals import aioice_internals, aiortc_internals
+
 if TYPE_CHECKING:
     from .session import Session
 
 logger = logging.getLogger(__name__)
-RX_PACKETS = "_RTCDtlsTransport__rx_packets"  # RTCDtlsTransport.__rx_packets
 CONFIRM_DELAY = 0.1
 
 
@@ -46,7 +47,7 @@ class _Peer:
 
     def received(self) -> int:
         """Datagrams received so far on the session's transports."""
-        return sum(getattr(t, RX_PACKETS) for t in self.dtls) + self.stun
+        return sum(aiortc_internals.received_packets(t) for t in self.dtls) + self.stun
 
 
 class ReceiveLiveness:
@@ -78,13 +79,15 @@ class ReceiveLiveness:
         transports = [t.receiver.transport for t in pc.getTransceivers()]
         if pc.sctp is not None:
             transports.append(pc.sctp.transport)
-        dtls = list({id(t): t for t in transports if hasattr(t, RX_PACKETS)}.values())
+        dtls = list({id(t): t for t in transports
+                     if aiortc_internals.has_receive_counter(t)}.values())
         if not dtls:  # aiortc renamed its counter: only STUN would keep peers alive
             logger.warning("session %s: no DTLS packet counter to watch (aiortc changed?)",
                            session.id)
         loop = asyncio.get_running_loop()
         peer = self._peers[session.id] = _Peer(session, dtls, loop.time())
-        for connection in {id(c): c for c in (t.transport._connection for t in dtls)}.values():
+        connections = (aiortc_internals.ice_connection(t) for t in dtls)
+        for connection in {id(c): c for c in connections}.values():
             self._hook_stun(peer, connection)
         if self._timer is None:
             self._timer = loop.call_later(self.interval, self._tick)
@@ -155,9 +158,9 @@ class ReceiveLiveness:
             check_incoming(message, addr, protocol)
 
         connection.check_incoming = counted_check
-        for protocol in connection._protocols:
+        for protocol in aioice_internals.protocols(connection):
             protocol.request = _counted_request(peer, protocol.request)
-        peer.consent_task = connection._query_consent_task
+        peer.consent_task = aioice_internals.consent_task(connection)
         connection.close = _close_unless_heard(self, peer, connection, connection.close)
 
 
@@ -181,8 +184,7 @@ def _close_unless_heard(liveness: ReceiveLiveness, peer: _Peer, connection, clos
                 and liveness.silent_for(peer.session) < liveness.timeout):
             logger.warning("session %s: ICE consent unanswered but the peer is heard; "
                            "checking consent again", peer.session.id)
-            peer.consent_task = connection._query_consent_task = asyncio.ensure_future(
-                connection.query_consent())
+            peer.consent_task = aioice_internals.restart_consent(connection)
             return
         await close()
     return close_unless_heard

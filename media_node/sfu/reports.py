@@ -16,26 +16,11 @@ import random
 from aiortc.rtp import (RtcpByePacket, RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo,
                         RtcpSrPacket)
 
+from ..internals import aioice_internals, aiortc_internals
+
 logger = logging.getLogger(__name__)
 FIRST_REPORT = (0.3, 1.0)
 INTERVAL = (2.0, 4.0)
-
-
-def silence_sender_rtcp(sender) -> None:
-    """Replace the sender's own RTCP task (set up in ``send()``) by an idle one.
-
-    Must run before ``send()``. ``stop()`` still finds its started/exited events.
-    """
-    async def idle() -> None:
-        sender._RTCRtpSender__rtcp_started.set()
-        try:
-            await asyncio.get_running_loop().create_future()
-        except asyncio.CancelledError:
-            pass
-        finally:
-            sender._RTCRtpSender__rtcp_exited.set()
-
-    sender._run_rtcp = idle
 
 
 class SenderReports:
@@ -55,7 +40,8 @@ class SenderReports:
         """Stop reporting for ``sender``; say BYE for its SSRC."""
         if sender in self._senders:
             self._senders.discard(sender)
-            self._send(sender.transport, [RtcpByePacket(sources=[sender._ssrc])])
+            self._send(sender.transport, [
+                RtcpByePacket(sources=[aiortc_internals.sender_ssrc(sender)])])
 
     async def _run(self) -> None:
         await asyncio.sleep(random.uniform(*FIRST_REPORT))
@@ -66,32 +52,34 @@ class SenderReports:
     def report(self) -> None:
         """Send one compound SR + SDES now."""
         for s in self._senders:
-            sync = getattr(s, "_sync_counters", None)  # RtpWriter keeps the counts itself
+            sync = getattr(s, "_dropon_sync_counters", None)  # RtpWriter keeps the counts itself
             if sync is not None:
                 sync()
-        started = [s for s in self._senders
-                   if s._RTCRtpSender__started and s._RTCRtpSender__packet_count]
+        counters = {s: aiortc_internals.sender_counters(s) for s in self._senders
+                    if aiortc_internals.sender_started(s)}
+        started = [s for s, c in counters.items() if c.packet_count]
         if not started:
             return
-        packets: list = [RtcpSrPacket(ssrc=s._ssrc, sender_info=RtcpSenderInfo(
-            ntp_timestamp=s._RTCRtpSender__ntp_timestamp,
-            rtp_timestamp=s._RTCRtpSender__rtp_timestamp,
-            packet_count=s._RTCRtpSender__packet_count & 0xFFFFFFFF,
-            octet_count=s._RTCRtpSender__octet_count & 0xFFFFFFFF)) for s in started]
-        cname = started[0]._RTCRtpSender__cname
+        ssrc = aiortc_internals.sender_ssrc
+        packets: list = [RtcpSrPacket(ssrc=ssrc(s), sender_info=RtcpSenderInfo(
+            ntp_timestamp=counters[s].ntp_timestamp,
+            rtp_timestamp=counters[s].rtp_timestamp,
+            packet_count=counters[s].packet_count & 0xFFFFFFFF,
+            octet_count=counters[s].octet_count & 0xFFFFFFFF)) for s in started]
+        cname = aiortc_internals.sender_cname(started[0])
         if cname:
             packets.append(RtcpSdesPacket(chunks=[
-                RtcpSourceInfo(ssrc=s._ssrc, items=[(1, cname.encode())]) for s in started]))
+                RtcpSourceInfo(ssrc=ssrc(s), items=[(1, cname.encode())]) for s in started]))
         self._send(started[0].transport, packets)
 
     @staticmethod
     def _send(transport, packets: list) -> None:
-        srtp = transport._tx_srtp
+        srtp = aiortc_internals.tx_srtp(transport)
         if transport.state != "connected" or srtp is None:
             return
         try:
             data = srtp.protect_rtcp(b"".join(bytes(p) for p in packets))
-            pair = transport.transport._connection._nominated.get(1)
+            pair = aioice_internals.nominated_pair(aiortc_internals.ice_connection(transport))
             if pair is not None and pair.protocol.transport is not None:
                 pair.protocol.transport.sendto(data, pair.remote_addr)
         except Exception as exc:  # a report is never worth failing the session for

@@ -24,9 +24,9 @@ import pylibsrtp
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.utils import uint16_add, uint16_gt
 
+from ..internals import aioice_internals, aiortc_internals
+
 logger = logging.getLogger(__name__)
-_RX_PACKETS = "_RTCDtlsTransport__rx_packets"
-_RX_BYTES = "_RTCDtlsTransport__rx_bytes"
 _ATTR = "_dropon_socket_rtp_path"
 NACK_HISTORY = 128  # like aiortc's NackGenerator (RTP_HISTORY_SIZE)
 
@@ -39,11 +39,11 @@ class SocketRtpPath:
 
     def __init__(self, dtls) -> None:
         self._dtls = dtls
-        self._connection = dtls.transport._connection
-        self._router = dtls._rtp_router
+        self._connection = aiortc_internals.ice_connection(dtls)
+        self._ssrc_table = aiortc_internals.ssrc_table(dtls)
         self._claims: dict[int, tuple[object, Callable[[bytes], None]]] = {}
         self.packets = 0  # handled here (tests and measurements read it)
-        for protocol in self._connection._protocols:
+        for protocol in aioice_internals.protocols(self._connection):
             protocol.datagram_received = self._wrap(protocol.datagram_received)
 
     @classmethod
@@ -68,24 +68,24 @@ class SocketRtpPath:
         claim = self._claims.get(ssrc)
         if claim is not None and claim[0] is receiver:
             return True
-        if not self._connection._queue.empty():
+        if not aioice_internals.receive_queue_empty(self._connection):
             return False
         self._claims[ssrc] = (receiver, handle)
         return True
 
     def _wrap(self, original: Callable[[bytes, tuple], None]) -> Callable[[bytes, tuple], None]:
-        dtls, claims, ssrc_table = self._dtls, self._claims, self._router.ssrc_table
-        from_bytes = int.from_bytes
+        dtls, claims, ssrc_table = self._dtls, self._claims, self._ssrc_table
+        from_bytes, rx_srtp = int.from_bytes, aiortc_internals.rx_srtp
+        count_received = aiortc_internals.count_received
 
         def datagram_received(data: bytes, addr: tuple) -> None:
             # SRTP: first byte 128-191 (version 2); SRTCP packet types are 192-223
             if claims and len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
                 ssrc = from_bytes(data[8:12], "big")
                 claim = claims.get(ssrc)
-                srtp = dtls._rx_srtp
+                srtp = rx_srtp(dtls)
                 if claim is not None and srtp is not None and ssrc_table.get(ssrc) is claim[0]:
-                    setattr(dtls, _RX_PACKETS, getattr(dtls, _RX_PACKETS) + 1)
-                    setattr(dtls, _RX_BYTES, getattr(dtls, _RX_BYTES) + len(data))
+                    count_received(dtls, len(data))
                     self.packets += 1
                     try:
                         claim[1](srtp.unprotect(data))

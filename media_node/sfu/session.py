@@ -13,6 +13,7 @@ from ..errors import BadRequest
 from ..ice.binding import IceBinding
 from ..ice.loopback import (enlarge_socket_buffers, filter_candidates, is_loopback,
                             rtc_configuration)
+from ..internals import aiortc_internals
 from ..signaling import notices
 from ..signaling.extmap import align_extmap
 from ..signaling.payload_types import align_payload_types
@@ -130,7 +131,8 @@ class Session:
         transceiver = next(t for t in self.pc.getTransceivers() if t.receiver.track is track)
         if not self.can_publish:
             return  # offers from audience are refused earlier; demoted peers are dropped
-        mime = transceiver._codecs[0].mimeType if transceiver._codecs else ""
+        codecs = aiortc_internals.negotiated_codecs(transceiver)
+        mime = codecs[0].mimeType if codecs else ""
         source = PublishedTrack(track.kind, self.participant_id, transceiver.receiver, mime)
         self.published.append(source)
         self.room.publish(self, source)
@@ -150,7 +152,7 @@ class Session:
             if (transceiver.kind != source.kind or transceiver in self._slots
                     or transceiver.sender.track is not None or transceiver.stopped):
                 continue
-            offered = getattr(transceiver, "_offerDirection", None) or transceiver.direction
+            offered = aiortc_internals.offered_direction(transceiver) or transceiver.direction
             if not renegotiate and offered not in ("sendonly", "sendrecv"):
                 continue
             if renegotiate and transceiver.currentDirection not in (None, "inactive"):
@@ -187,7 +189,7 @@ class Session:
         self.forwarded[source] = slot.sink
         transceiver = slot.transceiver
         # aiortc ignores keyframe requests on its pack path: relay them instead
-        transceiver.sender._send_keyframe = source.request_keyframe
+        aiortc_internals.relay_keyframe_requests(transceiver.sender, source.request_keyframe)
         transceiver.direction = sending(transceiver)
 
     def _write(self, slot: Slot, source: PublishedTrack) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from aiortc import RTCRtpSender
 
+from ..internals import aiortc_internals
 from .fanout import RtpWriter
 from .forwarding import ForwardedTrack, PublishedTrack
 
@@ -65,7 +66,7 @@ class Slot:
 
 def _subscriber_sends(transceiver) -> bool:
     # as last negotiated, else as the subscriber's pending offer says (node's view)
-    direction = transceiver.currentDirection or transceiver._offerDirection
+    direction = transceiver.currentDirection or aiortc_internals.offered_direction(transceiver)
     return direction in ("recvonly", "sendrecv")
 
 
@@ -85,7 +86,7 @@ def prefer_codec(transceiver, mime_type: str) -> bool:
     Forwarding cannot translate codecs, so a transceiver that lacks the source's
     codec cannot carry it.
     """
-    codecs = list(transceiver._codecs)
+    codecs = list(aiortc_internals.negotiated_codecs(transceiver))
     if not codecs:  # not negotiated yet: offer only this codec (and its RTX)
         kind = mime_type.split("/")[0]
         caps = RTCRtpSender.getCapabilities(kind).codecs
@@ -102,5 +103,5 @@ def prefer_codec(transceiver, mime_type: str) -> bool:
     rtx = [c for c in codecs if c.mimeType.lower().endswith("/rtx")
            and c.parameters.get("apt") == chosen.payloadType]
     rest = [c for c in codecs if c is not chosen and c not in rtx]
-    transceiver._codecs = [chosen, *rtx, *rest]
+    aiortc_internals.set_negotiated_codecs(transceiver, [chosen, *rtx, *rest])
     return True
