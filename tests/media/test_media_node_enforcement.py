@@ -7,9 +7,9 @@ import time
 import pytest
 
 from media_node_dev.client import SignalingRefused
-from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
+from media_node_dev.sources import EncodedVideoSource
 
-from .helpers import run, running_node, wait_for
+from .helpers import listener_client, run, running_node, speaker_client, wait_for
 
 pytestmark = pytest.mark.media
 
@@ -19,16 +19,9 @@ def _count(client, kind):
 
 
 async def _speaker_and_listener(n, room="r"):
-    video, audio = EncodedVideoSource(), EncodedAudioSource()
-    speaker = n.client(room, "spk", "speaker")
-    speaker.publish(video)
-    speaker.publish(audio)
-    await speaker.connect()
-    listener = n.client(room, "lst", "audience")
-    listener.receive(audio=1, video=1)
-    await listener.connect()
+    speaker = await speaker_client(n, "spk", room)
+    listener = await listener_client(n, "lst", room)
     assert await wait_for(lambda: _count(listener, "video") > 10 and _count(listener, "audio") > 10)
-    speaker.video = video
     return speaker, listener
 
 

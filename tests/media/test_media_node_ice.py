@@ -9,9 +9,8 @@ import pytest
 
 from media_node.ice.loopback import restrict_to_loopback
 from media_node_dev.client import SignalingRefused
-from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
 
-from .helpers import run, running_node, wait_for
+from .helpers import listener_client, run, running_node, speaker_client, wait_for
 
 pytestmark = pytest.mark.media
 CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ (\w+)", re.M)
@@ -34,13 +33,8 @@ def node_sockets(node) -> list[tuple[str, int]]:
 
 
 async def speaker_and_listener(n):
-    speaker = n.client("r1", "alice", "speaker")
-    speaker.publish(EncodedVideoSource())
-    speaker.publish(EncodedAudioSource())
-    await speaker.connect()
-    listener = n.client("r1", "bob", "audience")
-    listener.receive(audio=1, video=1)
-    await listener.connect()
+    speaker = await speaker_client(n, "alice", room="r1")
+    listener = await listener_client(n, "bob", room="r1")
     flowing = await wait_for(lambda: sum(f.kind == "video" for f in listener.frames) >= 15
                              and sum(f.kind == "audio" for f in listener.frames) >= 25,
                              timeout=10)
