@@ -69,6 +69,14 @@ def test_every_copied_file_exists_and_is_not_ignored():
             assert kept, f"{source} is excluded by Dockerfile.dockerignore"
 
 
+def test_the_image_carries_the_node_and_no_development_tool():
+    sources = {source for op, arg in instructions() if op == "COPY" and not arg.startswith("--from=")
+               for source in shlex.split(arg)[:-1]}
+    assert "media_node/" in sources  # media_node_dev/, tests/ and bench/ stay out
+    assert all(s == "infra/media-node/requirements.txt" or s.startswith("media_node/")
+               for s in sources), sources
+
+
 def test_requirements_pin_the_projects_versions_and_are_complete():
     image, project = pins(DOCKER / "requirements.txt"), pins(ROOT / "requirements.txt")
     assert image and {n: v for n, v in image.items() if project.get(n) != v} == {}
