@@ -16,7 +16,7 @@ tools:
 
 # the virtualenv, and the direct path's packet loop in C (rebuilt when _fanout.c changes)
 venv: $(STAMP)
-	@$(PY) -m media_node.build_fanout >/dev/null
+	@$(PY) -m media_node.sfu.build_fanout >/dev/null
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)

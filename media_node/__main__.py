@@ -8,7 +8,7 @@ from aiohttp import web
 
 from .bootstrap import build_node
 from .config import NodeConfig
-from .http import make_app
+from .signaling.http import make_app
 
 
 def main() -> int:

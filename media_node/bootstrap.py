@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from .config import NodeConfig
-from .fanout import use_native
-from .control_plane import ControlPlane, HttpControlPlane, StandaloneControlPlane
-from .ice import restrict_to_loopback, tolerate_consent_misses
-from .icebind import IceBinding, PortRange
+from .control.client import ControlPlane, HttpControlPlane, StandaloneControlPlane
+from .ice.binding import IceBinding, PortRange
+from .ice.loopback import restrict_to_loopback, tolerate_consent_misses
 from .node import MediaNode
-from .remb import set_publisher_max_bitrate
+from .sfu.fanout import use_native
+from .sfu.remb import set_publisher_max_bitrate
 
 
 def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) -> MediaNode:

@@ -5,8 +5,6 @@ import ipaddress
 import os
 from dataclasses import dataclass
 
-from .remb import DEFAULT_PUBLISHER_MAX_BITRATE, check_publisher_max_bitrate
-
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "y", "on")
@@ -41,6 +39,21 @@ def _float(env, name: str, default: str) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+DEFAULT_PUBLISHER_MAX_BITRATE = 1_500_000  # bits/s; ~720p30 VP8 at good quality
+MAX_BITRATE_RANGE = (50_000, 50_000_000)
+
+
+def check_publisher_max_bitrate(value: int) -> None:
+    """``DROPON_PUBLISHER_MAX_BITRATE``: 0 (send no REMB) or 50,000-50,000,000 bits/s.
+
+    :raises ValueError: with a message naming the variable.
+    """
+    low, high = MAX_BITRATE_RANGE
+    if value != 0 and not low <= value <= high:
+        raise ValueError(f"DROPON_PUBLISHER_MAX_BITRATE must be 0 (no REMB) or within "
+                         f"{low}-{high} bits/s, got {value!r}")
 
 
 SILENT_TIMEOUT_RANGE = (2.0, 300.0)
@@ -116,10 +129,10 @@ class NodeConfig:
         means ephemeral ports.
     :param ice_port_max: highest UDP port of ICE sockets.
     :param publisher_max_bitrate: bits/s each publisher is told by REMB it may send
-        (a fixed cap, :mod:`media_node.remb`); 0 sends no REMB.
+        (a fixed cap, :mod:`media_node.sfu.remb`); 0 sends no REMB.
     :param silent_timeout: seconds a connected peer may send nothing (no STUN, DTLS,
         RTP or RTCP) before its session is ended as ``silent`` (``liveness.py``).
-    :param fanout: the direct path's packet loop: ``c`` (``media_node/_fanout``, one
+    :param fanout: the direct path's packet loop: ``c`` (``media_node/sfu/_fanout``, one
         ``sendmmsg`` per frame), ``python``, or ``auto`` (C where it is built).
     """
 

@@ -1,4 +1,4 @@
-"""Named errors of the media node; the HTTP edge maps them to one JSON shape."""
+"""Named errors of the media node; the HTTP edge maps them to the API's JSON shape."""
 from __future__ import annotations
 
 
@@ -51,3 +51,11 @@ class Unavailable(NodeError):
     """The node cannot take this request now (a resource is exhausted); retry later."""
 
     status = 503
+
+
+def error_body(code: str, message: str) -> dict:
+    """The JSON body of an error, the control plane API's shape (docs/api.md).
+
+    ``{"error": {"code": code, "message": message}}``
+    """
+    return {"error": {"code": code, "message": message}}

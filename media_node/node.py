@@ -6,15 +6,15 @@ import logging
 import secrets
 
 from .config import NodeConfig
-from .control_plane import ControlPlane
+from .control.client import ControlPlane
+from .control.events import event_payload, muted_kinds
 from .errors import Conflict, Forbidden, NotFound, Unauthorized
-from .events import event_payload, muted_kinds
-from .icebind import IceBinding
-from .liveness import ReceiveLiveness
-from .room import Room
-from .sdp import sends_media
-from .session import Session
-from .tokens import MediaClaims, verify_media_token
+from .ice.binding import IceBinding
+from .sfu.liveness import ReceiveLiveness
+from .sfu.room import Room
+from .sfu.session import Session
+from .signaling.sdp import sends_media
+from .signaling.tokens import MediaClaims, verify_media_token
 
 logger = logging.getLogger(__name__)
 

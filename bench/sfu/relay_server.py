@@ -102,9 +102,12 @@ def make_app(secret: str, node_id: str) -> web.Application:
             claims = jwt.decode(auth.removeprefix("Bearer "), secret, algorithms=["HS256"],
                                 audience=f"media:{node_id}")
         except jwt.PyJWTError:
-            return web.json_response({"code": "invalid_token"}, status=401)
+            return web.json_response(
+                {"error": {"code": "invalid_token", "message": "bad media token"}}, status=401)
         if claims.get("room") != request.match_info["room"]:
-            return web.json_response({"code": "wrong_room"}, status=403)
+            return web.json_response(
+                {"error": {"code": "wrong_room", "message": "token is for another room"}},
+                status=403)
         session_id, answer = await room.connect(await request.text(), claims.get("role"))
         return web.Response(status=201, text=answer, content_type="application/sdp",
                             headers={"Location": f"/sessions/{session_id}"})

@@ -18,8 +18,8 @@ import time
 import av
 import pytest
 
-from media_node.client import WhipClient
-from media_node.ice import restrict_to_loopback
+from media_node.ice.loopback import restrict_to_loopback
+from media_node_dev.client import WhipClient
 from tests.e2e.system import (CHROMIUM, CHROMIUM_ARGS, LoopThread, StaticSite, start_system,
                               wait_until)
 

@@ -69,6 +69,14 @@ def test_every_copied_file_exists_and_is_not_ignored():
             assert kept, f"{source} is excluded by Dockerfile.dockerignore"
 
 
+def test_the_image_carries_the_node_and_no_development_tool():
+    sources = {source for op, arg in instructions() if op == "COPY" and not arg.startswith("--from=")
+               for source in shlex.split(arg)[:-1]}
+    assert "media_node/" in sources  # media_node_dev/, tests/ and bench/ stay out
+    assert all(s == "infra/media-node/requirements.txt" or s.startswith("media_node/")
+               for s in sources), sources
+
+
 def test_requirements_pin_the_projects_versions_and_are_complete():
     image, project = pins(DOCKER / "requirements.txt"), pins(ROOT / "requirements.txt")
     assert image and {n: v for n, v in image.items() if project.get(n) != v} == {}
@@ -79,9 +87,7 @@ def test_requirements_pin_the_projects_versions_and_are_complete():
 def third_party_imports() -> set[str]:
     stdlib = set(sys.stdlib_module_names)
     names = set()
-    for path in (ROOT / "media_node").glob("*.py"):
-        if path.name in ("hotpath.py", "loadcheck.py"):
-            continue  # developer tools, not the node (hotpath imports tests/)
+    for path in (ROOT / "media_node").rglob("*.py"):  # the tools are in media_node_dev/
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names |= {a.name.split(".")[0] for a in node.names}
@@ -115,17 +121,17 @@ def node(tmp_path):
 
 
 def test_the_build_stage_compiles_the_packet_loop_the_image_copies(tmp_path):
-    """The fanout stage's RUN builds media_node/_fanout next to its source, as here."""
+    """The fanout stage's RUN builds media_node/sfu/_fanout next to its source, as here."""
     steps = instructions()
     build = [arg for op, arg in steps if op == "RUN" and "build_fanout.py" in arg]
-    assert build == ["python /src/media_node/build_fanout.py"]
-    source = tmp_path / "media_node"
-    source.mkdir()
+    assert build == ["python /src/media_node/sfu/build_fanout.py"]
+    source = tmp_path / "media_node" / "sfu"
+    source.mkdir(parents=True)
     for name in ("_fanout.c", "build_fanout.py"):
-        (source / name).write_bytes((ROOT / "media_node" / name).read_bytes())
+        (source / name).write_bytes((ROOT / "media_node" / "sfu" / name).read_bytes())
     subprocess.run([sys.executable, str(source / "build_fanout.py")], check=True, timeout=120)
     assert list(source.glob("_fanout*.so"))
-    assert ("COPY", "--from=fanout /src/media_node/ /app/media_node/") in steps
+    assert ("COPY", "--from=fanout /src/media_node/sfu/ /app/media_node/sfu/") in steps
     assert any("DROPON_FANOUT=c" in arg for op, arg in steps if op == "ENV")
 
 

@@ -16,7 +16,7 @@ from chalicelib import bootstrap
 from chalicelib.api.node_tokens import mint_node_token
 from chalicelib.domain.nodes import NodeRecord
 from chalicelib.persistence.nodes import DynamoDBNodeRegistry, InMemoryNodeRegistry
-from media_node.tokens import verify_media_token
+from media_node.signaling.tokens import verify_media_token
 from tests.integration.api_support import Api, store_env
 
 NODE_SECRET = "node-secret-" + "y" * 24

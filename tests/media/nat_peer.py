@@ -12,9 +12,9 @@ import socket
 import sys
 import time
 
-from media_node.client import WhipClient
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
-from media_node.tokens import mint_media_token
+from media_node_dev.client import WhipClient
+from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
+from media_node_dev.tokens import mint_media_token
 
 
 def wait_for_http(host: str, port: int, timeout: float = 20.0) -> None:

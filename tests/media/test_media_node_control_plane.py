@@ -12,7 +12,7 @@ import jwt
 import pytest
 from aiohttp import web
 
-from media_node.control_plane import HttpControlPlane
+from media_node.control.client import HttpControlPlane
 
 from .helpers import run, wait_for
 
@@ -52,7 +52,7 @@ class ControlPlaneRoutes:
         self._auth(request)
         if self.fail_leaves:
             self.fail_leaves -= 1
-            return web.json_response({"code": "busy"}, status=503)
+            return web.json_response({"error": {"code": "busy", "message": "busy"}}, status=503)
         self.leaves.append((request.match_info["room"], request.match_info["pid"],
                             await request.json()))
         return web.json_response({}, status=202)

@@ -5,9 +5,9 @@ import asyncio
 
 import pytest
 
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
+from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
 
-from .helpers import run, running_node, wait_for
+from .helpers import listener_client, run, running_node, speaker_client, wait_for
 
 pytestmark = pytest.mark.media
 
@@ -16,16 +16,9 @@ pytestmark = pytest.mark.media
 def test_frames_are_forwarded_byte_identical_to_every_subscriber(forwarding):
     async def scenario():
         async with running_node(forwarding=forwarding) as n:
-            video, audio = EncodedVideoSource(), EncodedAudioSource()
-            speaker = n.client("r1", "alice", "speaker")
-            speaker.publish(video)
-            speaker.publish(audio)
-            await speaker.connect()
-
-            listeners = [n.client("r1", f"l{i}", "audience") for i in range(2)]
-            for listener in listeners:
-                listener.receive(audio=1, video=1)
-                await listener.connect()
+            speaker = await speaker_client(n, "alice", room="r1")
+            video, audio = speaker.video, speaker.audio
+            listeners = [await listener_client(n, f"l{i}", room="r1") for i in range(2)]
 
             def got_enough():
                 return all(sum(f.kind == "video" for f in c.frames) >= 45 and

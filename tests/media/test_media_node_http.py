@@ -4,7 +4,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from .helpers import run, running_node, wait_for
+from .helpers import error_code, run, running_node, wait_for
 
 pytestmark = pytest.mark.media
 
@@ -17,7 +17,7 @@ def test_errors_carry_stable_codes_and_sessions_belong_to_their_participant():
             async with aiohttp.ClientSession() as http:
                 async def post(headers, body="v=0\r\n"):
                     async with http.post(url, data=body, headers=headers) as r:
-                        return r.status, (await r.json())["code"]
+                        return r.status, error_code(await r.json())
 
                 sdp = {"Content-Type": "application/sdp"}
                 assert await post(sdp) == (401, "missing_token")
@@ -41,14 +41,14 @@ def test_errors_carry_stable_codes_and_sessions_belong_to_their_participant():
                 async with http.patch(location, data=body, headers={**auth, **frag}) as r:
                     assert r.status == 204
                 async with http.patch(location, data="a=candidate:x", headers={**auth, **frag}) as r:
-                    assert (r.status, (await r.json())["code"]) == (400, "bad_candidate")
+                    assert (r.status, error_code(await r.json())) == (400, "bad_candidate")
                 stranger = {"Authorization": f"Bearer {n.token('r', 'bob', 'audience')}"}
                 async with http.delete(location, headers=stranger) as r:
-                    assert (r.status, (await r.json())["code"]) == (403, "not_your_session")
+                    assert (r.status, error_code(await r.json())) == (403, "not_your_session")
                 async with http.delete(location, headers=auth) as r:
                     assert r.status == 200
                 async with http.delete(location, headers=auth) as r:
-                    assert (r.status, (await r.json())["code"]) == (404, "session_not_found")
+                    assert (r.status, error_code(await r.json())) == (404, "session_not_found")
             assert await wait_for(lambda: not n.node.sessions)
             await client.close(hang_up=False)
 

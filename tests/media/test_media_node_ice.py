@@ -1,18 +1,16 @@
 """The node's ICE sockets: a UDP port range for a security group, a NAT-announced address."""
 from __future__ import annotations
 
-import json
 import random
 import re
 import socket
 
 import pytest
 
-from media_node.client import SignalingRefused
-from media_node.ice import restrict_to_loopback
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
+from media_node.ice.loopback import restrict_to_loopback
+from media_node_dev.client import SignalingRefused
 
-from .helpers import run, running_node, wait_for
+from .helpers import listener_client, run, running_node, speaker_client, wait_for
 
 pytestmark = pytest.mark.media
 CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ (\w+)", re.M)
@@ -35,13 +33,8 @@ def node_sockets(node) -> list[tuple[str, int]]:
 
 
 async def speaker_and_listener(n):
-    speaker = n.client("r1", "alice", "speaker")
-    speaker.publish(EncodedVideoSource())
-    speaker.publish(EncodedAudioSource())
-    await speaker.connect()
-    listener = n.client("r1", "bob", "audience")
-    listener.receive(audio=1, video=1)
-    await listener.connect()
+    speaker = await speaker_client(n, "alice", room="r1")
+    listener = await listener_client(n, "bob", room="r1")
     flowing = await wait_for(lambda: sum(f.kind == "video" for f in listener.frames) >= 15
                              and sum(f.kind == "audio" for f in listener.frames) >= 25,
                              timeout=10)
@@ -98,7 +91,7 @@ def test_an_exhausted_range_refuses_with_503_and_serves_again_once_a_port_frees(
             with pytest.raises(SignalingRefused) as refused:
                 await third.connect()
             assert refused.value.status == 503
-            assert json.loads(refused.value.body)["code"] == "no_media_ports"
+            assert refused.value.code == "no_media_ports"
             await third.close(hang_up=False)
             assert set(n.node.sessions.values()) == {
                 n.node.room("r1").sessions["alice"], n.node.room("r1").sessions["bob"]}

@@ -12,12 +12,12 @@ import time
 import aioice.ice
 import pytest
 
-from media_node import local
 from media_node.config import NodeConfig
-from media_node.liveness import ReceiveLiveness
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
+from media_node.sfu.liveness import ReceiveLiveness
+from media_node_dev import local
 
-from .helpers import NODE_ID, run, running_node, wait_for
+from .helpers import (NODE_ID, close_all, frames_of, keeps_receiving, listener_client, run,
+                      running_node, speaker_client, wait_for)
 from .test_media_node_control_plane import SECRET as CONTROL_SECRET
 from .test_media_node_control_plane import ControlPlaneRoutes
 from .test_media_node_control_plane import control_plane_routes as serve_routes
@@ -33,12 +33,6 @@ def vanish(client) -> None:
             protocol.transport.abort()
 
 
-def frames_of(listener, source) -> int:
-    """Frames ``listener`` received that ``source`` sent (same bytes)."""
-    sent = {payload for _, payload, _ in source.sent}
-    return sum(f.payload in sent for f in listener.frames)
-
-
 def reasons(n, participant: str) -> list[str]:
     """Leaves of ``participant`` reported to the (standalone) control plane."""
     return [reason for _, pid, reason in n.node.control_plane.disconnected if pid == participant]
@@ -51,30 +45,14 @@ def control_plane_routes():
     return serve_routes(routes)
 
 
-async def _publisher(n, participant, room="r"):
-    client = n.client(room, participant, "speaker")
-    client.video, client.audio = EncodedVideoSource(), EncodedAudioSource()
-    client.publish(client.video)
-    client.publish(client.audio)
-    await client.connect()
-    return client
-
-
-async def _listener(n, participant, room="r", video=1):
-    client = n.client(room, participant, "audience")
-    client.receive(audio=1, video=video)
-    await client.connect()
-    return client
-
-
 @pytest.mark.media
 def test_a_vanished_subscriber_is_ended_as_silent_and_reported_others_keep_receiving():
     # the node reports to a control plane over HTTP (node token, one 503 retried)
     async def scenario():
         async with control_plane_routes() as plane, local.running_node(
                 NODE_ID, CONTROL_SECRET, control_url=plane.url, silent_timeout=SILENT) as n:
-            speaker = await _publisher(n, "spk")
-            stays, gone = await _listener(n, "lst"), await _listener(n, "gone")
+            speaker = await speaker_client(n, "spk")
+            stays, gone = await listener_client(n, "lst"), await listener_client(n, "gone")
             assert await wait_for(lambda: frames_of(stays, speaker.video) > 10
                                   and frames_of(gone, speaker.video) > 10)
             vanish(gone)
@@ -84,12 +62,9 @@ def test_a_vanished_subscriber_is_ended_as_silent_and_reported_others_keep_recei
             assert "gone" not in n.node.rooms["r"].sessions
             assert len(n.node.liveness) == 2
 
-            before = frames_of(stays, speaker.video)
-            assert await wait_for(lambda: frames_of(stays, speaker.video) > before + 15)
+            assert await keeps_receiving(stays, speaker.video)
             assert [pid for _, pid, _ in plane.leaves] == ["gone"]
-            for client in (speaker, stays):
-                await client.close()
-            await gone.close(hang_up=False)
+            await close_all(speaker, stays, vanished=[gone])
 
     run(scenario())
 
@@ -98,9 +73,9 @@ def test_a_vanished_subscriber_is_ended_as_silent_and_reported_others_keep_recei
 def test_a_vanished_publisher_is_ended_as_silent_and_its_listeners_keep_the_other_speaker():
     async def scenario():
         async with running_node(silent_timeout=SILENT) as n:
-            speaker = await _publisher(n, "spk")
-            listener = await _listener(n, "lst", video=2)
-            gone = await _publisher(n, "gone")  # reaches the listener by renegotiation
+            speaker = await speaker_client(n, "spk")
+            listener = await listener_client(n, "lst", video=2)
+            gone = await speaker_client(n, "gone")  # reaches the listener by renegotiation
             assert await wait_for(lambda: frames_of(listener, speaker.video) > 10
                                   and frames_of(listener, gone.video) > 10, timeout=10)
             vanish(gone)
@@ -108,12 +83,9 @@ def test_a_vanished_publisher_is_ended_as_silent_and_its_listeners_keep_the_othe
             assert reasons(n, "gone") == ["silent"]
             assert all(s.publisher_id != "gone" for s in n.node.rooms["r"].sources)
 
-            before = frames_of(listener, speaker.video)
-            assert await wait_for(lambda: frames_of(listener, speaker.video) > before + 15)
+            assert await keeps_receiving(listener, speaker.video)
             assert not reasons(n, "lst") and not reasons(n, "spk")
-            for client in (speaker, listener):
-                await client.close()
-            await gone.close(hang_up=False)
+            await close_all(speaker, listener, vanished=[gone])
 
     run(scenario())
 
@@ -123,16 +95,14 @@ def test_a_healthy_receive_only_subscriber_outlives_the_timeout():
     # it sends only RTCP receiver reports (~1/s) and consent checks
     async def scenario():
         async with running_node(silent_timeout=SILENT) as n:
-            speaker = await _publisher(n, "spk")
-            listener = await _listener(n, "lst")
+            speaker = await speaker_client(n, "spk")
+            listener = await listener_client(n, "lst")
             assert await wait_for(lambda: frames_of(listener, speaker.video) > 10)
             await asyncio.sleep(4 * SILENT)
             assert not n.node.control_plane.disconnected
             assert set(n.node.rooms["r"].sessions) == {"spk", "lst"}
-            before = frames_of(listener, speaker.video)
-            assert await wait_for(lambda: frames_of(listener, speaker.video) > before + 15)
-            for client in (speaker, listener):
-                await client.close()
+            assert await keeps_receiving(listener, speaker.video)
+            await close_all(speaker, listener)
 
     run(scenario())
 
@@ -143,7 +113,7 @@ def test_a_listener_in_a_room_without_speakers_is_kept_by_ice_consent_alone():
     timeout = 8.0
     async def scenario():
         async with running_node(silent_timeout=timeout) as n:
-            listener = await _listener(n, "lst")
+            listener = await listener_client(n, "lst")
             assert await wait_for(lambda: len(n.node.liveness) == 1)
             await asyncio.sleep(2.5 * timeout)
             assert not n.node.control_plane.disconnected
@@ -163,8 +133,8 @@ def test_unanswered_consent_checks_do_not_close_a_peer_the_node_still_hears(monk
 
     async def scenario():
         async with running_node(silent_timeout=SILENT, consent_failures=2) as n:
-            speaker = await _publisher(n, "spk")
-            listener = await _listener(n, "lst")
+            speaker = await speaker_client(n, "spk")
+            listener = await listener_client(n, "lst")
             assert await wait_for(lambda: frames_of(listener, speaker.video) > 10)
             connection = listener.pc.getTransceivers()[0].receiver.transport.transport._connection
             connection.request_received = lambda *args: None  # answers nothing from now on
@@ -173,10 +143,8 @@ def test_unanswered_consent_checks_do_not_close_a_peer_the_node_still_hears(monk
                            timeout=15)
             assert not reported, "closed on consent although its RTCP kept arriving"
             assert caplog.text.count("consent unanswered") >= 2
-            before = frames_of(listener, speaker.video)
-            assert await wait_for(lambda: frames_of(listener, speaker.video) > before + 15)
-            for client in (speaker, listener):
-                await client.close()
+            assert await keeps_receiving(listener, speaker.video)
+            await close_all(speaker, listener)
 
     run(scenario())
 

@@ -13,9 +13,9 @@ import pytest
 from aiortc.rtp import (RTCP_PSFB_APP, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRrPacket,
                         RtcpRtpfbPacket, pack_remb_fci, unpack_remb_fci)
 
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
+from media_node_dev.sources import EncodedVideoSource
 
-from .helpers import run, running_node, wait_for
+from .helpers import listener_client, run, running_node, speaker_client, wait_for
 
 pytestmark = pytest.mark.media
 CAP = 800_000
@@ -67,15 +67,11 @@ def drop_video_packets(client, every: int, limit: int) -> list[int]:
 def test_publisher_gets_the_configured_cap_about_once_a_second_and_media_flows():
     async def scenario():
         async with running_node(publisher_max_bitrate=CAP) as n:
-            video, audio = EncodedVideoSource(), EncodedAudioSource()
-            speaker = n.client("r1", "alice", "speaker")
-            speaker.publish(video)
-            speaker.publish(audio)
+            speaker = await speaker_client(n, "alice", room="r1", connect=False)
+            video, audio = speaker.video, speaker.audio
             seen = observe_rtcp(speaker)
             await speaker.connect()
-            listener = n.client("r1", "bob", "audience")
-            listener.receive(audio=1, video=1)
-            await listener.connect()
+            listener = await listener_client(n, "bob", room="r1")
 
             assert await wait_for(lambda: len(rembs(seen["video"])) >= 4, timeout=10)
             got = rembs(seen["video"])

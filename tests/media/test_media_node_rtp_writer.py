@@ -15,21 +15,22 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import Policy, Session
 
-from media_node import fanout
-from media_node.fanout import MAX_PACKET, RtpWriter
+from media_node.internals.pylibsrtp_internals import PROTECT_ADDRESS, address, srtp_session
+from media_node.sfu import fanout
+from media_node.sfu.fanout import MAX_PACKET, RtpWriter
 
 from .helpers import run
 
 pytestmark = pytest.mark.media
 needs_c = pytest.mark.skipif(fanout._fanout is None,
-                             reason="media_node/_fanout not built (make venv builds it)")
+                             reason="media_node/sfu/_fanout not built (make venv builds it)")
 
 
 @pytest.fixture(autouse=True, params=["c", "python"])
 def loop_impl(request):
     """Every writer test runs on the C packet loop and on the Python one."""
     if request.param == "c" and fanout._fanout is None:
-        pytest.skip("media_node/_fanout not built (make venv builds it)")
+        pytest.skip("media_node/sfu/_fanout not built (make venv builds it)")
     fanout.use_native(request.param)
     yield request.param
     fanout.use_native("auto")
@@ -173,7 +174,7 @@ def test_c_and_python_loops_write_the_same_bytes(loop_impl):
     c_session = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
     history = [None] * 64
     sent, octets, last, unsent = fanout._fanout.write_frame(
-        fanout._PROTECT_ADDRESS, int(fanout.ffi.cast("uintptr_t", fanout.srtp_session(c_session))),
+        PROTECT_ADDRESS, address(srtp_session(c_session)),
         -1, fanout._fanout.sockaddr("127.0.0.1", 9), header, 96, 7, 123456, frame, history,
         MAX_PACKET, False)  # not direct: every packet comes back, nothing is sent
     assert (sent, octets, last) == (10, sum(len(p) for _, _, p in frame), 516)
@@ -195,7 +196,7 @@ def test_c_loop_refuses_bad_arguments_without_writing(loop_impl, bad):
     args.update(bad)
     with pytest.raises((TypeError, ValueError)):
         fanout._fanout.write_frame(
-            fanout._PROTECT_ADDRESS, int(fanout.ffi.cast("uintptr_t", fanout.srtp_session(session))),
+            PROTECT_ADDRESS, address(srtp_session(session)),
             -1, args["sockaddr"], b"\x80" * 12, 96, 0, 0, args["packets"], args["history"],
             MAX_PACKET, False)
 

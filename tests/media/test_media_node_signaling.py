@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
+from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
 
-from .helpers import run, running_node, wait_for
+from .helpers import listener_client, run, running_node, speaker_client, wait_for
 
 pytestmark = pytest.mark.media
 
@@ -54,16 +54,10 @@ def test_late_joiner_starts_on_a_keyframe_the_node_requested_for_it():
 def test_a_new_speaker_reaches_existing_listeners_by_renegotiation():
     async def scenario():
         async with running_node() as n:
-            listener = n.client("r", "lst", "audience")
-            listener.receive(audio=1)  # nothing to receive yet
-            await listener.connect()
-            assert await wait_for(lambda: listener.pc.connectionState == "connected")
-
-            video, audio = EncodedVideoSource(), EncodedAudioSource()
-            speaker = n.client("r", "spk", "speaker")
-            speaker.publish(video)
-            speaker.publish(audio)
-            await speaker.connect()
+            # nothing to receive yet
+            listener = await listener_client(n, "lst", video=0, wait_connected=True)
+            speaker = await speaker_client(n, "spk")
+            video, audio = speaker.video, speaker.audio
             assert await wait_for(lambda: len(_videos(listener)) > 15, timeout=10)
             assert listener.renegotiations >= 1
             assert any(f.kind == "audio" for f in listener.frames)
@@ -78,13 +72,8 @@ def test_a_new_speaker_reaches_existing_listeners_by_renegotiation():
 def test_promotion_lets_an_audience_member_publish():
     async def scenario():
         async with running_node() as n:
-            host = n.client("r", "host", "host")
-            host.receive(audio=1, video=1)
-            await host.connect()
-            guest = n.client("r", "guest", "audience")
-            guest.receive(audio=1)
-            await guest.connect()
-            assert await wait_for(lambda: guest.pc.connectionState == "connected")
+            host = await listener_client(n, "host", role="host")
+            guest = await listener_client(n, "guest", video=0, wait_connected=True)
 
             video = EncodedVideoSource()
             guest.publish_on_promotion(video, EncodedAudioSource())

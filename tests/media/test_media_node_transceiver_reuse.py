@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from media_node.sources import EncodedAudioSource, EncodedVideoSource
+from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
 
-from .helpers import run, running_node, wait_for
+from .helpers import listener_client, run, running_node, speaker_client, wait_for
 
 pytestmark = pytest.mark.media
 CYCLES = 4  # the first speaker and three that follow
@@ -54,15 +54,9 @@ async def _speak(n, i: int, room: str = "r"):
     video, audio = EncodedVideoSource(width=160 + 32 * i), _Voice(pitch=11 + 8 * i)
     pid = f"spk{i}"
     if i % 2 == 0:
-        client = n.client(room, pid, "speaker")
-        client.publish(video)
-        client.publish(audio)
-        await client.connect()
+        client = await speaker_client(n, pid, room, video=video, audio=audio)
     else:
-        client = n.client(room, pid, "audience")
-        client.receive(audio=1)
-        await client.connect()
-        assert await wait_for(lambda: client.pc.connectionState == "connected", timeout=10)
+        client = await listener_client(n, pid, room, video=0, wait_connected=True)
         client.publish_on_promotion(video, audio)
         await n.node.apply_room_event(room, {"type": "ParticipantPromoted",
                                              "participantId": pid})
@@ -80,10 +74,7 @@ async def _stop_speaking(n, i: int, client, room: str = "r") -> None:
 def test_a_listener_receives_each_new_speaker_on_the_same_m_lines():
     async def scenario():
         async with running_node() as n:
-            listener = n.client("r", "lst", "audience")
-            listener.receive(audio=1, video=1)
-            await listener.connect()
-            assert await wait_for(lambda: listener.pc.connectionState == "connected")
+            listener = await listener_client(n, "lst", wait_connected=True)
             transceivers = m_lines = None
             sources = []  # every earlier speaker's tracks
             others = []

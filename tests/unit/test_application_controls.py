@@ -142,7 +142,7 @@ def test_tick_reports_a_room_that_fails_and_goes_on(app, caplog):
 
 
 def test_mute_events_name_the_kinds_as_the_media_node_reads_them(app):
-    # media_node/events.py muted_kinds(): audio/video flags; neither flag means both
+    # media_node/control/events.py muted_kinds(): audio/video flags; neither flag means both
     room = app.create_room(KEY, name="r", persistent=True, now=T0)["id"]
     ann = app.join(ANN, room, identity="ann", role="speaker", now=at(1))
     app.mute(KEY, room, ann["participantId"], audio=True, video=False, now=at(2))

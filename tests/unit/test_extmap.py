@@ -1,5 +1,5 @@
 """Header extension ids keep their meaning across node-driven re-offers (no I/O)."""
-from media_node.extmap import align_extmap, extmap_ids
+from media_node.signaling.extmap import align_extmap, extmap_ids
 
 NEGOTIATED = "\r\n".join([
     "v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111", "a=mid:0",

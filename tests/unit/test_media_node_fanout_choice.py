@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from devstack.process import ROOT
-from media_node import fanout
 from media_node.config import NodeConfig
+from media_node.sfu import fanout
 
 
 @pytest.fixture(autouse=True)
@@ -40,13 +40,13 @@ def test_c_without_the_module_refuses(monkeypatch):
 
 def test_the_node_process_stops_with_a_message_when_c_is_missing(tmp_path):
     # a copy of the package without the built module, as on a machine with no compiler
-    package = tmp_path / "media_node"
-    package.mkdir()
-    for path in (ROOT / "media_node").glob("*.py"):
-        (package / path.name).write_bytes(path.read_bytes())
+    for path in (ROOT / "media_node").rglob("*.py"):
+        copy = tmp_path / path.relative_to(ROOT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(path.read_bytes())
     env = {"DROPON_NODE_SECRET": "s" * 32, "DROPON_FANOUT": "c", "DROPON_CONTROL_URL": "",
            "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-m", "media_node"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert "DROPON_FANOUT=c but media_node/_fanout is not built" in done.stderr
+    assert "DROPON_FANOUT=c but media_node/sfu/_fanout is not built" in done.stderr

@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from media_node.config import NodeConfig
-from media_node.icebind import IceBinding, NoMediaPorts, PortRange
+from media_node.ice.binding import IceBinding, NoMediaPorts, PortRange
 
 ENV = {"DROPON_NODE_SECRET": "s" * 32}
 

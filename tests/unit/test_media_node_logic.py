@@ -7,14 +7,15 @@ import jwt
 import pytest
 
 from media_node.config import NodeConfig
+from media_node.control.client import mint_node_token
+from media_node.control.events import event_payload, muted_kinds
 from media_node.errors import Conflict, Forbidden, Unauthorized
-from media_node.events import event_payload, muted_kinds
-from media_node.ice import filter_candidates
-from media_node.keyframes import h264_is_keyframe, vp8_is_keyframe
-from media_node.room import Room
-from media_node.sdp import sends_media
-from media_node.tokens import (MediaClaims, mint_media_token, mint_node_token,
-                               verify_media_token)
+from media_node.ice.loopback import filter_candidates
+from media_node.sfu.keyframes import h264_is_keyframe, vp8_is_keyframe
+from media_node.sfu.room import Room
+from media_node.signaling.sdp import sends_media
+from media_node.signaling.tokens import MediaClaims, verify_media_token
+from media_node_dev.tokens import mint_media_token
 
 SECRET = "unit-test-secret-0123456789abcdefghij"
 

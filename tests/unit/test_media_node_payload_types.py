@@ -1,7 +1,7 @@
-"""Node re-offers keep the payload types the session negotiated (media_node.payload_types)."""
+"""Node re-offers keep the payload types the session negotiated (media_node.signaling.payload_types)."""
 from __future__ import annotations
 
-from media_node.payload_types import align_payload_types
+from media_node.signaling.payload_types import align_payload_types
 
 # what a Chromium subscriber's offer negotiated: its own numbers
 NEGOTIATED = "\r\n".join([

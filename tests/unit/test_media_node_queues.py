@@ -1,7 +1,7 @@
 """A slow subscriber's queue stays bounded and skips to the next keyframe."""
 from __future__ import annotations
 
-from media_node.forwarding import MAX_QUEUED_FRAMES, ForwardedTrack
+from media_node.sfu.forwarding import MAX_QUEUED_FRAMES, ForwardedTrack
 
 
 class Source:

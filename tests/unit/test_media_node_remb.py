@@ -7,9 +7,9 @@ import pytest
 from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
 from aiortc.rtp import RtpPacket
 
-from media_node.config import NodeConfig
-from media_node.remb import DEFAULT_PUBLISHER_MAX_BITRATE, RembSchedule
-from media_node.rxpath import NackList, ReceiveStatistics
+from media_node.config import DEFAULT_PUBLISHER_MAX_BITRATE, NodeConfig
+from media_node.sfu.remb import RembSchedule
+from media_node.sfu.rxpath import NackList, ReceiveStatistics
 
 ENV = {"DROPON_NODE_SECRET": "s" * 32}
 
@@ -124,7 +124,7 @@ def _rtp(ssrc: int, tail: bytes = b"payload") -> bytes:
 
 
 def test_socket_path_takes_only_claimed_srtp_of_the_mapped_receiver():
-    from media_node.rxpath import SocketRtpPath
+    from media_node.sfu.rxpath import SocketRtpPath
     dtls, receiver, got = _Dtls(), object(), []
     path = SocketRtpPath.of(dtls)
     assert SocketRtpPath.of(dtls) is path  # one per transport
@@ -148,7 +148,7 @@ def test_socket_path_takes_only_claimed_srtp_of_the_mapped_receiver():
 
 
 def test_a_failing_handler_never_reaches_the_socket():
-    from media_node.rxpath import SocketRtpPath
+    from media_node.sfu.rxpath import SocketRtpPath
     dtls, receiver = _Dtls(), object()
     dtls._rtp_router.ssrc_table[7] = receiver
     SocketRtpPath.of(dtls).claim(7, receiver, lambda data: 1 / 0)

@@ -5,7 +5,8 @@ import pytest
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 
-from media_node.keyframes import h264_rtp_is_keyframe, rtp_frame_is_keyframe, vp8_rtp_is_keyframe
+from media_node.sfu.keyframes import (h264_rtp_is_keyframe, rtp_frame_is_keyframe,
+                                     vp8_rtp_is_keyframe)
 
 
 @pytest.mark.parametrize("picture_id", [5, 300])  # 7- and 15-bit picture ids

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from media_node.slots import released, sending
+from media_node.sfu.slots import released, sending
 
 
 def _transceiver(current=None, offered=None):
