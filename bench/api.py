@@ -64,6 +64,9 @@ def now():
 
 class Bench:
     def __init__(self, env: dict, interval: int):
+        # no room cache: this measures what a load costs (replay vs snapshot), which the
+        # cache would hide after the first request (bench/join_burst.py measures the cache)
+        env = {**env, "DROPON_ROOM_CACHE": "0"}
         self.on = RoomsApplication(env={**env, "DROPON_SNAPSHOT_INTERVAL": str(interval)})
         self.off = RoomsApplication(env={**env, "DROPON_SNAPSHOT_INTERVAL": "0"})
         self.settings = Settings(api_keys={KEY: SECRET})
