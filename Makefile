@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: setup system tools venv test test-unit run bench bench-sfu bench-api package clean
+.PHONY: setup system tools venv test test-unit run bench bench-sfu bench-api bench-burst bench-dynamodb package clean
 
 setup: system tools venv
 
@@ -33,7 +33,7 @@ run: setup
 	$(PY) -m devstack.run
 
 # every benchmark, one after another (about 10 minutes); never part of make test
-bench: bench-store bench-api bench-sfu
+bench: bench-store bench-api bench-burst bench-dynamodb bench-sfu
 
 bench-store: setup
 	$(PY) bench/event_store.py
@@ -44,6 +44,14 @@ bench-sfu: setup
 
 bench-api: setup
 	$(PY) bench/api.py
+
+# concurrent joins over HTTP, group commit vs the old retry loop; save latency vs table size
+bench-burst: setup
+	$(PY) bench/join_burst.py $(BENCH_ARGS)
+
+# the embedded DynamoDB's start-up with 100,000 items (journal replay and snapshot)
+bench-dynamodb: setup
+	$(PY) bench/dynamodb_restart.py $(BENCH_ARGS)
 
 # the control plane's SAM template and Lambda zip in infra/build/out (no AWS call; docs/deploy.md)
 package: venv
