@@ -79,7 +79,7 @@ def update_policy(roomId):
 def close_room(roomId):
     c = call()
     c.in_room(roomId)
-    return rooms().close_room(c.actor, roomId, req.reason(c.body(), "host_ended"), now())
+    return rooms().close_room(c.actor, roomId, req.close_reason(c.body()), now())
 
 
 @route("/rooms/{roomId}/tokens", "POST")
