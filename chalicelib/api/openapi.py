@@ -32,8 +32,9 @@ SETTINGS = Settings()  # its token lifetime and long-poll limits are not configu
 
 
 def query(name: str, schema: dict, description: str) -> dict:
+    # an empty value (?cursor=) is the same as leaving the parameter out
     return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description}
+            "allowEmptyValue": True, "description": description}
 
 
 def body(properties: dict, required: tuple = (), example: dict | None = None) -> dict:
@@ -99,7 +100,8 @@ def _room_paths() -> dict:
         "/openapi.json": {"get": op("This document", auth="any valid token",
                                     result=ref("OpenAPI"))},
         "/rooms": {
-            "post": op("Create a room", status="201", result=ref("Room"), request=body({
+            "post": op("Create a room: persistent, or with startsAt and endsAt (endsAt "
+                       "after startsAt)", status="201", result=ref("Room"), request=body({
                 "name": ROOM_NAME, "policy": OBJ, "metadata": OBJ, "startsAt": TIME,
                 "endsAt": TIME, "persistent": BOOL}, ("name",),
                 example={"name": "standup", "persistent": True})),
@@ -110,7 +112,8 @@ def _room_paths() -> dict:
             "A room's state, now or as it was", auth=MEMBER, result=ref("RoomView"), params=[
                 ROOM, query("version", {**SEQ, "minimum": 1},
                             "state at this version (admin or host; else 403 not_a_host)"),
-                query("at", TIME, "state at this time (admin or host; else 403 not_a_host)")]),
+                query("at", TIME, "state at this time (admin or host; else 403 not_a_host); "
+                      "not with version")]),
             READ_SCOPES)},
         "/rooms/{roomId}/policy": {"patch": op(
             "Change the room's policy (the fields of docs/rooms.md; others are "

@@ -4,7 +4,8 @@ the bodies the routes return (``application/views.py``, ``application/visibility
 
 Request limits come from the validators' own constants, so the document and the edge
 cannot drift apart silently; ``tests/integration/test_openapi_constraints.py`` sends
-every documented boundary to the API.
+every documented boundary to the API, ``test_openapi_responses.py`` and
+``test_schemathesis.py`` check real answers against the response schemas.
 """
 from __future__ import annotations
 
@@ -58,7 +59,10 @@ SEQ = {"type": "integer", "minimum": 0, "maximum": schemas.MAX_SEQ}
 
 
 def strict(properties: dict, required: tuple = ()) -> dict:
-    """An object with exactly these properties (the edge refuses others)."""
+    """An object with exactly these properties (the edge refuses others). An optional
+    field may be null, which the edge reads as leaving it out (``Fields.value``)."""
+    properties = {name: schema if name in required else nullable(schema)
+                  for name, schema in properties.items()}
     schema = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = list(required)

@@ -2,11 +2,12 @@
 
 Walks ``/openapi.json``: for each operation's parameters and request body, and each of
 their constraints (maxLength, minLength, minimum, maximum, enum, pattern, required, type,
-additionalProperties, minProperties), it sends the value at the boundary (accepted: no
-400 or 422) and just past it (refused with the documented status and code: 400
-``invalid_parameter`` for a query parameter, 422 ``invalid_field`` for a path parameter
-or body field, 422 ``missing_field``, 422 ``unknown_field``, 400 ``invalid_json`` for a
-body that is not an object). The documented example of each body is sent too.
+additionalProperties, minProperties, allowEmptyValue, nullable), it sends the value at
+the boundary (accepted: no 400 or 422) and just past it (refused with the documented
+status and code: 400 ``invalid_parameter`` for a query parameter, 422 ``invalid_field``
+for a path parameter or body field, 422 ``missing_field``, 422 ``unknown_field``, 400
+``invalid_json`` for a body that is not an object). The documented example of each body
+is sent too.
 
 Through the Chalice handler on the embedded DynamoDB; each accepted request gets a room
 of its own (an accepted leave or close changes the room), refusals share one.
@@ -55,6 +56,8 @@ def boundaries(schema: dict, where: str):
     """``(value, accepted, what)`` at and just past each constraint of ``schema``, for a
     ``query`` or ``path`` parameter (text) or a ``body`` field (JSON)."""
     kind, in_query = schema.get("type"), where != "body"
+    if schema.get("nullable"):
+        yield None, True, "nullable"
     as_sent = (lambda v: str(v).lower() if isinstance(v, bool) else str(v)) if in_query \
         else (lambda v: v)
     if kind in ("integer", "number"):
@@ -108,6 +111,9 @@ def cases() -> list[Case]:
                 where = param["in"]
                 refused = (400, "invalid_parameter") if where == "query" else \
                     (422, "invalid_field")
+                if param.get("allowEmptyValue"):
+                    out.append(replace(base, query={param["name"]: ""}, name=param["name"],
+                                       what=f"query {param['name']}: allowEmptyValue"))
                 for value, ok, what in boundaries(param["schema"], where):
                     change = {"query": {param["name"]: value}} if where == "query" else \
                         {"path_params": {param["name"]: value}}
