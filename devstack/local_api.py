@@ -15,8 +15,8 @@ pid), through chalice's own Python API, with these differences:
   URI over 64 KiB) is JSON too;
 - ``HEAD`` is ``GET`` without the body (chalice local wrote a body after a HEAD answer,
   which desynchronises a kept-alive connection);
-- a listen backlog of ``BACKLOG`` (the standard library's is 5: a burst of connections
-  past it was reset) and one daemon thread per connection.
+- a listen backlog of ``BACKLOG`` (the standard library's is 5: a burst of 256 connections
+  timed out waiting to be accepted) and one daemon thread per connection.
 """
 from __future__ import annotations
 

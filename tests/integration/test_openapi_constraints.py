@@ -21,9 +21,8 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from chalicelib.api import openapi
-from chalicelib.nodes import wiring
 from chalicelib.nodes.tokens import mint_node_token
-from tests.integration.api_support import Api, store_env
+from tests.integration.api_support import Api, api_with_nodes
 
 NODE_SECRET = "node-secret-" + "w" * 24
 # statuses of an accepted request whose use case then refused it for the room's state
@@ -149,12 +148,8 @@ CASES = cases()
 
 @pytest.fixture(scope="module")
 def api(dynamodb_endpoint):
-    env = store_env(dynamodb_endpoint)
-    api = Api(env, node_secret=NODE_SECRET)
-    wiring.configure(wiring.build_registry(env))
-    yield api
-    wiring.reset()
-    api.close()
+    with api_with_nodes(dynamodb_endpoint, NODE_SECRET) as api:
+        yield api
 
 
 def new_world(api: Api) -> dict:

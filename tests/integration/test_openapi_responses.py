@@ -10,9 +10,8 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 
 from chalicelib.api import openapi
-from chalicelib.nodes import wiring
 from chalicelib.nodes.tokens import mint_node_token
-from tests.integration.api_support import Api, store_env
+from tests.integration.api_support import Api, api_with_nodes
 
 NODE_SECRET = "node-secret-" + "r" * 24
 HEARTBEAT = {"url": "http://127.0.0.1:9", "rooms": 0, "participants": 0, "streams": 0,
@@ -21,12 +20,8 @@ HEARTBEAT = {"url": "http://127.0.0.1:9", "rooms": 0, "participants": 0, "stream
 
 @pytest.fixture(scope="module")
 def api(dynamodb_endpoint):
-    env = store_env(dynamodb_endpoint)
-    api = Api(env, node_secret=NODE_SECRET)
-    wiring.configure(wiring.build_registry(env))
-    yield api
-    wiring.reset()
-    api.close()
+    with api_with_nodes(dynamodb_endpoint, NODE_SECRET) as api:
+        yield api
 
 
 def documented(method: str, path: str, status: int, data) -> None:
