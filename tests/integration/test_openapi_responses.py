@@ -47,8 +47,10 @@ def test_every_answer_of_a_room_story_matches_its_schema(api):
     speaker = api.token(rid, "sp-1")
     joined = call(api, "POST", "/rooms/{roomId}/join", speaker, roomId=rid)
     assert joined["media"] is None and joined["mediaError"]["code"] == "no_media_node"
-    newcomer = call(api, "POST", "/rooms/{roomId}/tokens",
-                    body={"identity": "new-1", "role": "audience"}, roomId=rid)["token"]
+    minted = call(api, "POST", "/rooms/{roomId}/tokens",
+                  body={"identity": "new-1", "role": "audience"}, roomId=rid)
+    assert minted["expiresAt"].endswith("Z"), minted
+    newcomer = minted["token"]
     for token in ("admin", host, speaker, newcomer):  # Room, MemberRoom, SelfRoom
         call(api, "GET", "/rooms/{roomId}", token, roomId=rid)
         call(api, "GET", "/rooms/{roomId}/events", token, roomId=rid)
@@ -69,7 +71,9 @@ def test_every_answer_of_a_room_story_matches_its_schema(api):
     again = api.token(rid, "sp-2")
     joined = call(api, "POST", "/rooms/{roomId}/join", again, roomId=rid)
     assert joined["media"]["nodeId"] == "n1"
-    call(api, "POST", "/rooms/{roomId}/media", again, roomId=rid)
+    grant = call(api, "POST", "/rooms/{roomId}/media", again, roomId=rid)
+    # every time in a response is UTC with Z (docs/api.md), the ones the edge writes too
+    assert grant["media"]["expiresAt"].endswith("Z") and joined["media"]["expiresAt"][-1] == "Z"
     call(api, "POST", "/rooms/{roomId}/participants/{participantId}/disconnected", node,
          {"reason": "silent"}, roomId=rid, participantId=joined["participantId"])
     call(api, "POST", "/rooms/{roomId}/leave", host, roomId=rid)
