@@ -73,8 +73,14 @@ def raw(port: int, method: str, path: str, headers: dict | None = None, body: by
     lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
              f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return exchange(port, ("\r\n".join(lines) + "\r\n\r\n").encode() + body, timeout)
+
+
+def exchange(port: int, request: bytes, timeout: float = 60.0) -> tuple[int, dict, bytes]:
+    """Write ``request`` as it is, read until the server closes: ``(status, headers, body)``
+    (header names in lower case)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        sock.sendall(request)
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
