@@ -68,8 +68,7 @@ def update_policy(roomId):
 def close_room(roomId):
     request = current_request()
     request.in_room(roomId)
-    reason = schemas.reason(request.body(), "host_ended")
-    return rooms().close_room(request.actor, roomId, reason, now())
+    return rooms().close_room(request.actor, roomId, schemas.close_reason(request.body()), now())
 
 
 @route("/rooms/{roomId}/tokens", "POST")

@@ -66,8 +66,8 @@ def json_response(body, status: int = 200) -> Response:
 
 
 def _encode(value):
-    if isinstance(value, datetime):
-        return value.isoformat()
+    if isinstance(value, datetime):  # UTC with Z, as views.iso writes every other time
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, (set, frozenset, tuple)):

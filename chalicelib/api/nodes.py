@@ -17,9 +17,11 @@ from . import errors
 from .fields import Fields, invalid
 from .http import ApiRequest, current_request, json_view
 from .node_tokens import media_access
+from .node_tokens import NODE_ID
+from .schemas import REASON_MAX
 
 nodes = Blueprint(__name__)
-URL_MAX, COUNT_MAX = 2048, 1_000_000
+URL_MAX, COUNT_MAX, CPU_MAX = 2048, 1_000_000, 1024
 
 
 def route(path: str, method: str):
@@ -33,6 +35,8 @@ def node_request(node_id: str | None = None) -> tuple[ApiRequest, str]:
     request = current_request()
     if request.principal.kind != "node":
         raise errors.forbidden("forbidden", "this call needs a media node token")
+    if node_id is not None and not NODE_ID.match(node_id):
+        raise invalid("nodeId", "1 to 64 of letters, digits and . _ -")
     if node_id is not None and request.principal.key_id != node_id:
         raise errors.forbidden("wrong_node", "the token is for another node")
     return request, request.principal.key_id
@@ -57,8 +61,8 @@ def heartbeat_report(body: dict) -> dict:
                             for name in ("rooms", "participants", "streams")},
               "capacity": f.integer("capacity", lo=1, hi=COUNT_MAX, required=True)}
     cpu = f.value("cpu", required=True)
-    if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0 <= cpu <= 1024:
-        raise invalid("cpu", "must be a number from 0 to 1024")
+    if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0 <= cpu <= CPU_MAX:
+        raise invalid("cpu", f"must be a number from 0 to {CPU_MAX}")
     f.done()
     return {**report, "cpu": float(cpu)}
 
@@ -80,7 +84,7 @@ def list_nodes():
 def disconnected(roomId, participantId):
     request, node_id = node_request()
     f = Fields(request.body())
-    reason = f.text("reason", max_len=64, default="disconnected")
+    reason = f.text("reason", max_len=REASON_MAX, default="disconnected")
     f.done()
     return bootstrap.nodes().disconnected(node_id, roomId, participantId, reason,
                                           bootstrap.now())

@@ -1,47 +1,62 @@
 """The OpenAPI 3 document of the HTTP API, served at ``GET /openapi.json``.
 
 Written by hand next to the routes; ``tests/unit/test_openapi.py`` checks that every
-Chalice route appears here with its methods, and nothing else does.
+Chalice route appears here with its methods, and nothing else does. Its schemas are in
+``openapi_schemas.py``. ``x-dropon-caller`` names the kind of token a route is made for
+(``admin``, ``participant`` or ``node``); the description says who else may call it.
 """
 from __future__ import annotations
 
 import copy
 from functools import lru_cache
 
+from ..config import Settings
+from .openapi_schemas import (BOOL, CLOSE_REASON, COMPONENTS, CPU, CURSOR, IDENTITY, NODE_ID,
+                              OBJ, REASON, ROLE, ROOM_NAME, SEQ, TIME, URL, count, ref, strict)
+
 ROOM = {"name": "roomId", "in": "path", "required": True, "schema": {"type": "string"}}
 PARTICIPANT = {"name": "participantId", "in": "path", "required": True,
                "schema": {"type": "string"}}
-IDENTITY = {"name": "identity", "in": "path", "required": True,
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._@+:\\-]{1,128}$"}}
-OBJ = {"type": "object"}
-TIME = {"type": "string", "format": "date-time"}
-ERRORS = {"400": "malformed JSON or parameter", "401": "missing, forged or expired token",
+IDENTITY_PATH = {"name": "identity", "in": "path", "required": True, "schema": IDENTITY}
+NODE_PATH = {"name": "nodeId", "in": "path", "required": True, "schema": NODE_ID}
+ERRORS = {"400": "invalid_json (the body is not a JSON object), invalid_parameter (query)",
+          "401": "missing, forged or expired token",
           "403": "not allowed for this token (forbidden, wrong_room, banned, not_a_host)",
           "404": "no such room or participant", "409": "conflicts with the room's state",
-          "413": "body_too_large", "422": "a field is missing, unknown or invalid"}
+          "413": "body_too_large",
+          "415": "unsupported_media_type: the body is not sent as application/json",
+          "422": "missing_field, invalid_field (a path parameter or body field), "
+                 "unknown_field, invalid_argument, invalid_policy",
+          "503": "store_unavailable (or no_media_node); retry after Retry-After seconds"}
+SETTINGS = Settings()  # its token lifetime and long-poll limits are not configurable
 
 
 def query(name: str, schema: dict, description: str) -> dict:
+    # an empty value (?cursor=) is the same as leaving the parameter out
     return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description}
+            "allowEmptyValue": True, "description": description}
 
 
-def body(properties: dict, required: tuple = ()) -> dict:
-    schema = {"type": "object", "properties": properties, "additionalProperties": False}
-    if required:
-        schema["required"] = list(required)
-    return {"required": bool(required),
-            "content": {"application/json": {"schema": schema}}}
+def body(properties: dict, required: tuple = (), example: dict | None = None) -> dict:
+    content = {"schema": strict(properties, required)}
+    if example is not None:
+        content["example"] = example
+    return {"required": bool(required), "content": {"application/json": content}}
 
 
-def op(summary: str, *, params=(), request=None, status="200", result=OBJ, auth="admin") -> dict:
+# routes that read a body only to refuse fields: {} or nothing
+EMPTY = body({}, example={})
+
+
+def op(summary: str, *, params=(), request=None, status="200", result=OBJ, auth="admin",
+       caller="admin") -> dict:
     responses = {status: {"description": "success", "content": {
         "application/json": {"schema": result}}}}
     for code, why in ERRORS.items():
         responses[code] = {"description": why, "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/Error"}}}}
+            "schema": ref("Error")}}}
     operation = {"summary": summary, "description": f"Token: {auth}.",
-                 "parameters": list(params), "responses": responses}
+                 "parameters": list(params), "responses": responses, "x-dropon-caller": caller}
     if request is not None:
         operation["requestBody"] = request
     return operation
@@ -54,14 +69,16 @@ HOST_CONTROLS = {"admit": "Admit a waiting participant", "deny": "Deny a waiting
                  "lower-hand": "Lower a participant's raised hand"}
 HOST = "admin, or a participant token of the room whose participant is a host"
 MEMBER = "admin, or a participant token of this room"
+OWN = "a participant token of this room"
 
 # what a reader sees depends on what it is in the room now (docs/api.md, "What a token reads")
 READ_SCOPES = (
-    "Admin tokens and the room's joined hosts get the full room. A joined speaker or "
-    "audience member gets the member view: no bans, only joined participants with "
-    "id, identity, role, handRaised, muted. Anyone else with a token of the room (waiting, "
-    "departed, not joined) gets {id, name, status, participant} with its own record only. "
-    "Past versions (version, at) are for admins and hosts.")
+    "Admin tokens and the room's joined hosts get the full room (Room). A joined speaker "
+    "or audience member gets the member view (MemberRoom): no bans, only joined "
+    "participants with id, identity, role, handRaised, muted. Anyone else with a token of "
+    "the room (waiting, departed, not joined) gets SelfRoom: {id, name, status, "
+    "participant} with its own record only. Past versions (version, at) are for admins "
+    "and hosts.")
 FEED_SCOPES = (
     "Admins, hosts and the room's media node get every event. A joined speaker or "
     "audience member gets the live call's events (joins and admissions, leaves without "
@@ -69,16 +86,6 @@ FEED_SCOPES = (
     "denials, kicks or bans of others (another's kick reads as ParticipantLeft). Anyone "
     "else gets its own events and RoomOpened/RoomClosed, with other participants unnamed. "
     "Hidden events still advance nextAfter.")
-ROOM_VIEWS = {"type": "object", "required": ["id", "name", "status"], "properties": {
-    "id": {"type": "string"}, "name": {"type": "string"}, "status": {"type": "string"},
-    "participants": {"type": "array", "items": OBJ}, "bans": {"type": "array", "items": OBJ},
-    "participant": {"type": "object", "nullable": True}}}
-EVENTS = {"type": "object", "required": ["events", "nextAfter"], "properties": {
-    "events": {"type": "array", "items": {"type": "object", "properties": {
-        "seq": {"type": "integer"}, "type": {"type": "string"}, "time": TIME,
-        "actor": OBJ, "data": OBJ}}},
-    "nextAfter": {"type": "integer", "description": "the last seq this read covered, "
-                  "shown or hidden: the next after"}}}
 
 
 def _scoped(operation: dict, scopes: str) -> dict:
@@ -86,101 +93,106 @@ def _scoped(operation: dict, scopes: str) -> dict:
     return operation
 
 
-def _paths() -> dict:
-    reason = body({"reason": {"type": "string", "maxLength": 200}})
-    paths = {
-        "/openapi.json": {"get": op("This document", auth="any valid token")},
+def _room_paths() -> dict:
+    reason = body({"reason": REASON}, example={"reason": "left"})
+    own = {"params": [ROOM], "auth": OWN, "caller": "participant"}
+    return {
+        "/openapi.json": {"get": op("This document", auth="any valid token",
+                                    result=ref("OpenAPI"))},
         "/rooms": {
-            "post": op("Create a room", status="201", request=body({
-                "name": {"type": "string", "maxLength": 200}, "policy": OBJ, "metadata": OBJ,
-                "startsAt": TIME, "endsAt": TIME, "persistent": {"type": "boolean"}},
-                ("name",))),
-            "get": op("List rooms", params=[
+            "post": op("Create a room: persistent, or with startsAt and endsAt (endsAt "
+                       "after startsAt)", status="201", result=ref("Room"), request=body({
+                "name": ROOM_NAME, "policy": OBJ, "metadata": OBJ, "startsAt": TIME,
+                "endsAt": TIME, "persistent": BOOL}, ("name",),
+                example={"name": "standup", "persistent": True})),
+            "get": op("List rooms", result=ref("RoomsPage"), params=[
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size"),
-                query("cursor", {"type": "string"}, "nextCursor of the previous page")])},
+                query("cursor", CURSOR, "nextCursor of the previous page")])},
         "/rooms/{roomId}": {"get": _scoped(op(
-            "A room's state, now or as it was", auth=MEMBER, result=ROOM_VIEWS, params=[
-                ROOM, query("version", {"type": "integer", "minimum": 1},
+            "A room's state, now or as it was", auth=MEMBER, result=ref("RoomView"), params=[
+                ROOM, query("version", {**SEQ, "minimum": 1},
                             "state at this version (admin or host; else 403 not_a_host)"),
-                query("at", TIME, "state at this time (admin or host; else 403 not_a_host)")]),
+                query("at", TIME, "state at this time (admin or host; else 403 not_a_host); "
+                      "not with version")]),
             READ_SCOPES)},
         "/rooms/{roomId}/policy": {"patch": op(
-            "Change the room's policy", auth=HOST, params=[ROOM],
-            request={"required": True, "content": {"application/json": {"schema": OBJ}}})},
-        "/rooms/{roomId}/close": {"post": op("Close the room", auth=HOST, params=[ROOM],
-                                             request=reason)},
+            "Change the room's policy (the fields of docs/rooms.md; others are "
+            "422 invalid_policy)", auth=HOST, params=[ROOM], result=ref("Room"),
+            request={"required": True, "content": {"application/json": {
+                "schema": {"type": "object", "minProperties": 1},
+                "example": {"waitingRoom": True}}}})},
+        "/rooms/{roomId}/close": {"post": op(
+            "Close the room; reason is a code such as host_ended", auth=HOST, params=[ROOM],
+            result=ref("Room"), request=body({"reason": CLOSE_REASON},
+                                             example={"reason": "host_ended"}))},
         "/rooms/{roomId}/tokens": {"post": op(
-            "Mint a participant token", status="201", params=[ROOM], request=body({
-                "identity": IDENTITY["schema"], "role": {"type": "string"},
-                "ttlSeconds": {"type": "integer", "minimum": 1}, "replace": {"type": "boolean"}},
-                ("identity", "role")))},
+            "Mint a participant token", status="201", params=[ROOM], result=ref("Token"),
+            request=body({
+                "identity": IDENTITY, "role": ROLE,
+                "ttlSeconds": {"type": "integer", "minimum": 1,
+                               "maximum": SETTINGS.participant_token_max_ttl},
+                "replace": BOOL}, ("identity", "role"),
+                example={"identity": "ada", "role": "speaker"}))},
         "/rooms/{roomId}/join": {"post": op(
             "Join (joined, or waiting for admission); in an SFU room a joined participant "
             "gets media {nodeId, url, token, expiresAt}, or media null and mediaError "
-            "no_media_node when no node is healthy", params=[ROOM],
-            auth="a participant token of this room")},
-        "/rooms/{roomId}/leave": {"post": op("Leave the room", params=[ROOM], request=reason,
-                                             auth="a participant token of this room")},
+            "no_media_node when no node is healthy", request=EMPTY, result=ref("JoinResult"),
+            **own)},
+        "/rooms/{roomId}/leave": {"post": op("Leave the room", request=reason,
+                                             result=ref("RoomView"), **own)},
         "/rooms/{roomId}/participants/{participantId}/mute": {"post": op(
-            "Mute or unmute a participant (enforced by the media node)", auth=HOST,
-            params=[ROOM, PARTICIPANT], request=body({
-                "audio": {"type": "boolean"}, "video": {"type": "boolean"},
-                "muted": {"type": "boolean"}}))},
+            "Mute or unmute a participant (enforced by the media node); audio or video "
+            "must be true", auth=HOST, params=[ROOM, PARTICIPANT], result=ref("Room"),
+            request=body({"audio": BOOL, "video": BOOL, "muted": BOOL},
+                         example={"audio": True, "video": True, "muted": True}))},
         "/rooms/{roomId}/hand": {
-            "post": op("Raise your hand", params=[ROOM], auth="a participant token"),
-            "delete": op("Lower your hand", params=[ROOM], auth="a participant token")},
-        "/rooms/{roomId}/bans/{identity}": {"delete": op("Lift a ban", auth=HOST,
-                                                         params=[ROOM, IDENTITY])},
+            "post": op("Raise your hand", request=EMPTY, result=ref("RoomView"), **own),
+            "delete": op("Lower your hand", result=ref("RoomView"), **own)},
+        "/rooms/{roomId}/bans/{identity}": {"delete": op(
+            "Lift a ban", auth=HOST, params=[ROOM, IDENTITY_PATH], result=ref("Room"))},
         "/rooms/{roomId}/events": {"get": _scoped(op(
             "The room's history, in order", auth=MEMBER + ", or the room's media node",
-            result=EVENTS, params=[
-                ROOM, query("after", {"type": "integer", "minimum": 0},
-                            "events after this seq (pass the last nextAfter)"),
+            result=ref("EventsPage"), params=[
+                ROOM, query("after", SEQ, "events after this seq (pass the last nextAfter)"),
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
                       "at most this many stored events are read"),
-                query("wait", {"type": "integer", "minimum": 0, "maximum": 20},
+                query("wait", {"type": "integer", "minimum": 0,
+                               "maximum": SETTINGS.max_events_wait},
                       "seconds to wait for a first event the caller may see (long poll)")]),
             FEED_SCOPES)},
     }
-    paths.update(_node_paths())
-    for path, summary in HOST_CONTROLS.items():
-        paths[f"/rooms/{{roomId}}/participants/{{participantId}}/{path}"] = {
-            "post": op(summary, auth=HOST, params=[ROOM, PARTICIPANT])}
-    return paths
 
 
-NODE_ID = {"name": "nodeId", "in": "path", "required": True,
-           "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}}
-COUNT = {"type": "integer", "minimum": 0}
-
-
-def _no_node(operation: dict) -> dict:
-    operation["responses"]["503"] = {
-        "description": "no_media_node: no healthy media node; retry after Retry-After seconds",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    return operation
+def _host_control_paths() -> dict:
+    return {f"/rooms/{{roomId}}/participants/{{participantId}}/{path}": {"post": op(
+        summary, auth=HOST, params=[ROOM, PARTICIPANT], request=EMPTY, result=ref("Room"))}
+        for path, summary in HOST_CONTROLS.items()}
 
 
 def _node_paths() -> dict:
     """Media nodes' routes (docs/api.md, "Media nodes")."""
     node = "a node token (iss node:<nodeId>, signed with DROPON_NODE_SECRET)"
     return {
-        "/nodes": {"get": op("Media nodes with their last load and health")},
+        "/nodes": {"get": op("Media nodes with their last load and health",
+                             result=ref("NodesPage"))},
         "/nodes/{nodeId}/heartbeat": {"post": op(
             "A node's heartbeat; the first one registers it", auth=node + " naming nodeId",
-            params=[NODE_ID], request=body({
-                "url": {"type": "string", "maxLength": 2048}, "rooms": COUNT,
-                "participants": COUNT, "streams": COUNT, "cpu": {"type": "number", "minimum": 0},
-                "capacity": {"type": "integer", "minimum": 1}},
-                ("url", "rooms", "participants", "streams", "cpu", "capacity")))},
+            caller="node", params=[NODE_PATH], result=ref("NodeHeartbeat"), request=body({
+                "url": URL, "rooms": count(), "participants": count(), "streams": count(),
+                "cpu": CPU, "capacity": count(1)},
+                ("url", "rooms", "participants", "streams", "cpu", "capacity"),
+                example={"url": "http://127.0.0.1:8100", "rooms": 0, "participants": 0,
+                         "streams": 0, "cpu": 0.5, "capacity": 64}))},
         "/rooms/{roomId}/participants/{participantId}/disconnected": {"post": op(
             "The room's node reports a failed or silent connection; recorded as a leave",
-            auth=node + " assigned to the room", params=[ROOM, PARTICIPANT],
-            request=body({"reason": {"type": "string", "maxLength": 64}}))},
-        "/rooms/{roomId}/media": {"post": _no_node(op(
+            auth=node + " assigned to the room", caller="node", params=[ROOM, PARTICIPANT],
+            result=ref("Disconnected"),
+            request=body({"reason": REASON}, example={"reason": "silent"}))},
+        "/rooms/{roomId}/media": {"post": op(
             "A fresh media grant for the caller's joined session (after admission, or to "
-            "reconnect: a room whose node died moves to a healthy one)", params=[ROOM],
-            auth="a participant token of this room"))},
+            "reconnect: a room whose node died moves to a healthy one); 503 no_media_node "
+            "while no node is healthy", params=[ROOM], auth=OWN, caller="participant",
+            request=EMPTY, result=ref("MediaResult"))},
     }
 
 
@@ -191,14 +203,12 @@ def _document() -> dict:
         "info": {"title": "DropOnAir Rooms", "version": "1.0.0",
                  "description": "Control plane of DropOnAir Rooms. Every call carries "
                                 "Authorization: Bearer <HS256 JWT>; see docs/api.md."},
-        "paths": _paths(),
+        "paths": {**_room_paths(), **_host_control_paths(), **_node_paths()},
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "bearerFormat": "JWT"}},
-            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {
-                "error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}},
+            "schemas": COMPONENTS},
     }
 
 

@@ -7,17 +7,24 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from ..domain.room import MAX_NAME_LENGTH as NAME_MAX, SLUG
+from ..domain.roster import ROLES  # the roles a token may carry
 from .errors import ApiError, bad_request
 from .fields import Fields, known_query, query_int, query_text, query_timestamp
 
 IDENTITY = re.compile(r"^[A-Za-z0-9._@+:\-]{1,128}$")
-from ..domain.roster import ROLES  # noqa: E402 - the roles a token may carry
+# a leave's reason is a short code (left, silent, ...) kept in events and records; the
+# room refuses longer ones (domain.roster). A close's reason is a slug (domain.room).
+REASON_MAX = 64
+CLOSE_REASON_MAX = 40
+# the notification id of the last room of a page (at most 2**63 - 1: 19 digits)
+CURSOR = re.compile(r"^[0-9]{1,19}$")
 MAX_SEQ = 2 ** 53
 
 
 def create_room(body: dict) -> dict:
     f = Fields(body)
-    args = dict(name=f.text("name", required=True, max_len=200),
+    args = dict(name=f.text("name", required=True, max_len=NAME_MAX),
                 policy=f.obj("policy") or {}, metadata=f.obj("metadata") or {},
                 starts_at=f.timestamp("startsAt"), ends_at=f.timestamp("endsAt"),
                 persistent=f.boolean("persistent", default=False))
@@ -27,8 +34,10 @@ def create_room(body: dict) -> dict:
 
 def list_rooms(query: dict) -> dict:
     known_query(query, {"limit", "cursor"})
-    return dict(limit=query_int(query, "limit", lo=1, hi=100, default=20),
-                cursor=query_text(query, "cursor"))
+    cursor = query_text(query, "cursor")
+    if cursor is not None and not CURSOR.match(cursor):
+        raise bad_request("invalid_parameter", "cursor must be a nextCursor this API returned")
+    return dict(limit=query_int(query, "limit", lo=1, hi=100, default=20), cursor=cursor)
 
 
 def room_version(query: dict) -> dict:
@@ -48,8 +57,16 @@ def policy_changes(body: dict) -> dict:
 
 def reason(body: dict, default: str) -> str:
     f = Fields(body)
-    text = f.text("reason", max_len=64, default=default)
+    text = f.text("reason", max_len=REASON_MAX, default=default)
     f.done()
+    return text
+
+
+def close_reason(body: dict) -> str:
+    text = reason(body, "host_ended")
+    if len(text) > CLOSE_REASON_MAX or not SLUG.match(text):
+        raise ApiError("invalid_field", "reason: a lowercase letter, then up to "
+                       f"{CLOSE_REASON_MAX - 1} of a-z, 0-9 and _", 422)
     return text
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
@@ -90,6 +91,18 @@ class Api:
 
     def events(self, room_id: str, after: int = 0) -> list:
         return self.ok("GET", f"/rooms/{room_id}/events?after={after}&limit=1000")["events"]
+
+
+@contextmanager
+def api_with_nodes(endpoint: str, node_secret: str):
+    """An :class:`Api` on fresh tables whose media-node routes work (their registry too)."""
+    env = store_env(endpoint)
+    api = Api(env, node_secret=node_secret)
+    bootstrap.configure(node_registry=bootstrap.build_node_registry(env))
+    try:
+        yield api
+    finally:
+        api.close()
 
 
 def stored_items(env: dict) -> dict:

@@ -9,8 +9,6 @@ An unavailable store is a real one that stops: a moto server of the test's own.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import urllib.error
 import urllib.request
 from uuid import uuid4
@@ -21,24 +19,14 @@ from eventsourcing.domain import Aggregate, event
 from chalicelib.api import errors
 from chalicelib.api.auth import mint_admin_token
 from chalicelib.persistence.errors import ItemTooLargeError
-from devstack.process import ROOT, ServerProcess, free_port
 from tests.integration.api_support import store_env
-
-KEY, SECRET = "edge-key", "edge-secret-" + "y" * 24
+from tests.integration.local_api import KEY, SECRET, local_api
 
 
 @pytest.fixture(scope="module")
 def api(dynamodb_endpoint, tmp_path_factory):
-    port = free_port()
-    env = {**os.environ, **store_env(dynamodb_endpoint), "DROPON_API_KEY": KEY,
-           "DROPON_API_SECRET": SECRET, "DROPON_NODE_SECRET": "n" * 32}
-    log = tmp_path_factory.mktemp("local-api") / "api.log"
-    server = ServerProcess([sys.executable, "-m", "devstack.local_api", "--host", "127.0.0.1",
-                            "--port", str(port)], port, cwd=ROOT, env=env, log_path=log).start()
-    try:
-        yield f"http://127.0.0.1:{port}", server, log
-    finally:
-        server.stop()
+    with local_api(dynamodb_endpoint, tmp_path_factory.mktemp("local-api")) as server:
+        yield server.url, server.server, server.log
 
 
 def get(url: str, headers: dict | None = None, method: str = "GET"):

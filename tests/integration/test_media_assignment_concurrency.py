@@ -14,9 +14,8 @@ import pytest
 from chalice.config import Config
 from chalice.local import LocalGateway
 
-from chalicelib import bootstrap
 from chalicelib.api.node_tokens import mint_node_token
-from tests.integration.api_support import Api, store_env
+from tests.integration.api_support import api_with_nodes
 
 NODE_SECRET = "node-secret-" + "c" * 24
 THREADS = 16
@@ -24,11 +23,8 @@ THREADS = 16
 
 @pytest.fixture(scope="module")
 def api(dynamodb_endpoint):
-    env = store_env(dynamodb_endpoint)
-    api = Api(env, node_secret=NODE_SECRET)
-    bootstrap.configure(node_registry=bootstrap.build_node_registry(env))
-    yield api
-    api.close()
+    with api_with_nodes(dynamodb_endpoint, NODE_SECRET) as api:
+        yield api
 
 
 def beat(api, node_id):
