@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -67,6 +68,7 @@ class RoomsApplication(Application):
         if on not in ("y", "n"):
             raise InvalidArgument(f"{GROUP_COMMIT} must be y or n")
         self.group_commit = GroupCommit() if on == "y" else None
+        self._cache_locks = [threading.Lock() for _ in range(64)]
 
     def construct_env(self, name: str, env: dict[str, str] | None = None):
         environment = super().construct_env(name, env)
@@ -344,7 +346,14 @@ class RoomsApplication(Application):
 
     def _load(self, room_id: UUID, version: int | None = None) -> Room:
         try:
-            room = self.repository.get(room_id, version=version)
+            if version is None and self.repository.cache is not None:
+                # eventsourcing fast-forwards a cached room under its own lock but copies it
+                # after releasing that lock, so a copy could meet another thread's
+                # fast-forward ("dictionary changed size during iteration")
+                with self._cache_locks[hash(room_id) % len(self._cache_locks)]:
+                    room = self.repository.get(room_id)
+            else:
+                room = self.repository.get(room_id, version=version)
         except AggregateNotFoundError:
             raise RoomNotFound(room_id) from None
         if not isinstance(room, Room):

@@ -152,3 +152,40 @@ def test_group_commit_and_the_room_cache_are_settings():
     assert RoomsApplication(env=POPO).repository.cache is not None
     with pytest.raises(errors.InvalidArgument):
         RoomsApplication(env={**POPO, "DROPON_GROUP_COMMIT": "maybe"})
+
+
+def test_readers_and_writers_of_one_cached_room_never_meet_mid_copy():
+    """eventsourcing copies a cached room after it releases its fast-forward lock; readers
+    and writers of one room at once used to meet there ("dictionary changed size during
+    iteration"). Saving each command alone, so that writers fast-forward the cache too."""
+    app = RoomsApplication(env={**POPO, "DROPON_GROUP_COMMIT": "n"})
+    failures = []
+    for _ in range(5):
+        room_id = app.create_room(KEY, name="read while written", persistent=True)["id"]
+        barrier = threading.Barrier(32)
+
+        def reader():
+            barrier.wait()
+            for _ in range(20):
+                try:
+                    app.get_room(room_id)
+                except RuntimeError as error:
+                    failures.append(error)
+
+        def writer(n):
+            barrier.wait()
+            for k in range(3):
+                try:
+                    app.join(Actor("participant", f"u{n}-{k}"), room_id, identity=f"u{n}-{k}",
+                             role="speaker")
+                except RuntimeError as error:
+                    failures.append(error)
+
+        threads = ([threading.Thread(target=reader) for _ in range(24)]
+                   + [threading.Thread(target=writer, args=(n,)) for n in range(8)])
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert app.get_room(room_id)["counts"]["joined"] == 24
+    assert failures == []
