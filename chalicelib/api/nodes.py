@@ -15,17 +15,14 @@ from .. import bootstrap
 from ..domain.actor import Actor
 from . import errors
 from .fields import Fields, invalid
-from .http import ApiRequest, current_request, json_view
+from .http import ApiRequest, blueprint_route, current_request
 from .node_tokens import media_access
 
 nodes = Blueprint(__name__)
 URL_MAX, COUNT_MAX = 2048, 1_000_000
 
 
-def route(path: str, method: str):
-    def register(view):
-        return nodes.route(path, methods=[method])(json_view(view))
-    return register
+route = blueprint_route(nodes)
 
 
 def node_request(node_id: str | None = None) -> tuple[ApiRequest, str]:
