@@ -126,20 +126,21 @@ def build_node_registry(store_env: Mapping[str, str]) -> NodeRegistry:
     """``<DYNAMODB_TABLE_PREFIX>-nodes`` beside the event store when the store is DynamoDB;
     a process-local registry otherwise (the in-memory store)."""
     from .persistence.nodes import DynamoDBNodeRegistry, InMemoryNodeRegistry
-    env = Environment(RoomsApplication.name, dict(store_env))
-    if env.get("PERSISTENCE_MODULE", "").split(":")[0] != DYNAMODB_MODULE:
-        return InMemoryNodeRegistry()
-    return DynamoDBNodeRegistry.from_env(env)
+    return _beside_the_store(store_env, DynamoDBNodeRegistry, InMemoryNodeRegistry)
 
 
 def build_destination_store(store_env: Mapping[str, str]) -> DestinationStore:
     """``<DYNAMODB_TABLE_PREFIX>-destinations`` beside the event store when the store is
     DynamoDB; a process-local store otherwise (the in-memory store)."""
     from .persistence.destinations import DynamoDBDestinationStore, InMemoryDestinationStore
+    return _beside_the_store(store_env, DynamoDBDestinationStore, InMemoryDestinationStore)
+
+
+def _beside_the_store(store_env: Mapping[str, str], on_dynamodb, in_memory):
     env = Environment(RoomsApplication.name, dict(store_env))
     if env.get("PERSISTENCE_MODULE", "").split(":")[0] != DYNAMODB_MODULE:
-        return InMemoryDestinationStore()
-    return DynamoDBDestinationStore.from_env(env)
+        return in_memory()
+    return on_dynamodb.from_env(env)
 
 
 def build_sealer(config: Settings) -> SecretSealer:

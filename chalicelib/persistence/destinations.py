@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import threading
 
-from eventsourcing.utils import Environment
 from pynamodb.attributes import ListAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError
 from pynamodb.models import Model
 
 from chalicelib.domain.destinations import Destination
 
-from .items import Endpoint, bind, create_table
-from .settings import DynamoDBSettings, creates_tables
+from .own_table import OwnTable
+from .settings import DynamoDBSettings
 
 
 class InMemoryDestinationStore:
@@ -51,25 +50,12 @@ class DestinationItem(Model):
     sealed = UnicodeAttribute(null=True)
 
 
-class DynamoDBDestinationStore:
-    """Destinations in a DynamoDB table of their own, one item per destination.
+class DynamoDBDestinationStore(OwnTable):
+    """Destinations in a DynamoDB table of their own (``<prefix>-destinations``), one item
+    per destination."""
 
-    :param table_name: e.g. ``dropon-destinations``.
-    :param endpoint: region, optional local endpoint, pool size.
-    :param create: create the table if it does not exist (``CREATE_TABLE``).
-    """
-
-    def __init__(self, table_name: str, endpoint: Endpoint, create: bool = False) -> None:
-        self._model = bind(DestinationItem, table_name, endpoint)
-        if create:
-            create_table(self._model)
-
-    @classmethod
-    def from_env(cls, env: Environment) -> "DynamoDBDestinationStore":
-        """Beside the event store: its table prefix, endpoint, pool size and ``CREATE_TABLE``."""
-        settings = DynamoDBSettings.from_env(env)
-        return cls(settings.destinations_table_name(), settings.endpoint,
-                   create=creates_tables(env))
+    item = DestinationItem
+    table_name = staticmethod(DynamoDBSettings.destinations_table_name)
 
     def save(self, destination: Destination) -> None:
         self._model(destination.destination_id, type=destination.type,
