@@ -60,8 +60,12 @@ class NoSealer:
     """No key is configured: secrets cannot be kept, so they are not accepted."""
 
     def seal(self, plaintext: bytes) -> str:
-        raise InvalidState("set DROPON_SECRETS_KEY or DROPON_KMS_KEY_ID to register secrets",
-                           code="secrets_not_configured")
+        raise _not_configured()
 
     def open(self, sealed: str) -> bytes:
-        return self.seal(b"")
+        raise _not_configured()
+
+
+def _not_configured() -> InvalidState:
+    return InvalidState("set DROPON_SECRETS_KEY or DROPON_KMS_KEY_ID to keep secrets",
+                        code="secrets_not_configured")

@@ -51,7 +51,7 @@ class RecordingService:
     def list(self, actor: Actor, room_id: str) -> list[dict]:
         room = self.rooms.room(room_id)
         room.check_host(actor)
-        return [recording_view(r) for r in room.recordings.values()]
+        return [recording_view(r) for r in room.all_recordings()]
 
     def get(self, actor: Actor, room_id: str, recording_id: str) -> dict:
         room = self.rooms.room(room_id)

@@ -92,17 +92,23 @@ class RecordingCommands:
             event_class, fields = event
             self._trigger(event_class, actor, at, recording_id=recording_id, **fields)
 
+    def all_recordings(self) -> list[dict[str, Any]]:
+        return list(ev.recordings(self).values())
+
     def fail_recordings_of_lost_node(self, live_nodes: set[str], at: datetime,
                                      actor: Actor) -> None:
         """A node that stopped sending heartbeats fails the recordings it was working on."""
         node = self.media_node and self.media_node["node_id"]
-        if node is None or node in live_nodes:
-            return
-        for r in list(ev.recordings(self).values()):
+        if node is not None and node not in live_nodes:
+            self.fail_recordings_of(node, actor, self._time(at))
+
+    def fail_recordings_of(self, node: str, actor: Actor, at: datetime) -> None:
+        """``node_lost``, with the files already reported, for every recording at work (the
+        room's node is gone, or the room moves off it)."""
+        for r in self.all_recordings():
             if r["status"] in ACTIVE:
-                self._trigger(ev.RecordingFailed, actor, self._time(at),
-                              recording_id=r["recording_id"], reason="node_lost",
-                              error=f"media node {node} sent no heartbeat",
+                self._trigger(ev.RecordingFailed, actor, at, recording_id=r["recording_id"],
+                              reason="node_lost", error=f"media node {node} was lost",
                               files=list(r["files"]))
 
     # the reports: each returns the event to record, None if already taken, or raises

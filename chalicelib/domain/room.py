@@ -182,6 +182,9 @@ class Room(RosterCommands, StageCommands, RecordingCommands, Aggregate):
             if not isinstance(value, str) or not value or len(value) > 2048:
                 raise InvalidArgument(f"{field} must be a non-empty string", field=field)
         current = self.media_node
+        if current is not None and current["node_id"] != node_id:
+            # a room moves only off a dead node: what it was recording is lost with it
+            self.fail_recordings_of(current["node_id"], actor, at)
         if current is None or (current["node_id"], current["url"]) != (node_id, url):
             self._trigger(ev.MediaNodeAssigned, actor, at, node_id=node_id, url=url)
 

@@ -164,3 +164,14 @@ def test_a_failed_upload_may_be_retried_by_a_host_and_then_complete():
     assert r.recording("rec-1")["status"] == "uploading"
     report(r, "completed", files=[FILE])
     assert names(r)[-2:] == ["RecordingRetryRequested", "RecordingCompleted"]
+
+
+def test_a_room_moved_off_its_dead_node_fails_what_that_node_was_recording():
+    r = started(room())
+    report(r, "recording")
+    r.assign_media_node(KEY, "node-1", "http://node-1-new-url", at=at(20))  # same node
+    assert names(r) == ["RecordingStarted", "RecordingWritingStarted", "MediaNodeAssigned"]
+    r.assign_media_node(KEY, "node-2", "http://node-2", at=at(30))
+    events = r.collect_events()
+    assert [type(e).__name__ for e in events] == ["RecordingFailed", "MediaNodeAssigned"]
+    assert (events[0].reason, r.recording("rec-1")["status"]) == ("node_lost", "failed")
