@@ -11,12 +11,16 @@ from chalicelib.api import longpoll, openapi, schemas
 from chalicelib.api.cors import browser_cors
 from chalicelib.api.http import created, current_request, install
 from chalicelib.api.node_tokens import with_media_access
+from chalicelib.api.destinations import destinations
 from chalicelib.api.nodes import events_access, nodes
+from chalicelib.api.recordings import recordings
 
 app = Chalice(app_name="dropon-rooms")
 app.api.cors = browser_cors()
 route = install(app)
 app.register_blueprint(nodes)
+app.register_blueprint(destinations)
+app.register_blueprint(recordings)
 
 
 def rooms():
@@ -154,7 +158,8 @@ def room_events(roomId):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def tick(event):
-    """Scheduled opening, endsAt and empty-room auto-close; devstack calls it every few s."""
-    done = rooms().tick(now())
+    """Scheduled opening, endsAt and empty-room auto-close, recordings of lost nodes;
+    devstack calls it every few s."""
+    done = bootstrap.nodes().tick(now(), bootstrap.settings().recording_node_lost_after)
     app.log.info("tick: %d rooms changed", len(done or []))
     return {"changed": len(done or [])}

@@ -2,7 +2,8 @@
 
 The one place where the application and its adapters are built: the settings, the
 ``RoomsApplication`` on the event store the environment names, the media nodes'
-registry beside it, and the ``NodeService`` on both. Everything is built lazily on first
+registry and the recording destinations beside it, the ``NodeService`` on both, the
+secrets' sealer, the buckets' probes and the ``RecordingService``. Everything is built lazily on first
 use; tests call ``configure`` to pass their own parts instead of patching module globals.
 """
 from __future__ import annotations
@@ -13,28 +14,40 @@ from typing import Callable, Mapping
 
 from eventsourcing.utils import Environment
 
+from .application.destinations import (BucketProbe, DestinationService, DestinationStore,
+                                       SecretSealer)
 from .application.nodes import NodeRegistry, NodeService
+from .application.recordings import RecordingService
 from .application.rooms import RoomsApplication
 from .config import Settings
 
 DYNAMODB_MODULE = "chalicelib.persistence.dynamodb"
 
 _lock = threading.RLock()
-_parts: dict[str, object] = {}  # settings, application, node_registry, nodes: built or given
+_parts: dict[str, object] = {}  # settings, application, node_registry, nodes...: built or given
+# what ``configure`` builds again on the parts it is given
+_DERIVED = ("nodes", "destinations", "recordings")
 _clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
 def configure(*, settings: Settings | None = None, application: RoomsApplication | None = None,
               node_registry: NodeRegistry | None = None,
+              destination_store: DestinationStore | None = None,
+              sealer: SecretSealer | None = None,
+              probes: Mapping[str, BucketProbe] | None = None,
               clock: Callable[[], datetime] | None = None) -> None:
     """Use these parts instead of building them from the environment."""
     global _clock
-    given = {"settings": settings, "application": application, "node_registry": node_registry}
+    given = {"settings": settings, "application": application, "node_registry": node_registry,
+             "destination_store": destination_store, "sealer": sealer, "probes": probes}
     with _lock:
-        if settings is not None and node_registry is None:
-            _parts.pop("node_registry", None)  # built again for the new settings' store
+        if settings is not None:  # built again for the new settings
+            for name in ("node_registry", "destination_store", "sealer"):
+                if given[name] is None:
+                    _parts.pop(name, None)
         _parts.update({name: part for name, part in given.items() if part is not None})
-        _parts.pop("nodes", None)  # built again on the parts now configured
+        for name in _DERIVED:  # built again on the parts now configured
+            _parts.pop(name, None)
         if clock is not None:
             _clock = clock
 
@@ -74,6 +87,37 @@ def nodes() -> NodeService:
                                               settings().node_dead_after))
 
 
+def destination_store() -> DestinationStore:
+    """Where recording destinations are kept, on the same store as the application."""
+    return _part("destination_store", lambda: build_destination_store(settings().store_env))
+
+
+def sealer() -> SecretSealer:
+    """AWS KMS when ``DROPON_KMS_KEY_ID`` is set, else the Fernet key ``DROPON_SECRETS_KEY``."""
+    return _part("sealer", lambda: build_sealer(settings()))
+
+
+def probes() -> Mapping[str, BucketProbe]:
+    """A probe per destination type (each imports its cloud's library when first built)."""
+    def build() -> Mapping[str, BucketProbe]:
+        from .adapters import keep_sdk_logs_above_debug
+        from .adapters.azure_blob import AzureBlobProbe
+        from .adapters.gcs import GCSProbe
+        from .adapters.s3 import S3Probe
+        keep_sdk_logs_above_debug()
+        return {"s3": S3Probe(), "gcs": GCSProbe(), "azure": AzureBlobProbe()}
+    return _part("probes", build)
+
+
+def destinations() -> DestinationService:
+    return _part("destinations", lambda: DestinationService(destination_store(), sealer(),
+                                                            probes()))
+
+
+def recordings() -> RecordingService:
+    return _part("recordings", lambda: RecordingService(nodes(), destinations()))
+
+
 def build_application(store_env: Mapping[str, str]) -> RoomsApplication:
     return RoomsApplication(env=dict(store_env))
 
@@ -82,10 +126,31 @@ def build_node_registry(store_env: Mapping[str, str]) -> NodeRegistry:
     """``<DYNAMODB_TABLE_PREFIX>-nodes`` beside the event store when the store is DynamoDB;
     a process-local registry otherwise (the in-memory store)."""
     from .persistence.nodes import DynamoDBNodeRegistry, InMemoryNodeRegistry
+    return _beside_the_store(store_env, DynamoDBNodeRegistry, InMemoryNodeRegistry)
+
+
+def build_destination_store(store_env: Mapping[str, str]) -> DestinationStore:
+    """``<DYNAMODB_TABLE_PREFIX>-destinations`` beside the event store when the store is
+    DynamoDB; a process-local store otherwise (the in-memory store)."""
+    from .persistence.destinations import DynamoDBDestinationStore, InMemoryDestinationStore
+    return _beside_the_store(store_env, DynamoDBDestinationStore, InMemoryDestinationStore)
+
+
+def _beside_the_store(store_env: Mapping[str, str], on_dynamodb, in_memory):
     env = Environment(RoomsApplication.name, dict(store_env))
     if env.get("PERSISTENCE_MODULE", "").split(":")[0] != DYNAMODB_MODULE:
-        return InMemoryNodeRegistry()
-    return DynamoDBNodeRegistry.from_env(env)
+        return in_memory()
+    return on_dynamodb.from_env(env)
+
+
+def build_sealer(config: Settings) -> SecretSealer:
+    from .adapters.sealers import FernetSealer, KMSSealer, NoSealer
+    if config.kms_key_id:
+        import boto3
+        env = config.store_env
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
+        return KMSSealer(config.kms_key_id, boto3.client("kms", region_name=region))
+    return FernetSealer(config.secrets_key) if config.secrets_key else NoSealer()
 
 
 def now() -> datetime:

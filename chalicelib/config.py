@@ -37,6 +37,12 @@ class Settings:
     node_dead_after: float = 15.0
     #: lifetime of a media token (it is needed only to connect to the node)
     media_token_ttl: int = 300
+    #: the recordings of a room whose node is silent this long fail with ``node_lost``
+    recording_node_lost_after: float = 30.0
+    #: Fernet key sealing destinations' secrets (``make run``), unless a KMS key is set
+    secrets_key: str = field(default="", repr=False)
+    #: AWS KMS key (id, ARN or alias) sealing destinations' secrets when deployed
+    kms_key_id: str = ""
     store_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -52,6 +58,9 @@ class Settings:
             node_secret=environ.get("DROPON_NODE_SECRET", ""),
             node_dead_after=float(environ.get("DROPON_NODE_DEAD_AFTER", 15)),
             media_token_ttl=int(environ.get("DROPON_MEDIA_TOKEN_TTL", 300)),
+            recording_node_lost_after=float(environ.get("DROPON_RECORDING_NODE_LOST_AFTER", 30)),
+            secrets_key=environ.get("DROPON_SECRETS_KEY", ""),
+            kms_key_id=environ.get("DROPON_KMS_KEY_ID", ""),
             store_env={k: v for k, v in environ.items()
                        if k in STORE_VARIABLES or k.startswith(STORE_PREFIXES)},
         )

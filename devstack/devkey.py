@@ -1,4 +1,6 @@
 """The development API key of ``make run``: made once, kept in .data/dev-key.json (mode 600).
+Beside it: the node secret and the Fernet key that seals destinations' secrets
+(``DROPON_SECRETS_KEY``; the media node opens them with the same key).
 
 ``DROPON_DATA_DIR`` moves .data (tests run a whole stack in a temporary folder).
 
@@ -19,11 +21,14 @@ KEY_FILE = DATA / "dev-key.json"
 
 
 def load_or_create(path: Path = KEY_FILE, environ=os.environ) -> dict:
-    """``{"key", "secret", "nodeSecret"}``: from the environment, the file, or made now."""
+    """``{"key", "secret", "nodeSecret", "secretsKey"}``: from the environment, the file,
+    or made now (a file from before ``secretsKey`` gets one added)."""
+    from cryptography.fernet import Fernet
     stored = json.loads(path.read_text()) if path.exists() else {}
-    if not stored:
+    if not stored or "secretsKey" not in stored:
         stored = {"key": "dev-" + secrets.token_hex(4), "secret": secrets.token_urlsafe(32),
-                  "nodeSecret": secrets.token_urlsafe(32)}
+                  "nodeSecret": secrets.token_urlsafe(32), **stored,
+                  "secretsKey": Fernet.generate_key().decode("ascii")}
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -32,6 +37,8 @@ def load_or_create(path: Path = KEY_FILE, environ=os.environ) -> dict:
         stored = {**stored, "key": environ["DROPON_API_KEY"], "secret": environ["DROPON_API_SECRET"]}
     if environ.get("DROPON_NODE_SECRET"):
         stored = {**stored, "nodeSecret": environ["DROPON_NODE_SECRET"]}
+    if environ.get("DROPON_SECRETS_KEY"):
+        stored = {**stored, "secretsKey": environ["DROPON_SECRETS_KEY"]}
     return stored
 
 

@@ -50,6 +50,7 @@ def tables(stack: Stack):
     from chalicelib import bootstrap
     bootstrap.build_application(stack.env)
     bootstrap.build_node_registry(stack.env)  # the media nodes' table
+    bootstrap.build_destination_store(stack.env)  # the recording destinations' table
     return None
 
 
@@ -110,7 +111,7 @@ def base_env() -> dict:
            "DYNAMODB_TABLE_PREFIX": os.environ.get("DYNAMODB_TABLE_PREFIX", "dropon"),
            "CREATE_TABLE": "y",
            "DROPON_API_KEY": key["key"], "DROPON_API_SECRET": key["secret"],
-           "DROPON_NODE_SECRET": key["nodeSecret"],
+           "DROPON_NODE_SECRET": key["nodeSecret"], "DROPON_SECRETS_KEY": key["secretsKey"],
            "DROPON_ICE_LOOPBACK_ONLY": "1", "PYTHONUNBUFFERED": "1"}
     # a local stack never reaches an AWS account: dummy credentials, a fixed region
     env.setdefault("AWS_ACCESS_KEY_ID", "local")

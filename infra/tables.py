@@ -1,7 +1,7 @@
 """The control plane's DynamoDB tables, generated from the pynamodb models the code uses.
 
-Names come from the same rule the code applies (``DynamoDBSettings.table_name`` and the
-node registry's ``<prefix>-nodes``), key schemas from ``Model._get_schema()``, which is
+Names come from the same rule the code applies (``DynamoDBSettings.table_name``, the
+node registry's ``<prefix>-nodes`` and the recording destinations' ``<prefix>-destinations``), key schemas from ``Model._get_schema()``, which is
 what ``create_table`` sends under ``CREATE_TABLE``; so the stack and the code cannot
 drift apart. The event store's tracking table is not listed: only a process
 application writes one, and the control plane runs none.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pynamodb.models import Model
 
 from chalicelib.application import RoomsApplication
+from chalicelib.persistence.destinations import DestinationItem
 from chalicelib.persistence.items import EventItem, Endpoint, NotificationItem
 from chalicelib.persistence.nodes import NodeItem
 from chalicelib.persistence.settings import DynamoDBSettings
@@ -52,7 +53,10 @@ TABLES = (
     Table("EventsTable", EventItem, _store_suffix("events"), True),
     Table("SnapshotsTable", EventItem, _store_suffix("snapshots"), True),
     Table("NotificationsTable", NotificationItem, _store_suffix("notifications"), True),
-    Table("NodesTable", NodeItem, _suffix(_SETTINGS.nodes_table_name()), False),
+    # the tick reads the nodes' heartbeats: a silent node's recordings fail (node_lost)
+    Table("NodesTable", NodeItem, _suffix(_SETTINGS.nodes_table_name()), True),
+    Table("DestinationsTable", DestinationItem,
+          _suffix(_SETTINGS.destinations_table_name()), False),
 )
 
 

@@ -21,6 +21,7 @@ from .tables import PREFIX, TABLES, resource, table_arn
 # the operations the code performs on each table; a transaction's puts need PutItem
 STORE_ACTIONS = ["dynamodb:Query", "dynamodb:PutItem"]
 NODE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]
+DESTINATION_ACTIONS = [*NODE_ACTIONS, "dynamodb:DeleteItem"]
 SECRET_KEYS = {"DROPON_API_SECRET": "apiSecret", "DROPON_NODE_SECRET": "nodeSecret"}
 
 PARAMETERS = {
@@ -94,7 +95,8 @@ def role(tables, actions_of) -> dict:
 
 
 def actions(table) -> list[str]:
-    return NODE_ACTIONS if table.logical_id == "NodesTable" else STORE_ACTIONS
+    return {"NodesTable": NODE_ACTIONS,
+            "DestinationsTable": DESTINATION_ACTIONS}.get(table.logical_id, STORE_ACTIONS)
 
 
 def gateway_responses() -> dict:

@@ -47,6 +47,15 @@ def install(app: Chalice) -> Callable:
     return route
 
 
+def blueprint_route(blueprint) -> Callable:
+    """The route decorator of a ``chalice.Blueprint``'s views (``json_view`` each)."""
+    def route(path: str, method: str) -> Callable:
+        def register(view: Callable) -> Callable:
+            return blueprint.route(path, methods=[method])(json_view(view))
+        return register
+    return route
+
+
 def json_view(view: Callable) -> Callable:
     """A view whose exceptions take the one error shape and whose result becomes JSON."""
 

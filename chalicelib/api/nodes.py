@@ -15,7 +15,7 @@ from .. import bootstrap
 from ..domain.actor import Actor
 from . import errors
 from .fields import Fields, invalid
-from .http import ApiRequest, current_request, json_view
+from .http import ApiRequest, blueprint_route, current_request
 from .node_tokens import media_access
 from .node_tokens import NODE_ID
 from .schemas import REASON_MAX
@@ -24,10 +24,7 @@ nodes = Blueprint(__name__)
 URL_MAX, COUNT_MAX, CPU_MAX = 2048, 1_000_000, 1024
 
 
-def route(path: str, method: str):
-    def register(view):
-        return nodes.route(path, methods=[method])(json_view(view))
-    return register
+route = blueprint_route(nodes)
 
 
 def node_request(node_id: str | None = None) -> tuple[ApiRequest, str]:

@@ -196,6 +196,127 @@ def _node_paths() -> dict:
     }
 
 
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+DESTINATION = {"name": "destinationId", "in": "path", "required": True,
+               "schema": {"type": "string"}}
+RECORDING = {"name": "recordingId", "in": "path", "required": True,
+             "schema": {"type": "string"}}
+TEXT = {"type": "string"}
+S3_BODY = {"type": "object", "additionalProperties": False,
+           "required": ["type", "bucket", "region"], "properties": {
+               "type": {"type": "string", "enum": ["s3"]}, "bucket": TEXT, "region": TEXT,
+               "prefix": TEXT, "endpoint": TEXT, "forcePathStyle": {"type": "boolean"},
+               "roleArn": TEXT, "externalId": TEXT,
+               "credentials": {"type": "object", "additionalProperties": False,
+                               "required": ["accessKeyId", "secretAccessKey"], "properties": {
+                                   "accessKeyId": TEXT, "secretAccessKey": TEXT,
+                                   "sessionToken": TEXT}}}}
+GCS_BODY = {"type": "object", "additionalProperties": False, "required": ["type", "bucket"],
+            "properties": {"type": {"type": "string", "enum": ["gcs"]}, "bucket": TEXT,
+                           "prefix": TEXT, "endpoint": TEXT, "credentials": {
+                               "type": "object", "description": "a service account's JSON key",
+                               "required": ["client_email", "private_key"]}}}
+AZURE_BODY = {"type": "object", "additionalProperties": False,
+              "required": ["type", "account", "container"], "properties": {
+                  "type": {"type": "string", "enum": ["azure"]}, "account": TEXT,
+                  "container": TEXT, "prefix": TEXT, "endpoint": TEXT, "accountKey": TEXT,
+                  "sasToken": TEXT}}
+DESTINATION_SETTINGS = {"type": TEXT, "bucket": TEXT, "region": TEXT, "account": TEXT, "container": TEXT,
+            "prefix": TEXT, "endpoint": TEXT, "forcePathStyle": {"type": "boolean"},
+            "roleArn": TEXT, "externalId": TEXT}
+RECORDING_SCHEMAS = {
+    "NewDestination": {"oneOf": [S3_BODY, GCS_BODY, AZURE_BODY],
+                       "discriminator": {"propertyName": "type"}},
+    "Destination": {"type": "object", "required": ["destinationId", "type", "secretFields"],
+                    "description": "a destination's settings; its secrets are never returned",
+                    "properties": {"destinationId": TEXT, **DESTINATION_SETTINGS, "createdAt": TIME,
+                                   "secretFields": {"type": "array", "items": TEXT}}},
+    "NodeDestination": {"type": "object", "required": ["type", "prefix", "sealed"],
+                        "properties": {**DESTINATION_SETTINGS, "sealed": {
+                            "type": "string", "nullable": True,
+                            "description": "the secrets' JSON, sealed (a Fernet token with "
+                                           "DROPON_SECRETS_KEY, or a KMS ciphertext in base64)"}}},
+    "Verification": {"type": "object", "required": ["ok"], "properties": {
+        "ok": {"type": "boolean"}, "error": {"type": "string", "description":
+                                             "the store's own message"}}},
+    "ManifestFile": {"type": "object", "additionalProperties": False, "required": [
+        "uri", "bytes", "sha256", "etag", "durationSeconds", "kind", "codecs", "startedAt",
+        "endedAt", "startSeq", "endSeq"], "properties": {
+        "uri": TEXT, "bytes": {"type": "integer", "minimum": 0},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "etag": TEXT,
+        "durationSeconds": {"type": "number", "minimum": 0},
+        "kind": {"type": "string", "enum": ["audio", "video", "composite"]},
+        "codecs": {"type": "array", "items": TEXT}, "participantId": TEXT,
+        "startedAt": TIME, "endedAt": TIME, "startSeq": {"type": "integer", "minimum": 0},
+        "endSeq": {"type": "integer", "minimum": 0}}},
+    "Recording": {"type": "object", "required": [
+        "recordingId", "output", "status", "destinationId", "files"], "properties": {
+        "recordingId": TEXT, "output": {"type": "string", "enum": ["per-track", "composite"]},
+        "status": {"type": "string", "enum": ["starting", "recording", "stopping",
+                                              "uploading", "completed", "failed"]},
+        "destinationId": TEXT, "files": {"type": "array", "items": ref("ManifestFile")},
+        "startedAt": TIME, "stoppedAt": {**TIME, "nullable": True},
+        "endedAt": {**TIME, "nullable": True}, "reason": TEXT,
+        "error": {"type": "string", "nullable": True}}},
+    "RecordingReport": {"type": "object", "required": ["event"], "properties": {
+        "event": {"type": "string", "enum": ["recording", "uploading", "uploaded",
+                                             "completed", "failed"]},
+        "file": ref("ManifestFile"), "files": {"type": "array", "items": ref("ManifestFile")},
+        "reason": TEXT, "error": TEXT}},
+}
+
+
+def _json(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _recording_paths() -> dict:
+    """Destinations and recordings (docs/api.md, "Recordings")."""
+    node = "a node token of the room's assigned node (else 403 not_room_node)"
+    one = "/rooms/{roomId}/recordings/{recordingId}"
+    rec, recs = ref("Recording"), {"type": "object", "properties": {
+        "recordings": {"type": "array", "items": ref("Recording")}}}
+    return {
+        "/destinations": {
+            "post": op("Register a bucket (its secrets are sealed, never returned)",
+                       status="201", request=_json(ref("NewDestination")),
+                       result=ref("Destination")),
+            "get": op("The destinations", result={"type": "object", "properties": {
+                "destinations": {"type": "array", "items": ref("Destination")}}})},
+        "/destinations/{destinationId}": {
+            "get": op("A destination", params=[DESTINATION], result=ref("Destination")),
+            "delete": op("Forget a destination", params=[DESTINATION], result={
+                "type": "object", "properties": {"destinationId": TEXT,
+                                                 "deleted": {"type": "boolean"}}})},
+        "/destinations/{destinationId}/verify": {"post": op(
+            "Write and delete a probe object; ok, or the store's error", params=[DESTINATION],
+            result=ref("Verification"))},
+        "/rooms/{roomId}/recordings": {
+            "post": op("Start a recording (409 not_sfu, recording_in_progress; 404 "
+                       "destination_not_found)", auth=HOST, status="201", params=[ROOM],
+                       request=body({"destinationId": TEXT, "output": {
+                           "type": "string", "enum": ["per-track", "composite"]}},
+                           ("destinationId", "output")), result=rec),
+            "get": op("The room's recordings", auth=HOST, params=[ROOM], result=recs)},
+        one: {"get": op("A recording", auth=HOST, params=[ROOM, RECORDING], result=rec)},
+        one + "/stop": {"post": op("Stop a recording", auth=HOST, params=[ROOM, RECORDING],
+                                   result=rec)},
+        one + "/retry-upload": {"post": op(
+            "Upload a failed recording's files again (409 invalid_recording_state unless "
+            "failed)", auth=HOST, params=[ROOM, RECORDING], result=rec)},
+        one + "/destination": {"get": op(
+            "Where the node writes the recording, secrets sealed", auth=node,
+            params=[ROOM, RECORDING], result=ref("NodeDestination"))},
+        one + "/report": {"post": op(
+            "The node reports on a recording (409 invalid_recording_state; a repeated "
+            "report changes nothing)", auth=node, params=[ROOM, RECORDING],
+            request=_json(ref("RecordingReport")), result=rec)},
+    }
+
+
 @lru_cache(maxsize=1)
 def _document() -> dict:
     return {
@@ -203,12 +324,13 @@ def _document() -> dict:
         "info": {"title": "DropOnAir Rooms", "version": "1.0.0",
                  "description": "Control plane of DropOnAir Rooms. Every call carries "
                                 "Authorization: Bearer <HS256 JWT>; see docs/api.md."},
-        "paths": {**_room_paths(), **_host_control_paths(), **_node_paths()},
+        "paths": {**_room_paths(), **_host_control_paths(), **_node_paths(),
+                  **_recording_paths()},
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "bearerFormat": "JWT"}},
-            "schemas": COMPONENTS},
+            "schemas": {**COMPONENTS, **RECORDING_SCHEMAS}},
     }
 
 

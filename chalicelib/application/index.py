@@ -1,4 +1,5 @@
-"""The set of rooms that are not closed, read from the notification log.
+"""The set of rooms that are not closed, or whose recordings are not over, read from
+the notification log.
 
 Rooms are independent aggregates, so no single record lists them. The index
 reads ``RoomCreated`` and ``RoomClosed`` notifications (filtered by topic) from
@@ -19,10 +20,15 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import get_topic
 
-from chalicelib.domain.events import RoomClosed, RoomCreated
+from chalicelib.domain import events as ev
 
-CREATED_TOPIC = get_topic(RoomCreated)
-CLOSED_TOPIC = get_topic(RoomClosed)
+CREATED_TOPIC = get_topic(ev.RoomCreated)
+CLOSED_TOPIC = get_topic(ev.RoomClosed)
+# a recording is at work from its start (or a retry) to its one terminal event, so a
+# closed room stays in the index while one of its recordings uploads
+RECORDING_BEGINS = {get_topic(ev.RecordingStarted), get_topic(ev.RecordingRetryRequested)}
+RECORDING_ENDS = {get_topic(ev.RecordingCompleted), get_topic(ev.RecordingFailed)}
+TOPICS = [CREATED_TOPIC, CLOSED_TOPIC, *sorted(RECORDING_BEGINS | RECORDING_ENDS)]
 
 
 class LiveRoomIndex:
@@ -44,10 +50,12 @@ class LiveRoomIndex:
     def _reset(self) -> None:
         self._cursor = 0
         self._rooms: dict[UUID, None] = {}  # ordered by creation
+        self._recordings: dict[UUID, int] = {}  # rooms' recordings at work
         self._built_at = self._clock()
 
     def room_ids(self) -> list[UUID]:
-        """Ids of rooms created and not (yet known to be) closed, oldest first."""
+        """Ids of rooms created and not (yet known to be) closed, oldest first, then
+        closed rooms with a recording at work."""
         with self._lock:
             rebuild = self._rebuild_seconds
             if rebuild is not None and self._clock() - self._built_at >= rebuild:
@@ -56,13 +64,23 @@ class LiveRoomIndex:
                 page = self._recorder.select_notifications(
                     start=self._cursor + 1,
                     limit=self._page_size,
-                    topics=[CREATED_TOPIC, CLOSED_TOPIC],
+                    topics=TOPICS,
                 )
                 for n in page:
-                    if n.topic == CREATED_TOPIC:
-                        self._rooms[n.originator_id] = None
-                    else:
-                        self._rooms.pop(n.originator_id, None)
+                    self._note(n.topic, n.originator_id)
                     self._cursor = n.id
                 if len(page) < self._page_size:
-                    return list(self._rooms)
+                    busy = [r for r, n in self._recordings.items() if n and r not in self._rooms]
+                    return list(self._rooms) + busy
+
+    def _note(self, topic: str, room_id: UUID) -> None:
+        if topic == CREATED_TOPIC:
+            self._rooms[room_id] = None
+        elif topic == CLOSED_TOPIC:
+            self._rooms.pop(room_id, None)
+        else:
+            count = self._recordings.get(room_id, 0) + (1 if topic in RECORDING_BEGINS else -1)
+            if count > 0:
+                self._recordings[room_id] = count
+            else:
+                self._recordings.pop(room_id, None)

@@ -80,6 +80,14 @@ class NodeService:
         return [r.as_view(t, self.dead_after)
                 for r in sorted(self.registry.all(), key=lambda r: r.node_id)]
 
+    def tick(self, now: datetime, recording_node_lost_after: float) -> list[dict]:
+        """The rooms' scheduled work (``RoomsApplication.tick``), told which nodes were
+        heard from within ``recording_node_lost_after`` s: a room's recordings fail
+        (``node_lost``) when its node is not among them."""
+        t = now.timestamp()
+        live = {r.node_id for r in self.registry.all() if t - r.seen <= recording_node_lost_after}
+        return self.rooms.tick(now, live_nodes=live)
+
     def check_room_node(self, node_id: str, room_id: str) -> dict:
         """The room, if ``node_id`` is its assigned node; ``not_room_node`` (403) if not."""
         room = self.rooms.get_room(room_id)

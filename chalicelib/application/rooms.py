@@ -19,7 +19,7 @@ from chalicelib.application.group_commit import GroupCommit, Overflow, Submissio
 from chalicelib.application.index import CREATED_TOPIC, LiveRoomIndex
 from chalicelib.application.views import event_view, join_view, room_view
 from chalicelib.application.visibility import FULL, EventFilter, reader_scope, scoped_view
-from chalicelib.domain import Actor, Room
+from chalicelib.domain import SCHEDULER, Actor, Room
 from chalicelib.domain.errors import (
     Conflict,
     DomainError,
@@ -268,14 +268,21 @@ class RoomsApplication(Application):
     def assign_media_node(self, actor: Actor, room_id: Any, node_id: str, url: str, now: datetime | None = None) -> dict:
         return self._command(room_id, now, lambda r, at: r.assign_media_node(actor, node_id, url, at=at))
 
-    def tick(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Open and close rooms as schedules and auto-close policies call for.
-        Returns one entry per change (or per room that failed)."""
+    def tick(self, now: datetime | None = None, *,
+             live_nodes: set[str] | None = None) -> list[dict[str, Any]]:
+        """Open and close rooms as schedules and auto-close policies call for; given the
+        ``live_nodes`` (heard from lately), fail the recordings of rooms whose node is not
+        among them (``node_lost``). Returns one entry per change (or per failed room)."""
         now = _now(now)
         changes: list[dict[str, Any]] = []
+
+        def command(room: Room, at: datetime) -> None:
+            if live_nodes is not None:
+                room.fail_recordings_of_lost_node(live_nodes, at, SCHEDULER)
+
         for room_id in self.live_rooms.room_ids():
             try:
-                _, saved = self._update(room_id, now, lambda room, at: None)
+                _, saved = self._update(room_id, now, command)
             except Exception as error:  # one bad room must not stop the others
                 log.exception("tick failed for room %s", room_id)
                 code = getattr(error, "code", "internal_error")
@@ -284,9 +291,19 @@ class RoomsApplication(Application):
             for event in saved:
                 changes.append({
                     "roomId": str(room_id), "type": type(event).__name__,
-                    "reason": event.reason, "seq": event.originator_version,
+                    "reason": getattr(event, "reason", None), "seq": event.originator_version,
                 })
         return changes
+
+    def update_room(self, room_id: Any, command: Callable[[Room, datetime], None],
+                    now: datetime | None = None) -> Room:
+        """Run ``command(room, at)`` as every command here runs (load, check, save with the
+        version read, retry); the room after it. For use cases beside this class."""
+        return self._update(room_id, now, command)[0]
+
+    def room(self, room_id: Any) -> Room:
+        """The room's aggregate now, for use cases beside this class to read."""
+        return self._load(_room_id(room_id))
 
     # machinery
 

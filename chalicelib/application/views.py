@@ -114,3 +114,21 @@ def event_view(event: Any) -> dict[str, Any]:
         # only field names change case: policy and metadata keep the caller's keys
         "data": {camel(k): jsonable(v) for k, v in data.items()},
     }
+
+
+def recording_view(recording: dict) -> dict[str, Any]:
+    """``{recordingId, output, status, destinationId, files, error?, ...}``; the files are
+    the node's manifest entries as it reported them."""
+    view = {
+        "recordingId": recording["recording_id"],
+        "output": recording["output"],
+        "status": recording["status"],
+        "destinationId": recording["destination_id"],
+        "files": jsonable(recording["files"]),
+        "startedAt": iso(recording["started_at"]),
+        "stoppedAt": iso(recording["stopped_at"]),
+        "endedAt": iso(recording["ended_at"]),
+    }
+    if recording["status"] == "failed":
+        view["reason"], view["error"] = recording["reason"], recording["error"]
+    return view

@@ -35,6 +35,11 @@ ROOM_WIDE = {"RoomCreated", "RoomOpened", "RoomClosed", "PolicyChanged", "MediaN
 ON_STAGE = {"HandRaised", "HandLowered", "ParticipantPromoted", "ParticipantDemoted",
             "ParticipantMuted", "ParticipantUnmuted"}
 DEPARTURES = {"ParticipantLeft", "ParticipantKicked"}
+# that the call is recorded is every member's business; where to and what was written
+# is the hosts': members see these events with only these fields
+RECORDING_NOTICES = {"RecordingStarted": ("recordingId", "output"),
+                     "RecordingStopped": ("recordingId", "reason"),
+                     "RecordingCompleted": ("recordingId",), "RecordingFailed": ("recordingId",)}
 # what a ``self`` reader sees besides its own events: the status it may read anyway
 LIFECYCLE = {"RoomOpened", "RoomClosed"}
 
@@ -112,6 +117,8 @@ class EventFilter:
             return event
         if kind in ROOM_WIDE or kind in ON_STAGE:
             return event
+        if kind in RECORDING_NOTICES:
+            return {**event, "data": {k: data[k] for k in RECORDING_NOTICES[kind]}}
         if kind == "ParticipantJoined":
             return {**event, "data": {k: v for k, v in data.items() if k != "callId"}}
         session = self.sessions.get(data.get("participantId"))

@@ -54,6 +54,22 @@ class ParticipantNotFound(DomainError):
         )
 
 
+class RecordingNotFound(DomainError):
+    code, status = "recording_not_found", 404
+
+    def __init__(self, recording_id: Any, message: str = "", **ids: Any):
+        super().__init__(message or f"recording {recording_id} not found",
+                         recording_id=recording_id, **ids)
+
+
+class DestinationNotFound(DomainError):
+    code, status = "destination_not_found", 404
+
+    def __init__(self, destination_id: Any, message: str = "", **ids: Any):
+        super().__init__(message or f"destination {destination_id} not found",
+                         destination_id=destination_id, **ids)
+
+
 class NotAllowed(DomainError):
     """The actor may not do this (codes: ``forbidden``, ``not_a_host``...)."""
 

@@ -46,6 +46,7 @@ class RoomCreated(AggregateCreated):
         room.participants, room.bans = {}, {}
         room.media_node = None
         room.empty_since = None
+        room.recordings = {}
 
 
 class RoomOpened(RoomEvent):
@@ -211,6 +212,100 @@ class MediaNodeAssigned(RoomEvent):
 
     def apply(self, room: Room) -> None:
         room.media_node = {"node_id": self.node_id, "url": self.url, "assigned_at": self.timestamp}
+
+
+# recordings (commands in recordings.py): a recording's record, by recording id
+
+
+class RecordingStarted(RoomEvent):
+    recording_id: str
+    output: str
+    destination_id: str
+
+    def apply(self, room: Room) -> None:
+        recordings(room)[self.recording_id] = {
+            "recording_id": self.recording_id, "output": self.output,
+            "destination_id": self.destination_id, "status": "starting", "files": [],
+            "reason": None, "error": None, "started_at": self.timestamp,
+            "stopped_at": None, "ended_at": None,
+        }
+
+
+class RecordingWritingStarted(RoomEvent):
+    """The node reported that it writes the recording's media."""
+
+    recording_id: str
+
+    def apply(self, room: Room) -> None:
+        recordings(room)[self.recording_id]["status"] = "recording"
+
+
+class RecordingStopped(RoomEvent):
+    """No more media is written (``reason``: ``stopped``, ``room_closed``)."""
+
+    recording_id: str
+    reason: str
+
+    def apply(self, room: Room) -> None:
+        r = recordings(room)[self.recording_id]
+        r["status"], r["stopped_at"] = "stopping", self.timestamp
+
+
+class RecordingUploadStarted(RoomEvent):
+    """The node finishes uploading what it wrote."""
+
+    recording_id: str
+
+    def apply(self, room: Room) -> None:
+        recordings(room)[self.recording_id]["status"] = "uploading"
+
+
+class RecordingUploaded(RoomEvent):
+    """One file is complete in the destination; ``file`` is its manifest entry."""
+
+    recording_id: str
+    file: dict
+
+    def apply(self, room: Room) -> None:
+        recordings(room)[self.recording_id]["files"].append(copy.deepcopy(self.file))
+
+
+class RecordingCompleted(RoomEvent):
+    recording_id: str
+    files: list
+
+    def apply(self, room: Room) -> None:
+        r = recordings(room)[self.recording_id]
+        r["status"], r["files"], r["ended_at"] = "completed", copy.deepcopy(self.files), self.timestamp
+
+
+class RecordingFailed(RoomEvent):
+    """``files``: those that did reach the destination."""
+
+    recording_id: str
+    reason: str
+    error: str | None
+    files: list
+
+    def apply(self, room: Room) -> None:
+        r = recordings(room)[self.recording_id]
+        r["status"], r["reason"], r["error"] = "failed", self.reason, self.error
+        r["files"], r["ended_at"] = copy.deepcopy(self.files), self.timestamp
+
+
+class RecordingRetryRequested(RoomEvent):
+    """A host asks the node to upload a failed recording's files again."""
+
+    recording_id: str
+
+    def apply(self, room: Room) -> None:
+        r = recordings(room)[self.recording_id]
+        r["status"], r["reason"], r["error"], r["ended_at"] = "uploading", None, None, None
+
+
+def recordings(room: Room) -> dict[str, dict]:
+    # snapshots taken before recordings existed have no such attribute
+    return room.__dict__.setdefault("recordings", {})
 
 
 def _record(event: ParticipantJoined | ParticipantKnocked, state: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from chalicelib.domain.errors import (
     RoomClosed,
 )
 from chalicelib.domain.nodes import NodeRecord, node_for
+from chalicelib.domain.recordings import RecordingCommands
 from chalicelib.domain.roster import RosterCommands, active_session
 from chalicelib.domain.stage import StageCommands
 
@@ -36,7 +37,7 @@ MAX_METADATA_BYTES = 4096
 SLUG = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
-class Room(RosterCommands, StageCommands, Aggregate):
+class Room(RosterCommands, StageCommands, RecordingCommands, Aggregate):
     """A live room. State is plain JSON-like data (see ``events.RoomCreated.apply``)."""
 
     @classmethod
@@ -143,6 +144,7 @@ class Room(RosterCommands, StageCommands, Aggregate):
         if opening:
             self._trigger(ev.RoomOpened, actor, at, reason=opening)
         if closing:
+            self.stop_recordings(actor, "room_closed", at)
             self._trigger(ev.RoomClosed, actor, at, reason=closing)
 
     def close(self, actor: Actor, reason: str = "host_ended", *, at: datetime) -> None:
@@ -151,6 +153,7 @@ class Room(RosterCommands, StageCommands, Aggregate):
         self.check_host(actor)
         if not isinstance(reason, str) or not SLUG.match(reason):
             raise InvalidArgument("reason must be a short lowercase slug", field="reason")
+        self.stop_recordings(actor, "room_closed", at)
         self._trigger(ev.RoomClosed, actor, at, reason=reason)
 
     def update_policy(self, actor: Actor, changes: dict, *, at: datetime) -> None:
@@ -179,6 +182,9 @@ class Room(RosterCommands, StageCommands, Aggregate):
             if not isinstance(value, str) or not value or len(value) > 2048:
                 raise InvalidArgument(f"{field} must be a non-empty string", field=field)
         current = self.media_node
+        if current is not None and current["node_id"] != node_id:
+            # a room moves only off a dead node: what it was recording is lost with it
+            self.fail_recordings_of(current["node_id"], actor, at)
         if current is None or (current["node_id"], current["url"]) != (node_id, url):
             self._trigger(ev.MediaNodeAssigned, actor, at, node_id=node_id, url=url)
 

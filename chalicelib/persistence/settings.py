@@ -64,6 +64,10 @@ class DynamoDBSettings:
         """``{prefix}-nodes``: the media nodes' registry, beside the event store's tables."""
         return _checked(f"{self.table_prefix}-nodes")
 
+    def destinations_table_name(self) -> str:
+        """``{prefix}-destinations``: where recordings go, beside the event store's tables."""
+        return _checked(f"{self.table_prefix}-destinations")
+
 
 def creates_tables(env: Environment) -> bool:
     """``CREATE_TABLE`` (default yes): whether the code creates its tables, or the stack

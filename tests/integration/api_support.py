@@ -90,7 +90,11 @@ class Api:
         return token, self.ok("POST", f"/rooms/{room_id}/join", token=token)
 
     def events(self, room_id: str, after: int = 0) -> list:
-        return self.ok("GET", f"/rooms/{room_id}/events?after={after}&limit=1000")["events"]
+        return self.events_as(room_id, "admin", after)
+
+    def events_as(self, room_id: str, token: str, after: int = 0) -> list:
+        return self.ok("GET", f"/rooms/{room_id}/events?after={after}&limit=1000",
+                       token=token)["events"]
 
 
 @contextmanager

@@ -54,11 +54,13 @@ def test_cfn_lint_accepts_the_template(built):
 
 
 def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
-    from chalicelib.bootstrap import build_application, build_node_registry
+    from chalicelib.bootstrap import (build_application, build_destination_store,
+                                      build_node_registry)
     env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
     prefix = env["DYNAMODB_TABLE_PREFIX"]
     build_application(env)
     build_node_registry(env)
+    build_destination_store(env)
     client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
     created = {n for n in client.list_tables()["TableNames"] if n.startswith(prefix + "-")}
     declared = {table_name(r, prefix): r for r in tables_of(template).values()}
@@ -109,7 +111,7 @@ def test_iam_is_scoped_to_the_tables(template):
             else:
                 assert "/aws/lambda/${AWS::StackName}-" in s["Resource"]["Fn::Sub"]
     assert set(granted(template, "DefaultRole")) == tables
-    assert set(granted(template, "TickRole")) == tables - {"NodesTable"}
+    assert set(granted(template, "TickRole")) == tables - {"DestinationsTable"}
 
 
 # what each DynamoDB call needs in IAM (a transaction needs its items' actions)
@@ -137,14 +139,20 @@ def recorded(monkeypatch):
 
 
 def test_iam_allows_every_call_the_code_makes(template, dynamodb_endpoint, recorded):
-    from chalicelib.bootstrap import build_application, build_node_registry
+    from chalicelib.bootstrap import (build_application, build_destination_store,
+                                      build_node_registry)
     from chalicelib.domain.actor import Actor
+    from chalicelib.domain.destinations import Destination
     from chalicelib.domain.nodes import NodeRecord
     env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
-    build_application(env), build_node_registry(env)  # the stack's job in AWS
+    # the stack's job in AWS
+    build_application(env), build_node_registry(env), build_destination_store(env)
     recorded.clear()
     deployed = {**env, "CREATE_TABLE": "n"}
     rooms, registry = build_application(deployed), build_node_registry(deployed)
+    destinations = build_destination_store(deployed)
+    destinations.save(Destination("d1", "s3", {"bucket": "b"}, "2026-01-01T00:00:00Z"))
+    destinations.get("d1"), destinations.all(), destinations.delete("d1")
     admin = Actor("api_key", "k")
     room = rooms.create_room(admin, name="r", persistent=True)
     joined = rooms.join(Actor("participant", "ann"), room["id"], identity="ann", role="host")

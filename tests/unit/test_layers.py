@@ -1,8 +1,9 @@
 """The control plane's layers, read from its source with ``ast`` (no import runs).
 
 - only the HTTP edge (``chalicelib/api/``, ``app.py``) imports ``chalicelib.api``;
-- only ``chalicelib/persistence/`` imports pynamodb or botocore; the edge's error
-  mapping may read botocore's error classes;
+- only ``chalicelib/persistence/`` imports pynamodb; it and ``chalicelib/adapters/``
+  (the customers' buckets, KMS) import botocore; the edge's error mapping may read
+  botocore's error classes;
 - one bootstrap module builds the application and its adapters;
 - no import cycle between chalicelib's packages, nor between its modules.
 """
@@ -14,7 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ERROR_MAPPING = "chalicelib.api.errors"
 BUILT_ONLY_BY_BOOTSTRAP = {"RoomsApplication", "NodeService", "DynamoDBNodeRegistry",
-                           "InMemoryNodeRegistry"}
+                           "InMemoryNodeRegistry", "DestinationService", "RecordingService",
+                           "DynamoDBDestinationStore", "InMemoryDestinationStore",
+                           "FernetSealer", "KMSSealer", "NoSealer", "S3Probe", "GCSProbe",
+                           "AzureBlobProbe"}
 
 
 def module_name(path: Path) -> str:
@@ -74,7 +78,15 @@ def test_only_persistence_imports_pynamodb_or_botocore():
     wrong = {(m, i) for m in SOURCES for i in imports(m)
              if (inside(i, "pynamodb") or inside(i, "botocore"))
              and not inside(m, "chalicelib.persistence")
+             and not (inside(m, "chalicelib.adapters") and inside(i, "botocore"))
              and not (m == ERROR_MAPPING and inside(i, "botocore.exceptions"))}
+    assert wrong == set()
+
+
+def test_only_bootstrap_imports_the_adapters():
+    wrong = {(m, i) for m in SOURCES for i in imports(m)
+             if inside(i, "chalicelib.adapters") and not inside(m, "chalicelib.adapters")
+             and m != "chalicelib.bootstrap"}
     assert wrong == set()
 
 

@@ -1,0 +1,49 @@
+"""``S3Probe``: checks an S3 (or S3-compatible) destination with boto3."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from . import PROBE_BODY, probe_name
+
+
+class S3Probe:
+    """Writes and deletes a small object with the destination's credentials, or with
+    the role it names (assumed with ``externalId``), or else the control plane's own."""
+
+    timeout_seconds = 10
+
+    def probe(self, settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> str | None:
+        try:
+            client = s3_client(settings, secrets, self.timeout_seconds)
+            key = probe_name(settings.get("prefix"))
+            client.put_object(Bucket=settings["bucket"], Key=key, Body=PROBE_BODY)
+            client.delete_object(Bucket=settings["bucket"], Key=key)
+        except Exception as error:  # noqa: BLE001 - any failure is the answer
+            return str(error) or type(error).__name__
+        return None
+
+
+def s3_client(settings: Mapping[str, Any], secrets: Mapping[str, Any], timeout: float):
+    """A boto3 S3 client for the destination (as the media node builds its own)."""
+    config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2},
+                    s3={"addressing_style": "path" if settings.get("forcePathStyle") else "auto"})
+    region, endpoint = settings.get("region"), settings.get("endpoint")
+    credentials = dict(secrets.get("credentials") or {})
+    keys = {"aws_access_key_id": credentials.get("accessKeyId"),
+            "aws_secret_access_key": credentials.get("secretAccessKey"),
+            "aws_session_token": credentials.get("sessionToken")}
+    if settings.get("roleArn"):
+        # STS at its own endpoint (AWS_ENDPOINT_URL_STS), not the bucket's
+        sts = boto3.client("sts", region_name=region, config=config, **keys)
+        assume = {"RoleArn": settings["roleArn"], "RoleSessionName": "dropon-verify"}
+        if settings.get("externalId"):
+            assume["ExternalId"] = settings["externalId"]
+        role = sts.assume_role(**assume)["Credentials"]
+        keys = {"aws_access_key_id": role["AccessKeyId"],
+                "aws_secret_access_key": role["SecretAccessKey"],
+                "aws_session_token": role["SessionToken"]}
+    return boto3.client("s3", region_name=region, endpoint_url=endpoint, config=config, **keys)

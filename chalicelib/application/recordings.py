@@ -1,0 +1,78 @@
+"""Use cases of recordings: hosts start and stop them, the room's node reports on them.
+
+The recording's status is the room's history (``Recording*`` events, commands in
+``domain/recordings.py``); the destination is looked up in its store when a recording
+starts (``destination_not_found``) and again when the node asks where to write.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import uuid4
+
+from chalicelib.application.destinations import DestinationService
+from chalicelib.application.nodes import NodeService
+from chalicelib.application.views import recording_view
+from chalicelib.domain.actor import Actor
+from chalicelib.domain.errors import DestinationNotFound
+
+
+class RecordingService:
+    """What the recording routes call.
+
+    :param nodes: the media nodes' use cases (the room's node, heartbeats).
+    :param destinations: where recordings go.
+    """
+
+    def __init__(self, nodes: NodeService, destinations: DestinationService) -> None:
+        self.nodes, self.rooms, self.destinations = nodes, nodes.rooms, destinations
+
+    # hosts and admins
+
+    def start(self, actor: Actor, room_id: str, *, destination_id: str, output: str,
+              now: datetime) -> dict:
+        self.destinations.get(destination_id)  # destination_not_found
+        recording_id = str(uuid4())
+        room = self.rooms.update_room(room_id, lambda r, at: r.start_recording(
+            actor, recording_id=recording_id, destination_id=destination_id, output=output,
+            at=at), now)
+        return recording_view(room.recording(recording_id))
+
+    def stop(self, actor: Actor, room_id: str, recording_id: str, now: datetime) -> dict:
+        room = self.rooms.update_room(
+            room_id, lambda r, at: r.stop_recording(actor, recording_id, at=at), now)
+        return recording_view(room.recording(recording_id))
+
+    def retry_upload(self, actor: Actor, room_id: str, recording_id: str,
+                     now: datetime) -> dict:
+        room = self.rooms.update_room(
+            room_id, lambda r, at: r.retry_upload(actor, recording_id, at=at), now)
+        return recording_view(room.recording(recording_id))
+
+    def list(self, actor: Actor, room_id: str) -> list[dict]:
+        room = self.rooms.room(room_id)
+        room.check_host(actor)
+        return [recording_view(r) for r in room.all_recordings()]
+
+    def get(self, actor: Actor, room_id: str, recording_id: str) -> dict:
+        room = self.rooms.room(room_id)
+        room.check_host(actor)
+        return recording_view(room.recording(recording_id))
+
+    # the room's media node
+
+    def destination(self, node_id: str, room_id: str, recording_id: str) -> dict:
+        """Where the node writes: the destination's settings and its sealed secrets."""
+        self.nodes.check_room_node(node_id, room_id)
+        recording = self.rooms.room(room_id).recording(recording_id)
+        try:
+            return self.destinations.for_node(recording["destination_id"])
+        except DestinationNotFound:
+            raise DestinationNotFound(recording["destination_id"], recording_id=recording_id,
+                                      room_id=room_id) from None
+
+    def report(self, node_id: str, room_id: str, recording_id: str, report: dict,
+               now: datetime) -> dict:
+        self.nodes.check_room_node(node_id, room_id)
+        room = self.rooms.update_room(room_id, lambda r, at: r.report_recording(
+            Actor("node", node_id), recording_id, report, at=at), now)
+        return recording_view(room.recording(recording_id))

@@ -1,0 +1,49 @@
+"""Sealers keep destinations' secrets encrypted at rest; redaction keeps them out of
+messages. No I/O: KMS is moto's in-process mock."""
+import json
+
+import boto3
+import pytest
+from cryptography.fernet import Fernet
+from moto import mock_aws
+
+from chalicelib.adapters.sealers import FernetSealer, KMSSealer, NoSealer
+from chalicelib.application.destinations import redact
+from chalicelib.domain import errors
+
+SECRETS = {"credentials": {"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "s3cr3t-Value"}}
+
+
+def test_fernet_seals_and_opens_and_another_key_cannot_open():
+    key = Fernet.generate_key()
+    sealed = FernetSealer(key).seal(json.dumps(SECRETS).encode())
+    assert "s3cr3t-Value" not in sealed and "AKIAEXAMPLE" not in sealed
+    assert json.loads(FernetSealer(key.decode()).open(sealed)) == SECRETS
+    # what the media node does with DROPON_SECRETS_KEY
+    assert json.loads(Fernet(key).decrypt(sealed.encode())) == SECRETS
+    with pytest.raises(errors.InvalidState) as caught:
+        FernetSealer(Fernet.generate_key()).open(sealed)
+    assert caught.value.code == "secrets_unreadable"
+
+
+@mock_aws
+def test_kms_seals_with_its_key_and_context():
+    client = boto3.client("kms", region_name="us-east-1")
+    key_id = client.create_key()["KeyMetadata"]["KeyId"]
+    sealer = KMSSealer(key_id, client)
+    sealed = sealer.seal(json.dumps(SECRETS).encode())
+    assert "s3cr3t-Value" not in sealed
+    assert json.loads(sealer.open(sealed)) == SECRETS
+    with pytest.raises(errors.InvalidArgument):
+        sealer.seal(b"x" * 4097)
+
+
+def test_without_a_key_secrets_are_refused():
+    with pytest.raises(errors.InvalidState) as caught:
+        NoSealer().seal(b"{}")
+    assert caught.value.code == "secrets_not_configured"
+
+
+def test_redact_hides_every_secret_string_in_a_message():
+    message = "denied for AKIAEXAMPLE with s3cr3t-Value"
+    assert redact(message, SECRETS) == "denied for [redacted] with [redacted]"
