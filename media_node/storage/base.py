@@ -183,6 +183,11 @@ class ObjectUpload(ABC):
         self._next = 2
         self._done = False
 
+    @property
+    def first_part_size(self) -> int:
+        """Bytes of the held-back first part (what :meth:`complete` may replace)."""
+        return len(self._first)
+
     async def write(self, data: bytes) -> None:
         """Append ``data``; sends every part that fills (not the first).
 
