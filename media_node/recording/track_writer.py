@@ -74,12 +74,16 @@ class TrackWriter:
         """``audio`` or ``video``."""
         return self.source.kind
 
-    def start(self, upload: ObjectUpload) -> None:
-        """Attach to the track and stream to ``upload``."""
-        self.upload = upload
+    def start(self) -> None:
+        """Attach to the track: frames are spooled from now on, uploaded once
+        :meth:`attach` gives the upload."""
         self.source.taps.add(self)
         self.source.request_keyframe()  # video files start on a keyframe
         self._pump = asyncio.ensure_future(self._run())
+
+    def attach(self, upload: ObjectUpload) -> None:
+        """Stream to ``upload`` from now (what was spooled before goes first)."""
+        self.upload = upload
 
     def on_frame(self, timestamp: int, packets: list, keyframe: bool) -> None:
         if len(self._queue) >= MAX_QUEUED:  # the muxer fell far behind: drop, never block
@@ -107,6 +111,8 @@ class TrackWriter:
         self.file.write(frames)
         if final:
             self.file.close()
+        if self.upload is None:  # no destination yet: the spool keeps it until there is
+            return b""
         return self.file.read_new(keep=0 if final else TAIL_KEPT)
 
     async def _flush(self, final: bool) -> None:
@@ -139,6 +145,9 @@ class TrackWriter:
             await asyncio.gather(self._pump, return_exceptions=True)
         await self._flush(final=True)
         loop = asyncio.get_running_loop()
+        if self.upload is None:  # the destination never came: the recording says why
+            await loop.run_in_executor(self._pool, remove_spool, self.file.path)
+            return
         if self.file.frames == 0:
             await self.upload.abort()
             await loop.run_in_executor(self._pool, remove_spool, self.file.path)

@@ -94,7 +94,8 @@ def test_frames_become_a_file_that_streams_while_recording(tmp_path, monkeypatch
         pool = ThreadPoolExecutor(1)
         writer = TrackWriter(source, f"r1/p1/{kind}-01", str(spool), pool, lambda: 7,
                              lambda w: None)
-        writer.start(await uploader.open(writer.name, writer.file.content_type))
+        writer.start()
+        writer.attach(await uploader.open(writer.name, writer.file.content_type))
         parts_while_recording = 0
         for i, (timestamp, packets, keyframe) in enumerate(frames):
             writer.on_frame(timestamp, packets, keyframe)
