@@ -155,7 +155,7 @@ class Recording:
         failure = self.error or next((w.error for w in self.kept), None)
         if failure is None:
             self.outcome = "completed"
-            await self._report({"event": "completed", "files": self.files})
+            await self._report({"event": "completed", "files": list(self.files)})
             return
         self.outcome = "failed"
         message = failure.message
@@ -163,7 +163,7 @@ class Recording:
             message += "; kept on the node at " + ", ".join(w.file.path for w in self.kept)
         logger.warning("recording %s failed (%s): %s", self.id, reason, message)
         await self._report({"event": "failed", "reason": failure.reason, "error": message,
-                            "files": self.files})
+                            "files": list(self.files)})
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

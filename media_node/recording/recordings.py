@@ -124,7 +124,7 @@ class Recordings:
         except StorageError as exc:
             await self._report(room.id, recording_id, {
                 "event": "failed", "reason": exc.reason, "error": exc.message,
-                "files": recording.files})
+                "files": list(recording.files)})
             return
         if recording.uploader is not None:
             recording.uploader.close()
