@@ -56,7 +56,12 @@ class AzureObjectUpload(ObjectUpload):
 
     def begin(self) -> None:
         self._blob = self.uploader.container.get_blob_client(self.key)
-        self.uploader.container.get_container_properties()  # refusals show now, not at stop
+        try:  # a missing container or a wrong key shows now, not at stop
+            self.uploader.container.get_container_properties()
+        except HttpResponseError as exc:
+            # a write-only SAS may not read the container's properties: go on
+            if exc.status_code != 403 or getattr(exc, "error_code", "") == "AuthenticationFailed":
+                raise
 
     def put_part(self, number: int, data: bytes) -> str:
         bid = block_id(number)

@@ -59,7 +59,10 @@ class GCSObjectUpload(ObjectUpload):
 
     def begin(self) -> None:
         bucket = self.uploader.bucket
-        self.uploader.bucket.reload()  # a missing bucket or a refusal shows now, not at stop
+        try:  # a missing bucket shows now, not at stop
+            bucket.reload()
+        except api_exceptions.Forbidden:
+            pass  # a write-only account (objectCreator) may not read the bucket: go on
         self._body = bucket.blob(self.key + ".body.partial")
         self._writer = None
         self._body_md5 = hashlib.md5()
