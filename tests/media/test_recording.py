@@ -276,3 +276,41 @@ def test_an_upload_that_keeps_failing_stays_on_disk_and_retry_upload_sends_it(
     path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     assert check_file(path, entry, "opus", entry["durationSeconds"])
     assert list((tmp_path / "spool").iterdir()) == [], "no local copy after the retry"
+
+
+def test_an_h264_speaker_is_recorded_into_matroska(s3_endpoint, tmp_path):
+    from aiortc import RTCRtpSender
+
+    from media_node_dev.sources import EncodedVideoSource
+
+    destination, s3, bucket = s3_destination(s3_endpoint)
+
+    async def scenario():
+        async with running_node(secrets_key=KEY, recording_dir=str(tmp_path / "spool")) as n:
+            n.node.control_plane.destinations["rec-h"] = destination
+            speaker = n.client("r", "alice", "speaker")
+            speaker.publish(EncodedVideoSource(codec_name="h264"))
+            h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs
+                    if c.mimeType == "video/H264"]
+            speaker.pc.getTransceivers()[0].setCodecPreferences(h264)
+            await speaker.connect()
+            assert await wait_for(lambda: any(s.frames_in > 5 for s in n.node.rooms["r"].sources),
+                                  timeout=10)
+            assert n.node.rooms["r"].sources[0].mime_type == "video/H264"
+            await event(n, 1, "RecordingStarted", recordingId="rec-h", output="per-track",
+                        destinationId="d")
+            started = time.monotonic()
+            await asyncio.sleep(2.5)
+            await event(n, 2, "RecordingStopped", recordingId="rec-h", reason="stopped")
+            recorded = time.monotonic() - started
+            assert await wait_for(lambda: "completed" in events(n, "rec-h"), timeout=15)
+            await speaker.close()
+            return reports(n, "rec-h")[-1]["files"], recorded
+
+    files, recorded = run(scenario())
+    [entry] = files
+    assert entry["uri"].endswith("/rec-h/alice/video-01.mkv") and entry["codecs"] == ["h264"]
+    key = entry["uri"].split("/", 3)[3]
+    path = tmp_path / "alice.mkv"
+    path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    check_file(path, entry, "h264", recorded)
