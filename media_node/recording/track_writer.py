@@ -16,6 +16,8 @@ from concurrent.futures import Executor
 from datetime import datetime, timezone
 from typing import Callable
 
+import av
+
 from ..sfu.forwarding import PublishedTrack
 from ..storage.base import ObjectUpload, Part, StoredObject
 from ..storage.errors import StorageError, VerificationFailed
@@ -26,6 +28,12 @@ logger = logging.getLogger(__name__)
 FLUSH_INTERVAL = 1.0  # seconds between muxing batches
 MAX_QUEUED = 3000  # frames (about 60 s of audio): beyond it the oldest are dropped
 TAIL_KEPT = 64 * 1024  # spool bytes not streamed until the muxer closes (it may revise them)
+
+
+class RecordingFailed(StorageError):
+    """The file itself could not be written (the node's disk, the muxer)."""
+
+    reason = "recording_failed"
 
 
 def iso(at: float) -> str:
@@ -67,6 +75,7 @@ class TrackWriter:
         self._on_ended = on_ended
         self._queue: list[tuple[int, list, bool, float]] = []
         self._pump: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
         self.finished = False
 
     @property
@@ -95,9 +104,14 @@ class TrackWriter:
         self._on_ended(self)
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
-            await self._flush(final=False)
+        # the pump alone muxes, so a batch is never muxed twice at once nor lost to a
+        # cancellation halfway; finish() asks it for the last, final batch
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), FLUSH_INTERVAL)
+            except asyncio.TimeoutError:
+                pass
+            await self._flush(final=self._stopping.is_set())
 
     def _mux(self, batch: list, final: bool) -> bytes:
         # in the pool: depayload, mux, read what the muxer flushed
@@ -117,8 +131,13 @@ class TrackWriter:
 
     async def _flush(self, final: bool) -> None:
         batch, self._queue = self._queue, []
-        data = await asyncio.get_running_loop().run_in_executor(
-            self._pool, self._mux, batch, final)
+        try:
+            data = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._mux, batch, final)
+        except (av.FFmpegError, OSError) as exc:  # a full disk, a muxer that refuses
+            logger.error("recording %s: %s", self.name, exc)
+            self.error = self.error or RecordingFailed(f"{self.name}: {exc}")
+            return
         if self.assembler.needs_keyframe:
             self.source.request_keyframe()
         if data and self.error is None:
@@ -140,10 +159,11 @@ class TrackWriter:
         self.source.taps.discard(self)
         if self.end_seq is None:
             self.end_seq = self._seq()
+        self._stopping.set()
         if self._pump is not None:
-            self._pump.cancel()
-            await asyncio.gather(self._pump, return_exceptions=True)
-        await self._flush(final=True)
+            await self._pump
+        else:
+            await self._flush(final=True)
         loop = asyncio.get_running_loop()
         if self.upload is None:  # the destination never came: the recording says why
             await loop.run_in_executor(self._pool, remove_spool, self.file.path)
