@@ -6,8 +6,10 @@ from .control.client import ControlPlane, HttpControlPlane, StandaloneControlPla
 from .ice.binding import IceBinding, PortRange
 from .ice.loopback import restrict_to_loopback, tolerate_consent_misses
 from .node import MediaNode
+from .recording.recordings import Recordings
 from .sfu.fanout import use_native
 from .sfu.remb import set_publisher_max_bitrate
+from .storage.credentials import FernetSecretOpener
 
 
 def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) -> MediaNode:
@@ -29,4 +31,6 @@ def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) ->
                 capacity=config.max_participants, interval=config.heartbeat_interval)
     ports = PortRange(config.ice_port_min, config.ice_port_max) if config.ice_port_min else None
     ice = IceBinding(ports, config.ice_public_ip or None)
-    return MediaNode(config, control_plane, ice)
+    opener = FernetSecretOpener(config.secrets_key) if config.secrets_key else None
+    recordings = Recordings(control_plane, opener, config.recording_dir)
+    return MediaNode(config, control_plane, ice, recordings)

@@ -132,6 +132,10 @@ class NodeConfig:
         (a fixed cap, :mod:`media_node.sfu.remb`); 0 sends no REMB.
     :param silent_timeout: seconds a connected peer may send nothing (no STUN, DTLS,
         RTP or RTCP) before its session is ended as ``silent`` (``liveness.py``).
+    :param secrets_key: ``DROPON_SECRETS_KEY``, the Fernet key that opens recording
+        destinations' sealed credentials (never logged); empty: none can be opened.
+    :param recording_dir: where recordings are written on the node's disk before and
+        while they upload (and kept when an upload fails); empty: the temp folder.
     :param fanout: the direct path's packet loop: ``c`` (``media_node/sfu/_fanout``, one
         ``sendmmsg`` per frame), ``python``, or ``auto`` (C where it is built).
     """
@@ -154,6 +158,8 @@ class NodeConfig:
     publisher_max_bitrate: int = DEFAULT_PUBLISHER_MAX_BITRATE
     fanout: str = "auto"
     silent_timeout: float = 12.0
+    secrets_key: str = ""
+    recording_dir: str = ""
 
     def __post_init__(self) -> None:
         if self.ice_public_ip:
@@ -209,4 +215,6 @@ class NodeConfig:
                                        str(DEFAULT_PUBLISHER_MAX_BITRATE)),
             fanout=check_choice("DROPON_FANOUT", env.get("DROPON_FANOUT", "auto"), FANOUT_MODES),
             silent_timeout=_float(env, "DROPON_SILENT_TIMEOUT", "12"),
+            secrets_key=env.get("DROPON_SECRETS_KEY", ""),
+            recording_dir=env.get("DROPON_RECORDING_DIR", ""),
         )

@@ -10,6 +10,7 @@ from .control.client import ControlPlane
 from .control.events import event_payload, muted_kinds
 from .errors import Conflict, Forbidden, NotFound, Unauthorized
 from .ice.binding import IceBinding
+from .recording.recordings import RECORDING_EVENTS, Recordings
 from .sfu.liveness import ReceiveLiveness
 from .sfu.room import Room
 from .sfu.session import Session
@@ -25,16 +26,18 @@ class MediaNode:
     :param config: node configuration.
     :param control_plane: where leaves are reported (standalone or HTTP).
     :param ice: where session sockets bind and what they announce (port range, NAT).
+    :param recordings: the node's recordings (default: none can open sealed credentials).
     """
 
     def __init__(self, config: NodeConfig, control_plane: ControlPlane,
-                 ice: IceBinding | None = None) -> None:
+                 ice: IceBinding | None = None, recordings: Recordings | None = None) -> None:
         self.config = config
         self.control_plane = control_plane
         self.ice = ice or IceBinding()
         self.rooms: dict[str, Room] = {}
         self.sessions: dict[str, Session] = {}
         self.liveness = ReceiveLiveness(config.silent_timeout, self._on_silent)
+        self.recordings = recordings or Recordings(control_plane, None, config.recording_dir)
         self._tasks: set[asyncio.Task] = set()
 
     def room(self, room_id: str) -> Room:
@@ -99,6 +102,8 @@ class MediaNode:
         """Apply one room event (from the control plane's feed or from a test)."""
         kind, fields = event_payload(event)
         room = self.room(room_id)
+        if isinstance(fields.get("seq"), int):
+            room.last_seq = max(room.last_seq, fields["seq"])
         pid = str(fields.get("participantId", ""))
         if kind in ("ParticipantMuted", "ParticipantUnmuted"):
             room.mute(pid, muted_kinds(fields), kind == "ParticipantMuted")
@@ -114,8 +119,11 @@ class MediaNode:
             room.set_role(pid, "audience")
         elif kind == "PolicyChanged":
             room.apply_policy(dict(fields.get("policy", fields)))
+        elif kind in RECORDING_EVENTS:
+            await self.recordings.apply(room, kind, fields)
         elif kind == "RoomClosed":
             room.closed = True
+            await self.recordings.room_closed(room)
             for participant in list(room.sessions):
                 await self._end_participant(room, participant, "room_closed")
             self.control_plane.unwatch_room(room_id)
@@ -177,6 +185,7 @@ class MediaNode:
     async def close(self) -> None:
         """Close every session and cancel every task (shutdown)."""
         self.liveness.close()
+        await self.recordings.close()
         for session in list(self.sessions.values()):
             await self._end(session, "node_shutdown", report=False)
         for task in list(self._tasks):

@@ -1,4 +1,5 @@
-"""The node's view of the control plane: heartbeats, the room events feed, leaves.
+"""The node's view of the control plane: heartbeats, the room events feed, leaves,
+recordings' destinations and reports.
 
 :class:`StandaloneControlPlane` serves ``DROPON_CONTROL_URL=""`` (tests, benchmarks);
 :class:`HttpControlPlane` follows docs/architecture.md.
@@ -35,6 +36,13 @@ class ControlPlane(Protocol):
     async def report_disconnected(self, room_id: str, participant_id: str, reason: str) -> None:
         """Report a connection that failed or went silent."""
 
+    async def recording_destination(self, room_id: str, recording_id: str) -> dict:
+        """The recording's destination, credentials still sealed
+        (``GET /rooms/{roomId}/recordings/{recordingId}/destination``)."""
+
+    async def report_recording(self, room_id: str, recording_id: str, report: dict) -> None:
+        """One step of a recording (``POST .../report``), retried with backoff."""
+
     async def close(self) -> None:
         """Cancel every task and release connections."""
 
@@ -48,10 +56,16 @@ def mint_node_token(secret: str, node_id: str, ttl: int = 240) -> str:
 
 
 class StandaloneControlPlane:
-    """No control plane: nothing to register with, events come only from callers."""
+    """No control plane: nothing to register with, events come only from callers.
+
+    Recording destinations are whatever the caller put in :attr:`destinations` (by
+    recording id); reports are kept in :attr:`recording_reports`.
+    """
 
     def __init__(self) -> None:
         self.disconnected: list[tuple[str, str, str]] = []
+        self.destinations: dict[str, dict] = {}
+        self.recording_reports: list[tuple[str, str, dict]] = []
 
     async def start(self, stats: StatsSource) -> None:
         return None
@@ -65,6 +79,16 @@ class StandaloneControlPlane:
     async def report_disconnected(self, room_id: str, participant_id: str, reason: str) -> None:
         self.disconnected.append((room_id, participant_id, reason))
         logger.info("participant %s left room %s: %s", participant_id, room_id, reason)
+
+    async def recording_destination(self, room_id: str, recording_id: str) -> dict:
+        try:
+            return self.destinations[recording_id]
+        except KeyError:
+            raise LookupError(f"no destination for recording {recording_id}") from None
+
+    async def report_recording(self, room_id: str, recording_id: str, report: dict) -> None:
+        self.recording_reports.append((room_id, recording_id, report))
+        logger.info("recording %s of room %s: %s", recording_id, room_id, report.get("event"))
 
     async def close(self) -> None:
         return None
@@ -80,10 +104,15 @@ class HttpControlPlane:
     :param capacity: participants this node accepts.
     :param interval: seconds between heartbeats.
     :param wait: long-poll wait in seconds.
+    :param report_attempts: tries of each recording report (backoff from
+        ``report_delay`` s, doubling to 30 s).
     """
 
     def __init__(self, base_url: str, node_id: str, secret: str, public_url: str,
-                 capacity: int, interval: float = 5.0, wait: float = 20.0) -> None:
+                 capacity: int, interval: float = 5.0, wait: float = 20.0,
+                 report_attempts: int = 10, report_delay: float = 0.5) -> None:
+        self._report_attempts = report_attempts
+        self._report_delay = report_delay
         self._base = base_url.rstrip("/")
         self._node_id = node_id
         self._secret = secret
@@ -168,6 +197,40 @@ class HttpControlPlane:
                 pass
             await asyncio.sleep(0.5 * 2 ** attempt)
         raise ConnectionError(f"control plane did not take the leave of {participant_id}")
+
+    async def recording_destination(self, room_id: str, recording_id: str) -> dict:
+        url = f"{self._base}/rooms/{room_id}/recordings/{recording_id}/destination"
+        for attempt in range(4):
+            try:
+                async with self._client().get(url, headers=self._headers()) as r:
+                    if r.status < 500:
+                        r.raise_for_status()
+                        return await r.json()
+            except aiohttp.ClientResponseError:
+                raise
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(0.5 * 2 ** attempt)
+        raise ConnectionError(f"control plane did not give the destination of {recording_id}")
+
+    async def report_recording(self, room_id: str, recording_id: str, report: dict) -> None:
+        url = f"{self._base}/rooms/{room_id}/recordings/{recording_id}/report"
+        delay = self._report_delay
+        for _ in range(self._report_attempts):  # a lost report would leave it hanging
+            try:
+                async with self._client().post(url, json=report, headers=self._headers()) as r:
+                    if r.status < 500 and r.status not in (408, 429):
+                        if r.status >= 300:
+                            logger.warning("recording %s: report %s refused: HTTP %s",
+                                           recording_id, report.get("event"), r.status)
+                        return
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                logger.warning("recording %s: report %s failed: %s", recording_id,
+                               report.get("event"), exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        raise ConnectionError(f"control plane did not take the {report.get('event')} report "
+                              f"of {recording_id}")
 
     async def close(self) -> None:
         tasks = [t for t in [self._heartbeat, *self._feeds.values()] if t is not None]

@@ -8,6 +8,7 @@ from ..errors import BadRequest
 KNOWN = {
     "ParticipantMuted", "ParticipantUnmuted", "ParticipantKicked", "ParticipantPromoted",
     "ParticipantDemoted", "ParticipantLeft", "RoomClosed", "PolicyChanged",
+    "RecordingStarted", "RecordingStopped", "RecordingRetryRequested",
 }
 
 

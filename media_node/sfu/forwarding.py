@@ -16,7 +16,7 @@ import collections
 import fractions
 import logging
 import threading
-from typing import Callable
+from typing import Callable, Protocol
 
 import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver, clock
@@ -74,6 +74,16 @@ def to_packet(codec, jitter_frame) -> tuple[av.Packet, bool]:
     return packet, is_keyframe(codec.name, data)
 
 
+class FrameTap(Protocol):
+    """Something besides the subscribers that sees a track's frames (a recorder)."""
+
+    def on_frame(self, timestamp: int, packets: list[RtpPayload], keyframe: bool) -> None:
+        """One frame's RTP payloads as they came, on the loop: must not block."""
+
+    def on_close(self) -> None:
+        """The track ended (its publisher left, was demoted or kicked)."""
+
+
 class PublishedTrack:
     """One publisher's track, fanned out to its subscribers.
 
@@ -99,6 +109,7 @@ class PublishedTrack:
         self.pli_sent = 0
         self._tracks: set[ForwardedTrack] = set()
         self._writers: set[RtpWriter] = set()
+        self.taps: set[FrameTap] = set()
         self._codec_name = mime_type.split("/")[-1]
         self._last_pli = -1e9
         self._pli_timer: asyncio.TimerHandle | None = None
@@ -119,6 +130,8 @@ class PublishedTrack:
         keyframe = rtp_frame_is_keyframe(self._codec_name, [p[2] for p in packets])
         if keyframe:
             self.keyframes_in += 1
+        for tap in self.taps:  # recorders: they only queue the frame
+            tap.on_frame(timestamp, packets, keyframe)
         if not self._writers:
             return
         ntp_time = clock.current_ntp_time()
@@ -215,6 +228,9 @@ class PublishedTrack:
             task.cancel()
         for sink in (*self._tracks, *self._writers):
             self.unsubscribe(sink)
+        for tap in list(self.taps):
+            tap.on_close()
+        self.taps.clear()
 
 
 class ForwardedTrack(MediaStreamTrack):

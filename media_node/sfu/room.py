@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..errors import Conflict, Forbidden
 from ..signaling import notices
@@ -42,6 +43,10 @@ class Room:
     departed: set[str] = field(default_factory=set)
     roles: dict[str, str] = field(default_factory=dict)
     closed: bool = False
+    # the highest event sequence number seen on the room's feed (recordings' startSeq/endSeq)
+    last_seq: int = 0
+    # called with every track published from now on (recordings)
+    on_publish: list[Callable[[PublishedTrack], None]] = field(default_factory=list)
 
     def check_admit(self, claims: MediaClaims) -> None:
         """Refuse a join the room does not allow.
@@ -71,6 +76,8 @@ class Room:
         """Register a new track, apply standing mutes, offer it to everyone else."""
         source.set_muted(source.kind in self.muted.get(session.participant_id, ()))
         self.sources.append(source)
+        for observer in list(self.on_publish):
+            observer(source)
         for other in self.sessions.values():
             if other is not session:
                 other.add_source(source)

@@ -59,9 +59,12 @@ class ControlPlaneRoutes:
 
 
 @contextlib.asynccontextmanager
-async def control_plane_routes(routes: ControlPlaneRoutes):
-    """``routes`` served on 127.0.0.1 as the control plane's node-facing routes."""
+async def control_plane_routes(routes: ControlPlaneRoutes, extra=()):
+    """``routes`` served on 127.0.0.1 as the control plane's node-facing routes, with
+    ``extra`` ``(method, path, handler)`` s."""
     app = web.Application()
+    for method, path, handler in extra:
+        app.router.add_route(method, path, handler)
     app.router.add_post("/nodes/{node}/heartbeat", routes.heartbeat)
     app.router.add_get("/rooms/{room}/events", routes.events_feed)
     app.router.add_post("/rooms/{room}/participants/{pid}/disconnected", routes.disconnected)
@@ -98,6 +101,49 @@ def test_heartbeat_events_feed_and_leave_report():
                 assert (beat["rooms"], beat["participants"], beat["streams"]) == (1, 2, 3)
                 await plane.report_disconnected("room-1", "p", "connection_failed")  # retried
                 assert routes.leaves == [("room-1", "p", {"reason": "connection_failed"})]
+                assert routes.issuers == {"node:n1"}
+            finally:
+                await plane.close()
+
+    run(scenario())
+
+
+class RecordingRoutes(ControlPlaneRoutes):
+    """The two recording routes of the contract: a destination, and reports (the first
+    two refused with 503, as an overloaded control plane would)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[tuple[str, str, dict]] = []
+        self.fail_reports = 2
+
+    async def destination(self, request):
+        self._auth(request)
+        return web.json_response({"type": "s3", "bucket": "b", "prefix": "p", "sealed": "x"})
+
+    async def report(self, request):
+        self._auth(request)
+        if self.fail_reports:
+            self.fail_reports -= 1
+            return web.json_response({"error": {"code": "busy", "message": "busy"}}, status=503)
+        self.reports.append((request.match_info["room"], request.match_info["rec"],
+                             await request.json()))
+        return web.json_response({}, status=202)
+
+
+def test_recording_destination_and_reports_retried_with_backoff():
+    async def scenario():
+        routes = RecordingRoutes()
+        app_routes = [("GET", "/rooms/{room}/recordings/{rec}/destination", routes.destination),
+                      ("POST", "/rooms/{room}/recordings/{rec}/report", routes.report)]
+        async with control_plane_routes(routes, app_routes) as routes:
+            plane = HttpControlPlane(routes.url, "n1", SECRET, "http://127.0.0.1:8100",
+                                     capacity=64, report_delay=0.05)
+            try:
+                destination = await plane.recording_destination("room-1", "rec-1")
+                assert destination["type"] == "s3" and destination["sealed"] == "x"
+                await plane.report_recording("room-1", "rec-1", {"event": "recording"})
+                assert routes.reports == [("room-1", "rec-1", {"event": "recording"})]
                 assert routes.issuers == {"node:n1"}
             finally:
                 await plane.close()

@@ -1,0 +1,133 @@
+"""Per-track recording's cost over forwarding alone, and the time from stop to the
+objects being complete in the bucket (issue 11, the node's side; no composite).
+
+    python bench/recording.py --seconds 20 --lengths 60,600
+
+Everything runs in this process: a standalone node on 127.0.0.1, 2 speakers sending
+pre-encoded VP8 640x480 (~0.85 Mbps, no encoding cost) plus Opus, and moto's S3 server in
+a process of its own. The process's CPU is measured over ``--seconds`` of forwarding
+alone, then over as long with the room recorded: the speakers' costs are in both
+windows, so the difference is recording's. Then one recording per ``--lengths`` entry
+(seconds) measures the time from ``RecordingStopped`` to the ``completed`` report (every
+object completed and read back). Never part of the test run's pass/fail.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import boto3  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+
+from media_node_dev.loadcheck import LoopedVideo  # noqa: E402
+from media_node_dev.local import running_node  # noqa: E402
+from media_node_dev.sources import EncodedAudioSource  # noqa: E402
+from tests.storage_servers import moto_s3_server  # noqa: E402
+
+KEY = Fernet.generate_key().decode()
+
+
+def cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+async def window(seconds: float) -> float:
+    """CPU-s/s of this process over ``seconds``."""
+    start, used = time.monotonic(), cpu()
+    await asyncio.sleep(seconds)
+    return (cpu() - used) / (time.monotonic() - start)
+
+
+async def record(n, recording_id: str, seconds: float, seq: list[int],
+                 measure: bool) -> tuple[float | None, float, list[dict]]:
+    """Record for ``seconds``; the CPU-s/s meanwhile (if ``measure``), stop-to-complete."""
+    async def event(kind: str, **data) -> None:
+        seq[0] += 1
+        await n.node.apply_room_event("r", {"seq": seq[0], "type": kind, "data": data})
+
+    def outcome():
+        return [r for _, rid, r in n.node.control_plane.recording_reports
+                if rid == recording_id and r["event"] in ("completed", "failed")]
+
+    await event("RecordingStarted", recordingId=recording_id, output="per-track",
+                destinationId="bench")
+    used = await window(seconds) if measure else await asyncio.sleep(seconds)
+    stopped = time.monotonic()
+    await event("RecordingStopped", recordingId=recording_id, reason="stopped")
+    while not outcome():
+        await asyncio.sleep(0.01)
+    return used, time.monotonic() - stopped, outcome()[0].get("files", [])
+
+
+async def run(seconds: float, lengths: list[float], endpoint: str, spool: str) -> dict:
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="bench", aws_secret_access_key="bench")
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    sealed = Fernet(KEY).encrypt(json.dumps({"accessKeyId": "bench",
+                                             "secretAccessKey": "bench"}).encode()).decode()
+    destination = {"type": "s3", "bucket": bucket, "region": "us-east-1", "prefix": "bench",
+                   "endpoint": endpoint, "forcePathStyle": True, "sealed": sealed}
+    async with running_node("node-bench", "bench-secret-0123456789abcdefghij",
+                            secrets_key=KEY, recording_dir=spool) as n:
+        speakers = []
+        for name in ("alice", "bob"):
+            client = n.client("r", name, "speaker")
+            client.publish(LoopedVideo(640, 480, 30, 850_000))
+            client.publish(EncodedAudioSource())
+            await client.connect()
+            speakers.append(client)
+        await asyncio.sleep(3)  # connected, renegotiated, flowing
+        seq = [0]
+        results = {"forwarding": await window(seconds)}
+        for i, length in enumerate([seconds, *lengths]):
+            rid = f"bench-{i}"
+            n.node.control_plane.destinations[rid] = destination
+            used, to_complete, files = await record(n, rid, length, seq, measure=i == 0)
+            if i == 0:
+                results["recording"] = used
+            results.setdefault("stop_to_complete", []).append(
+                {"seconds": length, "stop_to_complete": round(to_complete, 3),
+                 "files": len(files), "bytes": sum(f["bytes"] for f in files)})
+        for client in speakers:
+            await client.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--lengths", default="60,600",
+                        help="recording lengths (s) for stop-to-complete, comma-separated")
+    args = parser.parse_args()
+    lengths = [float(x) for x in args.lengths.split(",") if x]
+    with tempfile.TemporaryDirectory() as folder:
+        with moto_s3_server(Path(folder)) as endpoint:
+            results = asyncio.run(run(args.seconds, lengths, endpoint,
+                                      str(Path(folder) / "spool")))
+    forwarding, recording = results["forwarding"], results["recording"]
+    print(f"process CPU, forwarding alone:  {forwarding:.3f} CPU-s/s "
+          f"(node and speakers together, {args.seconds:g} s)")
+    print(f"process CPU, also recording:    {recording:.3f} CPU-s/s")
+    print(f"recording's cost:               {recording - forwarding:+.3f} CPU-s/s "
+          f"({(recording - forwarding) / forwarding * 100:+.1f} % of the forwarding window; "
+          f"target <= 5 %)")
+    for row in results["stop_to_complete"]:
+        print(f"stop to complete, {row['seconds']:g} s recorded: {row['stop_to_complete']:.2f} s "
+              f"({row['files']} files, {row['bytes']} bytes; target <= 5 s)")
+    print("composite encode speed and CPU per minute: not measured (no composite yet)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""Server recording: each published track remuxed to a file, streamed to a bucket.
+
+- :mod:`.frames`: RTP payloads to whole encoded frames (no decoding), timestamps unwrapped;
+- :mod:`.remux`: a frame sequence into WebM/Matroska with PyAV, on a spool file;
+- :mod:`.track_writer`: one track's file: queued on the loop, muxed and uploaded off it;
+- :mod:`.recording`: one recording of a room: its writers, manifest and reports;
+- :mod:`.recordings`: the node's recordings, driven by the room's events.
+
+Imports :mod:`media_node.sfu` (tracks, rooms), :mod:`media_node.storage` and
+:mod:`media_node.control`; nothing of the node imports it but :mod:`media_node.node`.
+"""

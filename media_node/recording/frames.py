@@ -1,0 +1,100 @@
+"""Whole encoded frames from the RTP payloads the node forwards, without decoding.
+
+The ingest hands each frame's payloads as they came (descriptors included); here they
+are depayloaded with aiortc's own depayloaders, checked for completeness, and given an
+unwrapped timestamp, so a mute's pause stays a pause in the file's timeline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiortc.codecs import depayload
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+CLOCK_RATES = {"vp8": 90000, "h264": 90000, "opus": 48000}
+
+
+@dataclass
+class Frame:
+    """One encoded frame: ``pts`` in ``1/clock_rate`` from the track's first frame."""
+
+    pts: int
+    data: bytes
+    keyframe: bool
+
+
+def _codec(name: str) -> RTCRtpCodecParameters:
+    kind = "audio" if name == "opus" else "video"
+    return RTCRtpCodecParameters(mimeType=f"{kind}/{name.upper() if name != 'opus' else name}",
+                                 clockRate=CLOCK_RATES[name],
+                                 channels=2 if name == "opus" else None)
+
+
+def _vp8_starts_frame(payload: bytes) -> bool:
+    # RFC 7741: S bit set and partition index 0
+    return len(payload) > 0 and payload[0] & 0x10 != 0 and payload[0] & 0x0F == 0
+
+
+class FrameAssembler:
+    """RTP frames of one track in, :class:`Frame` s out (runs off the loop).
+
+    A video frame with a missing packet, or after a lost frame, is dropped together with
+    everything up to the next keyframe (:attr:`needs_keyframe` tells the caller to ask
+    for one); a frame older than the last one is dropped.
+
+    :param codec_name: ``vp8``, ``h264`` or ``opus``.
+    """
+
+    def __init__(self, codec_name: str) -> None:
+        self.codec_name = codec_name
+        self.clock_rate = CLOCK_RATES[codec_name]
+        self._codec = _codec(codec_name)
+        self._video = codec_name != "opus"
+        self._first_ts: int | None = None
+        self._last_ts = 0
+        self._last_ext = 0
+        self._last_seq: int | None = None
+        self.needs_keyframe = self._video
+        self.dropped = 0
+
+    def push(self, timestamp: int, packets: list[tuple[int, int, bytes]],
+             keyframe: bool) -> Frame | None:
+        """One frame's ``(seq, marker, payload)`` s; the frame, or None if dropped."""
+        if self._first_ts is not None and self._delta(timestamp) <= 0:
+            self.dropped += 1
+            return None  # late or repeated: the timeline never goes back
+        packets = sorted(packets, key=lambda p: (p[0] - packets[0][0]) & 0xFFFF)
+        if self._video and not self._whole(packets, keyframe):
+            self.dropped += 1
+            return None
+        try:
+            data = b"".join(depayload(self._codec, p[2]) for p in packets)
+        except ValueError:
+            self.needs_keyframe = self._video
+            self.dropped += 1
+            return None
+        if self._first_ts is None:
+            self._first_ts = self._last_ts = timestamp
+            return Frame(0, data, keyframe)
+        self._last_ext += self._delta(timestamp)
+        self._last_ts = timestamp
+        return Frame(self._last_ext, data, keyframe)
+
+    def _whole(self, packets: list[tuple[int, int, bytes]], keyframe: bool) -> bool:
+        """Whether a video frame can be written: complete, and decodable from what was."""
+        first_seq, last_seq = packets[0][0], packets[-1][0]
+        contiguous = (last_seq - first_seq) & 0xFFFF == len(packets) - 1
+        complete = contiguous and (self.codec_name != "vp8" or _vp8_starts_frame(packets[0][2]))
+        follows = self._last_seq is None or first_seq == (self._last_seq + 1) & 0xFFFF
+        self._last_seq = last_seq
+        if not complete or not follows:
+            self.needs_keyframe = True
+        if self.needs_keyframe and not (complete and keyframe):
+            return False
+        self.needs_keyframe = False
+        return True
+
+    def _delta(self, timestamp: int) -> int:
+        """RTP ticks from the last frame to ``timestamp`` (signed, across wrap-around)."""
+        delta = (timestamp - self._last_ts) & 0xFFFFFFFF
+        return delta - (1 << 32) if delta >= 1 << 31 else delta

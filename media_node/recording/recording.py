@@ -1,0 +1,206 @@
+"""One per-track recording of one room: a file per track, streamed, verified, reported.
+
+Reports go to the control plane as they happen (``POST .../report``): ``recording``
+once writers run, ``uploaded`` for each file as it reaches the bucket (a speaker who
+leaves gets theirs right away; one who comes back gets a new file), ``uploading`` at
+stop, then ``completed`` or ``failed`` with the files that did reach the bucket.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import Executor
+from typing import Awaitable, Callable
+
+from ..sfu.forwarding import PublishedTrack
+from ..sfu.room import Room
+from ..storage.base import Uploader
+from ..storage.errors import StorageError
+from .frames import CLOCK_RATES
+from .track_writer import TrackWriter, remove_spool
+
+logger = logging.getLogger(__name__)
+Reporter = Callable[[dict], Awaitable[None]]
+SPOOL_READ = 1 << 20
+
+
+class Recording:
+    """Records every track of ``room``, present and future, until :meth:`stop`.
+
+    :param recording_id: the control plane's id; the objects go under ``<id>/``.
+    :param room: the room on this node.
+    :param report: sends one report to the control plane (retried by the client).
+    :param spool_dir: where files are written on the node's disk.
+    :param pool: the thread pool that muxes and reads spool files.
+    """
+
+    def __init__(self, recording_id: str, room: Room, report: Reporter,
+                 spool_dir: str, pool: Executor) -> None:
+        self.id = recording_id
+        self.room = room
+        self.uploader: Uploader | None = None
+        self._report = report
+        self._spool_dir = spool_dir
+        self._pool = pool
+        self.writers: list[TrackWriter] = []
+        self.files: list[dict] = []
+        self.kept: list[TrackWriter] = []  # files whose upload failed: their spool stays
+        self.error: StorageError | None = None
+        self.stopped = False
+        self.outcome: str | None = None  # "completed" or "failed"
+        self._counts: dict[tuple[str, str], int] = {}
+        self._finishing: set[TrackWriter] = set()
+        self._settled = asyncio.Event()  # the destination is connected, or has failed
+        self._tasks: set[asyncio.Task] = set()
+
+    def begin(self) -> None:
+        """Record the room's tracks from now on, and every track published until stop;
+        the files wait on the node's disk until :meth:`connect`."""
+        self.room.on_publish.append(self._add)
+        for source in list(self.room.sources):
+            self._add(source)
+
+    async def connect(self, uploader: Uploader) -> None:
+        """Stream every file to ``uploader`` (the destination, once fetched and opened)."""
+        self.uploader = uploader
+        for writer in list(self.writers):
+            if not writer.finished:
+                await self._open(writer)
+        self._settled.set()
+        if self.error is None:
+            await self._report({"event": "recording"})
+
+    async def fail(self, error: StorageError) -> None:
+        """The destination could not be had: nothing is recorded, the failure reported."""
+        self.error = error
+        self._settled.set()
+        await self.stop("destination_error")
+
+    def _add(self, source: PublishedTrack) -> None:
+        codec = source.mime_type.split("/")[-1].lower()
+        if self.stopped or source.closed or codec not in CLOCK_RATES:
+            return
+        key = (source.publisher_id, source.kind)
+        self._counts[key] = number = self._counts.get(key, 0) + 1
+        writer = TrackWriter(source, f"{self.id}/{source.publisher_id}/{source.kind}-{number:02d}",
+                             self._spool_dir, self._pool, lambda: self.room.last_seq,
+                             self._on_ended)
+        writer.start()
+        self.writers.append(writer)
+        if self.uploader is not None:
+            self._spawn(self._open(writer))
+
+    async def _open(self, writer: TrackWriter) -> None:
+        try:
+            upload = await self.uploader.open(writer.name, writer.file.content_type)
+        except StorageError as exc:
+            logger.warning("recording %s refused by its destination: %s", self.id, exc.message)
+            self.error = self.error or exc
+            self._spawn(self.stop("destination_error"))
+            return
+        writer.attach(upload)
+
+    def _on_ended(self, writer: TrackWriter) -> None:
+        self._spawn(self._finish(writer))
+
+    async def _finish(self, writer: TrackWriter) -> None:
+        if writer in self._finishing:  # its track ended and the recording stops: once
+            return
+        self._finishing.add(writer)
+        await self._settled.wait()
+        if writer.upload is None and self.uploader is not None and self.error is None:
+            await self._open(writer)  # it ended before its upload was opened
+        await writer.finish()
+        if writer.stored is not None:
+            entry = writer.manifest_entry(writer.source.publisher_id)
+            self.files.append(entry)
+            await self._report({"event": "uploaded", "file": entry})
+        elif writer.error is not None:
+            self.kept.append(writer)
+
+    async def stop(self, reason: str) -> None:
+        """Finish every file, upload the tails, verify, report the outcome (once)."""
+        if self.stopped:
+            return
+        self.stopped = True
+        if self._add in self.room.on_publish:
+            self.room.on_publish.remove(self._add)
+        if self.error is None:
+            await self._report({"event": "uploading"})
+        current = asyncio.current_task()
+        await asyncio.gather(*(self._finish(w) for w in self.writers))
+        await asyncio.gather(*(t for t in self._tasks if t is not current),
+                             return_exceptions=True)
+        await self._conclude(reason)
+
+    async def retry_upload(self, uploader: Uploader) -> None:
+        """Upload again the files kept on disk after a failed upload (``retry-upload``)."""
+        if self.outcome != "failed" or not self.kept:
+            return
+        self.uploader, self.error = uploader, None
+        for writer in list(self.kept):
+            try:
+                writer.stored = await upload_spool(uploader, writer, self._pool)
+            except StorageError as exc:
+                writer.error = exc
+                continue
+            writer.error = None
+            self.kept.remove(writer)
+            entry = writer.manifest_entry(writer.source.publisher_id)
+            self.files.append(entry)
+            await self._report({"event": "uploaded", "file": entry})
+        await self._conclude("retry")
+
+    async def _conclude(self, reason: str) -> None:
+        failure = self.error or next((w.error for w in self.kept), None)
+        if failure is None:
+            self.outcome = "completed"
+            await self._report({"event": "completed", "files": list(self.files)})
+            return
+        self.outcome = "failed"
+        message = failure.message
+        if self.kept:
+            message += "; kept on the node at " + ", ".join(w.file.path for w in self.kept)
+        logger.warning("recording %s failed (%s): %s", self.id, reason, message)
+        await self._report({"event": "failed", "reason": failure.reason, "error": message,
+                            "files": list(self.files)})
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Node shutdown: stop at once, spools stay on disk, tasks cancelled."""
+        self.stopped = True
+        for writer in self.writers:
+            writer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.uploader is not None:
+            self.uploader.close()
+
+
+async def upload_spool(uploader: Uploader, writer: TrackWriter, pool: Executor):
+    """Send a finished spool file as a new object, verify it, delete the spool."""
+    loop = asyncio.get_running_loop()
+    upload = await uploader.open(writer.name, writer.file.content_type)
+    try:
+        offset = 0
+        while chunk := await loop.run_in_executor(pool, _read_at, writer.file.path, offset):
+            await upload.write(chunk)
+            offset += len(chunk)
+        stored = await upload.complete(sha256=writer.sha256)
+    except StorageError:
+        await upload.abort()
+        raise
+    await loop.run_in_executor(pool, remove_spool, writer.file.path)
+    return stored
+
+
+def _read_at(path: str, offset: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(SPOOL_READ)
+

@@ -1,0 +1,160 @@
+"""The node's recordings, started and stopped by the room's events feed.
+
+``RecordingStarted {recordingId, output, destinationId}``: fetch the destination from the
+control plane, open its sealed credentials, start a writer per track.
+``RecordingStopped {recordingId, reason}`` (or ``RoomClosed``): finish, upload the tails,
+verify, report. ``RecordingRetryRequested {recordingId}``: upload again what a failed
+upload left on the node's disk.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from ..control.client import ControlPlane
+from ..sfu.room import Room
+from ..storage.base import Uploader
+from ..storage.credentials import SecretOpener
+from ..storage.destinations import uploader_for
+from ..storage.errors import DestinationRefused, StorageError
+from .recording import Recording
+
+logger = logging.getLogger(__name__)
+RECORDING_EVENTS = ("RecordingStarted", "RecordingStopped", "RecordingRetryRequested")
+
+
+class Recordings:
+    """Every recording running on this node.
+
+    :param control_plane: where destinations come from and reports go.
+    :param opener: opens a destination's ``sealed`` credentials (None: none can be opened).
+    :param spool_dir: where files are written on the node's disk (created if missing).
+    :param make_uploader: ``(destination, credentials) -> Uploader`` (tests pass their own).
+    """
+
+    def __init__(self, control_plane: ControlPlane, opener: SecretOpener | None,
+                 spool_dir: str = "",
+                 make_uploader: Callable[[dict, dict | None], Uploader] = uploader_for) -> None:
+        self.control_plane = control_plane
+        self.opener = opener
+        self.spool_dir = spool_dir or os.path.join(tempfile.gettempdir(), "dropon-recordings")
+        self.make_uploader = make_uploader
+        self.active: dict[str, Recording] = {}
+        self._starting: dict[str, asyncio.Task] = {}
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recording")
+        self._tasks: set[asyncio.Task] = set()
+
+    async def apply(self, room: Room, kind: str, fields: dict) -> None:
+        """Act on one recording event of ``room`` (never blocks the feed on uploads)."""
+        recording_id = str(fields.get("recordingId", ""))
+        if not recording_id:
+            return
+        if kind == "RecordingStarted":
+            if recording_id not in self.active and recording_id not in self._starting:
+                task = self._spawn(self._start(room, recording_id, fields))
+                self._starting[recording_id] = task
+                task.add_done_callback(lambda _: self._starting.pop(recording_id, None))
+        elif kind == "RecordingStopped":
+            self._spawn(self._stop(recording_id, str(fields.get("reason", "stopped"))))
+        elif kind == "RecordingRetryRequested":
+            self._spawn(self._retry(room, recording_id))
+
+    async def room_closed(self, room: Room) -> None:
+        """Stop every recording of ``room`` and wait for their outcome."""
+        ids = [rid for rid, rec in self.active.items() if rec.room is room]
+        ids += [rid for rid in self._starting if rid not in ids]
+        await asyncio.gather(*(self._stop(rid, "room_closed") for rid in ids))
+
+    async def _start(self, room: Room, recording_id: str, fields: dict) -> None:
+        async def report(body: dict) -> None:
+            await self._report(room.id, recording_id, body)
+
+        if fields.get("output", "per-track") != "per-track":
+            await report({"event": "failed", "reason": "output_not_supported",
+                          "error": f"this node records per-track only, not "
+                                   f"{fields.get('output')!r}", "files": []})
+            return
+        os.makedirs(self.spool_dir, exist_ok=True)
+        recording = Recording(recording_id, room, report, self.spool_dir, self._pool)
+        self.active[recording_id] = recording
+        recording.begin()  # frames are kept from the event on, while the destination comes
+        try:
+            uploader = await self._uploader(room.id, recording_id)
+        except StorageError as exc:
+            await recording.fail(exc)
+            self._forget(recording_id)
+            return
+        await recording.connect(uploader)
+
+    async def _uploader(self, room_id: str, recording_id: str) -> Uploader:
+        try:
+            destination = await self.control_plane.recording_destination(room_id, recording_id)
+        except Exception as exc:  # unreachable control plane, or no such recording there
+            raise DestinationRefused(f"no destination for {recording_id}: {exc}") from None
+        sealed = destination.get("sealed")
+        if sealed and self.opener is None:
+            raise DestinationRefused("this node has no DROPON_SECRETS_KEY to open credentials")
+        loop = asyncio.get_running_loop()
+        # opening and building may call out (STS assume-role): off the loop
+        credentials = await loop.run_in_executor(
+            self._pool, self.opener.open, sealed) if sealed else None
+        return await loop.run_in_executor(self._pool, self.make_uploader, destination,
+                                          credentials)
+
+    async def _stop(self, recording_id: str, reason: str) -> None:
+        starting = self._starting.get(recording_id)
+        if starting is not None:
+            await asyncio.gather(starting, return_exceptions=True)
+        recording = self.active.get(recording_id)
+        if recording is not None:
+            await recording.stop(reason)
+            if not recording.kept:
+                self._forget(recording_id)
+
+    async def _retry(self, room: Room, recording_id: str) -> None:
+        recording = self.active.get(recording_id)
+        if recording is None or recording.outcome != "failed":
+            return
+        try:
+            uploader = await self._uploader(room.id, recording_id)
+        except StorageError as exc:
+            await self._report(room.id, recording_id, {
+                "event": "failed", "reason": exc.reason, "error": exc.message,
+                "files": list(recording.files)})
+            return
+        if recording.uploader is not None:
+            recording.uploader.close()
+        await recording.retry_upload(uploader)
+        if not recording.kept:
+            self._forget(recording_id)
+
+    def _forget(self, recording_id: str) -> None:
+        recording = self.active.pop(recording_id, None)
+        if recording is not None and recording.uploader is not None:
+            recording.uploader.close()
+
+    async def _report(self, room_id: str, recording_id: str, body: dict) -> None:
+        try:
+            await self.control_plane.report_recording(room_id, recording_id, body)
+        except Exception as exc:  # the client retried with backoff already
+            logger.error("recording %s: report %s lost: %s", recording_id, body.get("event"), exc)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def close(self) -> None:
+        """Node shutdown: cancel everything; spool files stay on disk."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for recording in self.active.values():
+            await recording.close()
+        self.active.clear()
+        self._pool.shutdown(wait=False)

@@ -1,0 +1,113 @@
+"""Encoded frames into a file with PyAV, without decoding: the spool on the node's disk.
+
+The muxer writes a real (seekable) file, so it can give the header its final values
+when closed: the duration and where the cues are. Those land in the file's first part,
+which the uploader holds back until then (:mod:`media_node.storage.base`); the rest
+is read back from the spool as it grows and streamed out.
+"""
+from __future__ import annotations
+
+import fractions
+import os
+
+import av
+
+from .frames import Frame
+
+# codec -> (container format, file extension, content type)
+FORMATS = {
+    "vp8": ("webm", "webm", "video/webm"),
+    "opus": ("webm", "webm", "audio/webm"),
+    "h264": ("matroska", "mkv", "video/x-matroska"),
+}
+# Matroska's default frame duration; ffmpeg derives the stream's frame rate from it, and
+# below the real rate it would fold frames onto one tick when decoding (WebRTC sends <= 30)
+NOMINAL_FPS = 30
+
+
+def vp8_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a VP8 keyframe's header (RFC 6386 9.1); 0s if not one."""
+    if len(data) < 10 or data[0] & 1 or data[3:6] != b"\x9d\x01\x2a":
+        return 0, 0
+    return (int.from_bytes(data[6:8], "little") & 0x3FFF,
+            int.from_bytes(data[8:10], "little") & 0x3FFF)
+
+
+class SpooledFile:
+    """One track's file on disk, muxed frame by frame (blocking: call off the loop).
+
+    :param path: the spool file (created on the first frame).
+    :param codec_name: ``vp8``, ``h264`` or ``opus``.
+    :param clock_rate: the frames' ``pts`` unit is ``1/clock_rate``.
+    """
+
+    def __init__(self, path: str, codec_name: str, clock_rate: int) -> None:
+        self.path = path
+        self.codec_name = codec_name
+        self.time_base = fractions.Fraction(1, clock_rate)
+        self.format, _, self.content_type = FORMATS[codec_name]
+        self.frames = 0
+        self.first_pts: int | None = None
+        self.last_pts = 0
+        self._container = None
+        self._stream = None
+        self._read = 0  # bytes of the spool handed out so far
+
+    def _open(self, first: Frame) -> None:
+        # a cluster a second, each flushed to the spool, so it grows (and streams) as
+        # the track is recorded rather than in 32 KiB buffers or 5 s clusters
+        self._container = av.open(self.path, "w", format=self.format,
+                                  options={"flush_packets": "1"},
+                                  container_options={"cluster_time_limit": "1000"})
+        if self.codec_name == "opus":
+            stream = self._container.add_stream("opus", rate=48000)
+            stream.codec_context.layout = "stereo"
+        else:
+            stream = self._container.add_stream(self.codec_name, rate=NOMINAL_FPS)
+            width, height = vp8_size(first.data) if self.codec_name == "vp8" else (0, 0)
+            stream.width, stream.height = width or 640, height or 480
+            stream.codec_context.pix_fmt = "yuv420p"
+        # PyAV opens the stream's codec context for the header; it never encodes
+        stream.codec_context.thread_count = 1
+        stream.time_base = self.time_base
+        self._stream = stream
+
+    def write(self, frames: list[Frame]) -> None:
+        """Mux ``frames`` (in order, first one a keyframe for video)."""
+        for frame in frames:
+            if self._container is None:
+                self._open(frame)
+                self.first_pts = frame.pts
+            packet = av.Packet(frame.data)
+            packet.pts = packet.dts = frame.pts
+            packet.time_base = self.time_base
+            packet.is_keyframe = frame.keyframe
+            packet.stream = self._stream
+            self._container.mux(packet)
+            self.last_pts = frame.pts
+            self.frames += 1
+
+    def close(self) -> None:
+        """Write the trailer and the header's final values."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def read_new(self, keep: int = 0) -> bytes:
+        """Bytes the muxer has flushed to the spool since the last call, less the last
+        ``keep`` (a muxer may still revise the end of its output while it is open)."""
+        if self.frames == 0 or not os.path.exists(self.path):
+            return b""
+        end = os.path.getsize(self.path) - keep
+        if end <= self._read:
+            return b""
+        with open(self.path, "rb") as f:
+            f.seek(self._read)
+            data = f.read(end - self._read)
+        self._read += len(data)
+        return data
+
+    def read_head(self, size: int) -> bytes:
+        """The spool's first ``size`` bytes as they are now (after :meth:`close`)."""
+        with open(self.path, "rb") as f:
+            return f.read(size)

@@ -1,0 +1,248 @@
+"""One published track recorded to one file, streamed to the bucket while it grows.
+
+On the loop, :meth:`TrackWriter.on_frame` only queues the frame's RTP payloads. Every
+``flush_interval`` seconds the queue is depayloaded, muxed to the spool file and the new
+bytes read back, all in the recording's thread pool; the bytes then go to the upload
+(whose SDK calls run in the uploader's own pool). Nothing here blocks the loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+from concurrent.futures import Executor
+from datetime import datetime, timezone
+from typing import Callable
+
+import av
+
+from ..sfu.forwarding import PublishedTrack
+from ..storage.base import ObjectUpload, Part, StoredObject
+from ..storage.errors import StorageError, VerificationFailed
+from .frames import FrameAssembler
+from .remux import FORMATS, SpooledFile
+
+logger = logging.getLogger(__name__)
+FLUSH_INTERVAL = 1.0  # seconds between muxing batches
+MAX_QUEUED = 3000  # frames (about 60 s of audio): beyond it the oldest are dropped
+TAIL_KEPT = 64 * 1024  # spool bytes not streamed until the muxer closes (it may revise them)
+
+
+class RecordingFailed(StorageError):
+    """The file itself could not be written (the node's disk, the muxer)."""
+
+    reason = "recording_failed"
+
+
+def iso(at: float) -> str:
+    """A wall-clock time as ISO 8601 UTC with milliseconds."""
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds") \
+        .replace("+00:00", "Z")
+
+
+class TrackWriter:
+    """Records ``source`` from now until :meth:`finish` (or the track ends).
+
+    :param source: the published track (its codec: VP8, H.264 or Opus).
+    :param name: the object name under the destination's prefix, without extension.
+    :param spool_dir: where the file is written on the node's disk.
+    :param pool: the thread pool that muxes and reads spool files.
+    :param seq: the room's last event sequence number seen (``startSeq``/``endSeq``).
+    :param on_ended: called when the track ends by itself (its speaker left).
+    """
+
+    def __init__(self, source: PublishedTrack, name: str, spool_dir: str, pool: Executor,
+                 seq: Callable[[], int], on_ended: Callable[["TrackWriter"], None]) -> None:
+        self.source = source
+        codec = source.mime_type.split("/")[-1].lower()
+        _, ext, _ = FORMATS[codec]
+        self.name = f"{name}.{ext}"
+        self.assembler = FrameAssembler(codec)
+        self.file = SpooledFile(os.path.join(spool_dir, self.name.replace("/", "_")), codec,
+                                self.assembler.clock_rate)
+        self.upload: ObjectUpload | None = None
+        self.error: StorageError | None = None
+        self.stored: StoredObject | None = None
+        self.sha256 = ""
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+        self.start_seq = seq()
+        self.end_seq: int | None = None
+        self._seq = seq
+        self._pool = pool
+        self._on_ended = on_ended
+        self._queue: list[tuple[int, list, bool, float]] = []
+        self._pump: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
+        self.finished = False
+
+    @property
+    def kind(self) -> str:
+        """``audio`` or ``video``."""
+        return self.source.kind
+
+    def start(self) -> None:
+        """Attach to the track: frames are spooled from now on, uploaded once
+        :meth:`attach` gives the upload."""
+        self.source.taps.add(self)
+        self.source.request_keyframe()  # video files start on a keyframe
+        self._pump = asyncio.ensure_future(self._run())
+
+    def attach(self, upload: ObjectUpload) -> None:
+        """Stream to ``upload`` from now (what was spooled before goes first)."""
+        self.upload = upload
+
+    def on_frame(self, timestamp: int, packets: list, keyframe: bool) -> None:
+        if len(self._queue) >= MAX_QUEUED:  # the muxer fell far behind: drop, never block
+            del self._queue[:len(self._queue) // 2]
+        self._queue.append((timestamp, packets, keyframe, time.time()))
+
+    def on_close(self) -> None:
+        self.end_seq = self._seq()
+        self._on_ended(self)
+
+    async def _run(self) -> None:
+        # the pump alone muxes, so a batch is never muxed twice at once nor lost to a
+        # cancellation halfway; finish() asks it for the last, final batch
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), FLUSH_INTERVAL)
+            except asyncio.TimeoutError:
+                pass
+            await self._flush(final=self._stopping.is_set())
+
+    def _mux(self, batch: list, final: bool) -> bytes:
+        # in the pool: depayload, mux, read what the muxer flushed
+        frames = []
+        for timestamp, packets, keyframe, at in batch:
+            frame = self.assembler.push(timestamp, packets, keyframe)
+            if frame is not None:
+                frames.append(frame)
+                self.started_at = self.started_at or at
+                self.ended_at = at
+        self.file.write(frames)
+        if final:
+            self.file.close()
+        if self.upload is None:  # no destination yet: the spool keeps it until there is
+            return b""
+        return self.file.read_new(keep=0 if final else TAIL_KEPT)
+
+    async def _flush(self, final: bool) -> None:
+        batch, self._queue = self._queue, []
+        try:
+            data = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._mux, batch, final)
+        except (av.FFmpegError, OSError) as exc:  # a full disk, a muxer that refuses
+            logger.error("recording %s: %s", self.name, exc)
+            self.error = self.error or RecordingFailed(f"{self.name}: {exc}")
+            return
+        if self.assembler.needs_keyframe:
+            self.source.request_keyframe()
+        if data and self.error is None:
+            try:
+                await self.upload.write(data)
+            except StorageError as exc:  # the spool keeps everything; reported at the end
+                logger.warning("recording %s: %s", self.name, exc.message)
+                self.error = exc
+
+    async def finish(self) -> None:
+        """Stop recording, close the file, send its first part and tail, verify.
+
+        Sets :attr:`stored` (uploaded: the spool is deleted) or :attr:`error` (the spool
+        stays); a track that never sent a frame leaves no file at all.
+        """
+        if self.finished:
+            return
+        self.finished = True
+        self.source.taps.discard(self)
+        if self.end_seq is None:
+            self.end_seq = self._seq()
+        self._stopping.set()
+        if self._pump is not None:
+            await self._pump
+        else:
+            await self._flush(final=True)
+        loop = asyncio.get_running_loop()
+        if self.upload is None:  # the destination never came: the recording says why
+            await loop.run_in_executor(self._pool, remove_spool, self.file.path)
+            return
+        if self.file.frames == 0:
+            await self.upload.abort()
+            await loop.run_in_executor(self._pool, remove_spool, self.file.path)
+            return
+        try:
+            if self.error is not None:
+                raise self.error
+            head, self.sha256 = await loop.run_in_executor(
+                self._pool, _digest, self.file.path, self.upload.first_part_size,
+                self.upload.parts, self.upload.uploader.part_size)
+            self.stored = await self.upload.complete(head, self.sha256)
+            await loop.run_in_executor(self._pool, remove_spool, self.file.path)
+        except StorageError as exc:
+            self.error = exc
+            if not self.sha256:
+                self.sha256 = (await loop.run_in_executor(
+                    self._pool, _digest, self.file.path, 0, [], 1 << 20))[1]
+            try:
+                await self.upload.abort()
+            except StorageError as abort_error:
+                logger.warning("recording %s: abort failed: %s", self.name, abort_error.message)
+
+    def cancel(self) -> None:
+        """Stop at once (node shutdown): the spool stays on disk."""
+        self.finished = True
+        self.source.taps.discard(self)
+        if self._pump is not None:
+            self._pump.cancel()
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first frame's start to the last frame's end."""
+        if self.file.first_pts is None:
+            return 0.0
+        frames = self.file.frames
+        span = (self.file.last_pts - self.file.first_pts) / self.assembler.clock_rate
+        return round(span + (span / (frames - 1) if frames > 1 else 0.0), 3)
+
+    def manifest_entry(self, participant_id: str) -> dict:
+        """The file's entry in the recording's manifest (after :meth:`finish`)."""
+        stored = self.stored
+        return {
+            "uri": stored.uri if stored else None,
+            "bytes": stored.bytes if stored else os.path.getsize(self.file.path),
+            "sha256": self.sha256,
+            "etag": stored.etag if stored else None,
+            "durationSeconds": self.duration,
+            "kind": self.kind,
+            "codecs": [self.assembler.codec_name],
+            "participantId": participant_id,
+            "startedAt": iso(self.started_at) if self.started_at else None,
+            "endedAt": iso(self.ended_at) if self.ended_at else None,
+            "startSeq": self.start_seq,
+            "endSeq": self.end_seq,
+        }
+
+
+def _digest(path: str, head_size: int, parts: list[Part], part_size: int) -> tuple[bytes, str]:
+    """The spool's head, its sha256, and a check that no part already sent has changed."""
+    sha256 = hashlib.sha256()
+    sent = {p.number: p.md5 for p in parts}
+    head = b""
+    with open(path, "rb") as f:
+        number = 1
+        while block := f.read(part_size):
+            sha256.update(block)
+            if number == 1:
+                head = block[:head_size]
+            elif number in sent and hashlib.md5(block).digest() != sent[number]:
+                raise VerificationFailed(f"{path}: part {number} changed after it was sent")
+            number += 1
+    return head, sha256.hexdigest()
+
+
+def remove_spool(path: str) -> None:
+    """Delete a spool file (once its object is confirmed in the bucket)."""
+    if os.path.exists(path):
+        os.remove(path)

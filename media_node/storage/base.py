@@ -1,0 +1,279 @@
+"""The uploader interface: open an object, write parts as they come, complete or abort.
+
+Every blocking SDK call runs in the uploader's thread pool, never on the event loop,
+and a failed call is retried with exponential backoff (:class:`RetryPolicy`) unless the
+store refused outright (:class:`~.errors.DestinationRefused`).
+
+An object's first part is held back until :meth:`ObjectUpload.complete`, which may
+replace it: a muxer writes its header's final values (duration, cues' position) at
+the start of the file once it is closed, so the rest streams out while recording and
+only the first part and the tail are left to send after stop.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import DestinationRefused, StorageError, UploadFailed, VerificationFailed
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a failed call is tried again.
+
+    :param attempts: calls in all, the first included.
+    :param base_delay: seconds before the second call; doubled each time after.
+    :param max_delay: the longest wait between two calls.
+    """
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed call number ``attempt`` (0-based)."""
+        return min(self.base_delay * 2 ** attempt, self.max_delay)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object complete in the bucket, as read back.
+
+    :param uri: ``s3://bucket/key``, ``gs://...``, ``https://account.blob.../key``, ``file://``.
+    :param bytes: its size.
+    :param etag: the store's ETag (quotes stripped).
+    """
+
+    uri: str
+    bytes: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What a store says about an object: size, ETag, and the sha256 it keeps, if any."""
+
+    size: int
+    etag: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part sent: its number (1 is the object's start), what the store returned, md5."""
+
+    number: int
+    token: Any
+    md5: bytes
+    size: int
+
+
+class Uploader(ABC):
+    """One bucket (or container, or folder) that objects are streamed into.
+
+    :param prefix: prepended to every object name (the destination's ``prefix``).
+    :param part_size: bytes per part (the first part is held back until completion).
+    :param retry: retries of each blocking call.
+    :param secrets: strings never to let into an error message.
+    """
+
+    def __init__(self, prefix: str, part_size: int, retry: RetryPolicy | None = None,
+                 secrets: tuple[str, ...] = ()) -> None:
+        self.prefix = prefix.strip("/")
+        self.part_size = part_size
+        self.retry = retry or RetryPolicy()
+        self._secrets = tuple(s for s in secrets if s)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upload")
+
+    def key(self, name: str) -> str:
+        """The object key of ``name`` under the prefix."""
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    async def open(self, name: str, content_type: str) -> "ObjectUpload":
+        """Begin streaming the object ``name`` (under the prefix).
+
+        :raises DestinationRefused: the store refused (credentials, bucket, permission).
+        :raises UploadFailed: the store stayed unreachable through every retry.
+        """
+        upload = self._new_upload(self.key(name), content_type)
+        await self.call(upload.begin, what=f"opening {upload.key}")
+        return upload
+
+    async def call(self, fn: Callable, *args, what: str, attempts: int | None = None):
+        """``fn(*args)`` in the thread pool, retried with backoff; SDK errors translated."""
+        loop = asyncio.get_running_loop()
+        attempts = attempts or self.retry.attempts
+        for attempt in range(attempts):
+            try:
+                return await loop.run_in_executor(self._pool, fn, *args)
+            except StorageError:
+                raise
+            except Exception as exc:  # the SDKs raise their own hierarchies
+                error = self.translate(exc)
+                if isinstance(error, DestinationRefused) or attempt == attempts - 1:
+                    raise error from None
+                delay = self.retry.delay(attempt)
+                logger.warning("%s failed (attempt %d of %d), retrying in %.1f s: %s",
+                               what, attempt + 1, attempts, delay, error.message)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def translate(self, exc: Exception) -> StorageError:
+        """The SDK's error as a :class:`DestinationRefused` or :class:`UploadFailed`."""
+        message = self.redact(f"{type(exc).__name__}: {exc}")
+        return DestinationRefused(message) if self.refused(exc) else UploadFailed(message)
+
+    def redact(self, message: str) -> str:
+        """``message`` with every secret this uploader holds replaced by ``***``."""
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        return message
+
+    @abstractmethod
+    def refused(self, exc: Exception) -> bool:
+        """Whether ``exc`` means the destination refuses (no point retrying)."""
+
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """The object's URI as the manifest gives it."""
+
+    @abstractmethod
+    def _new_upload(self, key: str, content_type: str) -> "ObjectUpload":
+        """A not-yet-begun upload of ``key``."""
+
+    @abstractmethod
+    def read_back(self, key: str) -> ReadBack:
+        """Size, ETag and stored sha256 of ``key`` (blocking; call through :meth:`call`)."""
+
+    async def stat(self, name: str) -> ReadBack:
+        """What the store says about the object ``name`` (under the prefix)."""
+        key = self.key(name)
+        return await self.call(self.read_back, key, what=f"reading back {key}")
+
+    def close(self) -> None:
+        """Release the thread pool (calls in flight finish)."""
+        self._pool.shutdown(wait=False)
+
+
+class ObjectUpload(ABC):
+    """One object being streamed: :meth:`write` in order, then :meth:`complete` or :meth:`abort`.
+
+    Subclasses implement the blocking steps :meth:`begin`, :meth:`put_part`,
+    :meth:`finish` and :meth:`cancel`; this class buffers, numbers parts, holds back
+    the first one and verifies the object read back.
+    """
+
+    retry_parts = True  # False when the SDK retries a part itself and a repeat would append
+
+    def __init__(self, uploader: Uploader, key: str, content_type: str) -> None:
+        self.uploader = uploader
+        self.key = key
+        self.content_type = content_type
+        self.size = 0
+        self.parts: list[Part] = []
+        self._first = bytearray()
+        self._pending = bytearray()
+        self._next = 2
+        self._done = False
+
+    @property
+    def first_part_size(self) -> int:
+        """Bytes of the held-back first part (what :meth:`complete` may replace)."""
+        return len(self._first)
+
+    async def write(self, data: bytes) -> None:
+        """Append ``data``; sends every part that fills (not the first).
+
+        :raises StorageError: a part failed after its retries (the object is not aborted).
+        """
+        part_size = self.uploader.part_size
+        self.size += len(data)
+        room = part_size - len(self._first)
+        if room > 0:
+            self._first += data[:room]
+            data = data[room:]
+        self._pending += data
+        while len(self._pending) >= part_size:
+            chunk = bytes(self._pending[:part_size])
+            del self._pending[:part_size]
+            await self._send(self._next, chunk)
+            self._next += 1
+
+    async def _send(self, number: int, chunk: bytes) -> None:
+        def put() -> Part:
+            return Part(number, self.put_part(number, chunk), hashlib.md5(chunk).digest(),
+                        len(chunk))
+
+        attempts = None if self.retry_parts else 1
+        part = await self.uploader.call(put, what=f"part {number} of {self.key}",
+                                        attempts=attempts)
+        self.parts.append(part)
+
+    async def complete(self, first_part: bytes | None = None, sha256: str = "") -> StoredObject:
+        """Send the first part (``first_part`` replaces it, same length) and the tail,
+        complete the object, read it back and compare.
+
+        :param sha256: hex sha256 of the whole object, kept with it where the store can.
+        :raises StorageError: sending failed, or :class:`VerificationFailed`.
+        """
+        if first_part is not None:
+            if len(first_part) != len(self._first):
+                raise ValueError("first_part must replace the first part byte for byte")
+            self._first = bytearray(first_part)
+        await self._send(1, bytes(self._first))
+        if self._pending:
+            await self._send(self._next, bytes(self._pending))
+            self._pending.clear()
+        self.parts.sort(key=lambda p: p.number)
+        await self.uploader.call(self.finish, self.parts, sha256, what=f"completing {self.key}")
+        self._done = True
+        found = await self.uploader.call(self.uploader.read_back, self.key,
+                                         what=f"reading back {self.key}")
+        self.check(found, sha256)
+        return StoredObject(self.uploader.uri(self.key), found.size, found.etag)
+
+    def check(self, found: ReadBack, sha256: str) -> None:
+        """Compare what the store holds with what was written.
+
+        :raises VerificationFailed: on a different size, ETag or sha256.
+        """
+        expected_etag = self.expected_etag()
+        if found.size != self.size:
+            raise VerificationFailed(f"{self.key}: {found.size} bytes in the bucket, "
+                                     f"{self.size} written")
+        if expected_etag is not None and found.etag != expected_etag:
+            raise VerificationFailed(f"{self.key}: ETag {found.etag}, expected {expected_etag}")
+        if sha256 and found.sha256 is not None and found.sha256 != sha256:
+            raise VerificationFailed(f"{self.key}: sha256 {found.sha256}, expected {sha256}")
+
+    def expected_etag(self) -> str | None:
+        """The ETag the store must report, when it can be known (None: not compared)."""
+        return None
+
+    async def abort(self) -> None:
+        """Give up the object: nothing is left in the bucket, nor billed."""
+        if not self._done:
+            self._done = True
+            await self.uploader.call(self.cancel, what=f"aborting {self.key}", attempts=3)
+
+    def begin(self) -> None:
+        """Start the upload at the store (blocking)."""
+
+    @abstractmethod
+    def put_part(self, number: int, data: bytes) -> Any:
+        """Send part ``number`` (blocking); parts 2.. come in order, part 1 last."""
+
+    @abstractmethod
+    def finish(self, parts: list[Part], sha256: str) -> None:
+        """Make the object from ``parts`` (blocking)."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Discard whatever was sent (blocking)."""

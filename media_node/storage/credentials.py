@@ -1,0 +1,47 @@
+"""Opening the sealed credentials the control plane hands out with a destination.
+
+Locally the control plane seals them with Fernet under ``DROPON_SECRETS_KEY``; deployed,
+KMS would do it. Either way the node needs only :class:`SecretOpener`.
+"""
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from .errors import DestinationRefused
+
+
+class SecretOpener(Protocol):
+    """Turns a destination's ``sealed`` field into its credentials JSON."""
+
+    def open(self, sealed: str | None) -> dict | None:
+        """The credentials (None when none were sealed).
+
+        :raises DestinationRefused: when they cannot be opened.
+        """
+
+
+class FernetSecretOpener:
+    """Fernet (``cryptography``) with a key from the environment.
+
+    :param key: ``DROPON_SECRETS_KEY``, a url-safe base64 32-byte key.
+    """
+
+    def __init__(self, key: str) -> None:
+        self._fernet = Fernet(key.encode() if isinstance(key, str) else key)
+
+    def open(self, sealed: str | None) -> dict | None:
+        if not sealed:
+            return None
+        try:
+            opened = json.loads(self._fernet.decrypt(sealed.encode()))
+        except (InvalidToken, ValueError):
+            raise DestinationRefused("the destination's credentials cannot be opened "
+                                     "(DROPON_SECRETS_KEY differs from the control plane's)") \
+                from None
+        return opened if isinstance(opened, dict) else None
+
+    def __repr__(self) -> str:  # never the key
+        return "FernetSecretOpener(***)"

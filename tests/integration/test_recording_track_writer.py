@@ -1,0 +1,119 @@
+"""A track's RTP frames, as the node receives them, become a file in the bucket while
+they come: VP8 into WebM, Opus into WebM, H.264 into Matroska (the local twin bucket)."""
+from __future__ import annotations
+
+import asyncio
+import fractions
+from concurrent.futures import ThreadPoolExecutor
+
+import av
+import pytest
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.opus import OpusEncoder
+from aiortc.codecs.vpx import Vp8Encoder
+
+from media_node.recording import track_writer
+from media_node.recording.track_writer import TrackWriter
+from media_node.storage.local import LocalDirectoryUploader
+from tests.recording_checks import check_file
+
+SECONDS = 6
+
+
+class Track:
+    """The parts of a PublishedTrack a writer uses."""
+
+    def __init__(self, kind: str, mime_type: str) -> None:
+        self.kind, self.mime_type, self.publisher_id = kind, mime_type, "p1"
+        self.taps: set = set()
+        self.keyframe_requests = 0
+
+    def request_keyframe(self) -> None:
+        self.keyframe_requests += 1
+
+
+def rtp_frames(codec_name: str, seconds: int, muted: tuple[float, float] | None = None):
+    """``(timestamp, [(seq, marker, payload)], keyframe)`` per frame, as RtpIngest gives
+    them; frames in the ``muted`` span are not delivered (the node drops them)."""
+    if codec_name == "opus":
+        codec = av.CodecContext.create("libopus", "w")
+        codec.sample_rate, codec.layout, codec.format = 48000, "stereo", "s16"
+        codec.time_base = fractions.Fraction(1, 48000)
+        packer, rate, step = OpusEncoder(), 50, 960
+    else:
+        codec = av.CodecContext.create({"vp8": "libvpx", "h264": "libx264"}[codec_name], "w")
+        codec.width, codec.height, codec.pix_fmt = 160, 120, "yuv420p"
+        codec.time_base, codec.framerate, codec.thread_count = fractions.Fraction(1, 30), 30, 1
+        codec.gop_size = 60
+        if codec_name == "h264":
+            codec.options = {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline"}
+        packer, rate, step = (Vp8Encoder() if codec_name == "vp8" else H264Encoder()), 30, 3000
+    seq = 1000
+    for index in range(seconds * rate):
+        if codec_name == "opus":
+            frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+            frame.sample_rate = 48000
+            frame.planes[0].update(bytes((index * k) % 251 for k in range(3840)))
+        else:
+            frame = av.VideoFrame(160, 120, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes((index + x) % 256 for x in range(plane.buffer_size)))
+        frame.pts = index * (960 if codec_name == "opus" else 1)
+        resume = muted and index / rate >= muted[1] and (index - 1) / rate < muted[1]
+        if resume and codec_name != "opus":
+            frame.pict_type = av.video.frame.PictureType.I  # the node asks for one on unmute
+        for packet in codec.encode(frame):
+            packet.pts = index * step
+            packet.time_base = fractions.Fraction(1, 90000 if step == 3000 else 48000)
+            payloads, timestamp = packer.pack(packet)
+            packets = []
+            for i, payload in enumerate(payloads):
+                packets.append((seq & 0xFFFF, 0x80 if i == len(payloads) - 1 else 0, payload))
+                seq += 1
+            if muted and muted[0] <= index / rate < muted[1]:
+                continue
+            yield (timestamp + 0x7FFFF000) & 0xFFFFFFFF, packets, bool(packet.is_keyframe)
+
+
+@pytest.mark.parametrize("codec_name,kind,probe_name", [
+    ("vp8", "video", "vp8"), ("opus", "audio", "opus"), ("h264", "video", "h264")])
+def test_frames_become_a_file_that_streams_while_recording(tmp_path, monkeypatch, codec_name,
+                                                           kind, probe_name):
+    monkeypatch.setattr(track_writer, "FLUSH_INTERVAL", 0.05)
+    monkeypatch.setattr(track_writer, "TAIL_KEPT", 1024)
+    bucket, spool = tmp_path / "bucket", tmp_path / "spool"
+    bucket.mkdir()
+    spool.mkdir()
+    uploader = LocalDirectoryUploader(bucket, "rec", part_size=4096)
+    mime = {"vp8": "video/VP8", "opus": "audio/opus", "h264": "video/H264"}[codec_name]
+    source = Track(kind, mime)
+    # with a pause in the middle, as a mute gives: the timeline keeps it
+    frames = list(rtp_frames(codec_name, SECONDS, muted=(2.0, 3.0)))
+
+    async def scenario():
+        pool = ThreadPoolExecutor(1)
+        writer = TrackWriter(source, f"r1/p1/{kind}-01", str(spool), pool, lambda: 7,
+                             lambda w: None)
+        writer.start()
+        writer.attach(await uploader.open(writer.name, writer.file.content_type))
+        parts_while_recording = 0
+        for i, (timestamp, packets, keyframe) in enumerate(frames):
+            writer.on_frame(timestamp, packets, keyframe)
+            if i % 20 == 0:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        parts_while_recording = len(writer.upload.parts)
+        await writer.finish()
+        pool.shutdown()
+        return writer, parts_while_recording
+
+    writer, parts_while_recording = asyncio.run(scenario())
+    assert writer.error is None and writer.stored is not None
+    assert parts_while_recording >= 1, "parts went out before the stop"
+    entry = writer.manifest_entry("p1")
+    assert entry["uri"].endswith(f"rec/r1/p1/{kind}-01.{writer.file.format.replace('matroska', 'mkv')}")
+    assert (entry["kind"], entry["codecs"], entry["participantId"]) == (kind, [codec_name], "p1")
+    assert entry["startSeq"] == entry["endSeq"] == 7
+    path = bucket / "rec" / writer.name
+    check_file(path, entry, probe_name, SECONDS)
+    assert list(spool.iterdir()) == [], "no local copy after a confirmed upload"

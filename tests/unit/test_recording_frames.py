@@ -1,0 +1,41 @@
+"""RTP frames to whole frames: timestamps unwrap, pauses stay, losses wait for a keyframe."""
+from __future__ import annotations
+
+from media_node.control.events import KNOWN
+from media_node.recording.frames import FrameAssembler
+from media_node.recording.remux import vp8_size
+
+KEY = bytes([0x10, 0x00, 0x9D, 0x01, 0x2A])  # VP8 descriptor S=1, then a keyframe tag
+DELTA = bytes([0x10, 0x01])  # S=1, then an inter frame's first byte
+
+
+def test_timestamps_unwrap_and_a_pause_keeps_its_length():
+    opus = FrameAssembler("opus")
+    first = opus.push(0xFFFFFC40, [(1, 0x80, b"a")], True)
+    after_wrap = opus.push(0x00000000, [(2, 0x80, b"b")], True)
+    paused = opus.push(48000, [(60, 0x80, b"c")], True)  # a second later: seq gap, no matter
+    assert (first.pts, after_wrap.pts, paused.pts) == (0, 960, 960 + 48000)
+    assert opus.push(100, [(61, 0x80, b"late")], True) is None  # never back in time
+
+
+def test_video_after_a_lost_packet_waits_for_a_keyframe():
+    vp8 = FrameAssembler("vp8")
+    assert vp8.push(0, [(10, 0, DELTA)], False) is None  # never starts on an inter frame
+    assert vp8.push(3000, [(11, 0, KEY), (12, 0x80, b"\x00\xaa")], True).data == \
+        KEY[1:] + b"\xaa"  # descriptors gone, partitions joined
+    assert vp8.push(6000, [(13, 0x80, DELTA)], False) is not None
+    assert vp8.push(9000, [(15, 0x80, DELTA)], False) is None  # packet 14 lost
+    assert vp8.needs_keyframe
+    assert vp8.push(12000, [(16, 0, KEY), (18, 0x80, b"")], True) is None  # 17 missing
+    frame = vp8.push(15000, [(20, 0x80, KEY)], True)
+    assert frame is not None and frame.pts == 15000 - 3000 and not vp8.needs_keyframe
+
+
+def test_vp8_size_reads_a_keyframe_header():
+    header = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0xE0, 0x01])
+    assert vp8_size(header) == (640, 480)
+    assert vp8_size(b"\x01" * 10) == (0, 0)
+
+
+def test_the_node_acts_on_recording_events():
+    assert {"RecordingStarted", "RecordingStopped", "RecordingRetryRequested"} <= KNOWN
