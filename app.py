@@ -12,11 +12,13 @@ from chalicelib.api.cors import browser_cors
 from chalicelib.api.http import created, current_request, install
 from chalicelib.api.node_tokens import with_media_access
 from chalicelib.api.nodes import events_access, nodes
+from chalicelib.api.webhooks import webhooks
 
 app = Chalice(app_name="dropon-rooms")
 app.api.cors = browser_cors()
 route = install(app)
 app.register_blueprint(nodes)
+app.register_blueprint(webhooks)
 
 
 def rooms():
@@ -159,3 +161,11 @@ def tick(event):
     done = rooms().tick(now())
     app.log.info("tick: %d rooms changed", len(done or []))
     return {"changed": len(done or [])}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def deliver_webhooks(event):
+    """Follow the rooms' log and send due webhooks for most of a minute (docs/webhooks.md);
+    locally ``devstack.webhooks`` calls this again and again in its own process."""
+    bootstrap.webhook_deliverer().run()
+    return {"ok": True}

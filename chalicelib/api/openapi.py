@@ -143,6 +143,7 @@ def _paths() -> dict:
             FEED_SCOPES)},
     }
     paths.update(_node_paths())
+    paths.update(_webhook_paths())
     for path, summary in HOST_CONTROLS.items():
         paths[f"/rooms/{{roomId}}/participants/{{participantId}}/{path}"] = {
             "post": op(summary, auth=HOST, params=[ROOM, PARTICIPANT])}
@@ -184,6 +185,72 @@ def _node_paths() -> dict:
     }
 
 
+WEBHOOK_ID = {"name": "webhookId", "in": "path", "required": True,
+              "schema": {"type": "string", "format": "uuid"}}
+WEBHOOK_REFS = {name: {"$ref": f"#/components/schemas/{name}"}
+                for name in ("Webhook", "WebhookCreated", "WebhookDelivery")}
+WEBHOOK_SCHEMAS = {
+    "Webhook": {"type": "object", "required": ["webhookId", "url", "events", "rooms", "status",
+                                               "createdAt"], "properties": {
+        "webhookId": {"type": "string", "format": "uuid"}, "url": {"type": "string"},
+        "events": {"type": "array", "items": {"type": "string"}},
+        "rooms": {"type": "array", "items": {"type": "string"}, "nullable": True},
+        "status": {"type": "string", "enum": ["active", "failing", "deleted"]},
+        "createdAt": TIME, "disabledReason": {"type": "string", "nullable": True}}},
+    "WebhookCreated": {"allOf": [{"$ref": "#/components/schemas/Webhook"}, {
+        "type": "object", "required": ["secret"], "properties": {"secret": {
+            "type": "string", "description": "whsec_...: shown here once, never again"}}}]},
+    "WebhookDelivery": {"type": "object", "required": [
+        "deliveryId", "roomId", "seq", "type", "attempt", "outcome", "at"], "properties": {
+        "deliveryId": {"type": "string", "description": "the DropOn-Delivery-Id header"},
+        "roomId": {"type": "string"}, "seq": {"type": "integer"}, "type": {"type": "string"},
+        "attempt": {"type": "integer", "minimum": 1},
+        "outcome": {"type": "string", "enum": ["delivered", "failed", "refused"]},
+        "responseCode": {"type": "integer", "nullable": True},
+        "latencyMs": {"type": "number", "nullable": True},
+        "error": {"type": "string", "nullable": True}, "at": TIME,
+        "nextAttemptAt": {"type": "string", "format": "date-time", "nullable": True}}},
+}
+
+
+def _unconfigured(operation: dict) -> dict:
+    operation["responses"]["503"] = {
+        "description": "webhooks_not_configured: the server has no DROPON_WEBHOOK_KEY",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return operation
+
+
+def _webhook_paths() -> dict:
+    """Webhook endpoints (docs/api.md, "Webhooks"; docs/webhooks.md)."""
+    listed = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100}
+    return {
+        "/webhooks": {
+            "post": _unconfigured(op(
+                "Register a webhook endpoint; the answer shows its signing secret, once. "
+                "422 webhook_url_not_allowed for a host resolving to a loopback, private or "
+                "link-local address", status="201", result=WEBHOOK_REFS["WebhookCreated"],
+                request=body({"url": {"type": "string", "maxLength": 2048},
+                              "events": {**listed, "description": 'room event types, or ["*"]'},
+                              "rooms": {**listed, "nullable": True,
+                                        "description": "room ids; absent: every room"}},
+                             ("url",)))),
+            "get": _unconfigured(op("Webhook endpoints (never their secrets)", result={
+                "type": "object", "required": ["webhooks"], "properties": {
+                    "webhooks": {"type": "array", "items": WEBHOOK_REFS["Webhook"]}}}))},
+        "/webhooks/{webhookId}": {
+            "get": _unconfigured(op("A webhook endpoint", params=[WEBHOOK_ID],
+                                    result=WEBHOOK_REFS["Webhook"])),
+            "delete": _unconfigured(op("Delete a webhook endpoint: nothing more is sent to it",
+                                       params=[WEBHOOK_ID], result=WEBHOOK_REFS["Webhook"]))},
+        "/webhooks/{webhookId}/deliveries": {"get": _unconfigured(op(
+            "The endpoint's latest delivery attempts, newest first", params=[
+                WEBHOOK_ID, query("limit", {"type": "integer", "minimum": 1, "maximum": 100},
+                                  "at most this many attempts (20)")],
+            result={"type": "object", "required": ["deliveries"], "properties": {
+                "deliveries": {"type": "array", "items": WEBHOOK_REFS["WebhookDelivery"]}}}))},
+    }
+
+
 @lru_cache(maxsize=1)
 def _document() -> dict:
     return {
@@ -198,7 +265,8 @@ def _document() -> dict:
                                            "bearerFormat": "JWT"}},
             "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {
                 "error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}},
+                    "code": {"type": "string"}, "message": {"type": "string"}}}}},
+                **WEBHOOK_SCHEMAS}},
     }
 
 
