@@ -19,11 +19,14 @@ KEY_FILE = DATA / "dev-key.json"
 
 
 def load_or_create(path: Path = KEY_FILE, environ=os.environ) -> dict:
-    """``{"key", "secret", "nodeSecret"}``: from the environment, the file, or made now."""
+    """``{"key", "secret", "nodeSecret", "webhookKey"}``: from the environment, the file, or
+    made now (a file from before webhooks gets its webhook key added)."""
     stored = json.loads(path.read_text()) if path.exists() else {}
-    if not stored:
+    if not stored or "webhookKey" not in stored:
+        from cryptography.fernet import Fernet
         stored = {"key": "dev-" + secrets.token_hex(4), "secret": secrets.token_urlsafe(32),
-                  "nodeSecret": secrets.token_urlsafe(32)}
+                  "nodeSecret": secrets.token_urlsafe(32), **stored,
+                  "webhookKey": Fernet.generate_key().decode()}
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -32,6 +35,8 @@ def load_or_create(path: Path = KEY_FILE, environ=os.environ) -> dict:
         stored = {**stored, "key": environ["DROPON_API_KEY"], "secret": environ["DROPON_API_SECRET"]}
     if environ.get("DROPON_NODE_SECRET"):
         stored = {**stored, "nodeSecret": environ["DROPON_NODE_SECRET"]}
+    if environ.get("DROPON_WEBHOOK_KEY"):
+        stored = {**stored, "webhookKey": environ["DROPON_WEBHOOK_KEY"]}
     return stored
 
 
