@@ -214,9 +214,9 @@ WEBHOOK_SCHEMAS = {
 
 
 def _unconfigured(operation: dict) -> dict:
-    operation["responses"]["503"] = {
-        "description": "webhooks_not_configured: the server has no DROPON_WEBHOOK_KEY",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    """A 503 in the Error shape, as ``_no_node`` adds, for a server without a webhook key."""
+    _no_node(operation)["responses"]["503"]["description"] = (
+        "webhooks_not_configured: the server has no DROPON_WEBHOOK_KEY")
     return operation
 
 

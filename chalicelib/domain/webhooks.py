@@ -93,18 +93,15 @@ class EndpointIndex(Aggregate):
         self.endpoint_ids.append(endpoint_id)
 
 
-def queue_id(endpoint_id: str, room_id: str) -> UUID:
-    return uuid5(NAMESPACE_URL, f"dropon:webhooks:queue:{endpoint_id}:{room_id}")
-
-
-def cursor_id(endpoint_id: str, room_id: str) -> UUID:
-    return uuid5(NAMESPACE_URL, f"dropon:webhooks:cursor:{endpoint_id}:{room_id}")
+def per_room_id(kind: str, endpoint_id: str, room_id: str) -> UUID:
+    """The id of an endpoint's ``kind`` (queue, cursor) for one room: found, never stored."""
+    return uuid5(NAMESPACE_URL, f"dropon:webhooks:{kind}:{endpoint_id}:{room_id}")
 
 
 class DeliveryQueue(Aggregate):
-    @staticmethod
-    def create_id(endpoint_id: str, room_id: str) -> UUID:
-        return queue_id(endpoint_id, room_id)
+    """An endpoint's deliveries of one room, in the room's order."""
+
+    create_id = staticmethod(lambda endpoint_id, room_id: per_room_id("queue", endpoint_id, room_id))
 
     @event("Opened")
     def __init__(self, endpoint_id: str, room_id: str) -> None:
@@ -122,9 +119,9 @@ def retry_delay(failures: int, base: float, cap: float) -> float:
 
 
 class DeliveryCursor(Aggregate):
-    @staticmethod
-    def create_id(endpoint_id: str, room_id: str) -> UUID:
-        return cursor_id(endpoint_id, room_id)
+    """How far an endpoint's queue for one room was acknowledged, and its attempts."""
+
+    create_id = staticmethod(lambda endpoint_id, room_id: per_room_id("cursor", endpoint_id, room_id))
 
     @event("Opened")
     def __init__(self, endpoint_id: str, room_id: str) -> None:
