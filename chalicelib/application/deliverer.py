@@ -121,16 +121,17 @@ class WebhookDeliverer:
                 return False, cursor.next_attempt_at
             delivery = queue.items[cursor.delivered]
             attempt = self.send(endpoint, delivery)
+            at = self.clock()
             cursor.record({"deliveryId": delivery["id"], "roomId": room_id,
                            "seq": delivery["seq"], "type": delivery["type"], **attempt},
-                          self.clock(), self.settings.retry_base, self.settings.retry_cap)
-            if attempt["outcome"] != "delivered" and cursor.given_up(self.clock(), self.settings.max_age):
-                endpoint.disable(self.clock(), f"delivery {delivery['id']} failed for "
+                          at, self.settings.retry_base, self.settings.retry_cap)
+            changed = [cursor]
+            if attempt["outcome"] != "delivered" and cursor.given_up(at, self.settings.max_age):
+                endpoint.disable(at, f"delivery {delivery['id']} failed for "
                                  f"{int(self.settings.max_age)} s", delivery["id"])
+                changed.append(endpoint)
             try:
-                # with the process's lock: the policy writes endpoints too
-                with self.webhooks.processing_lock:
-                    self.webhooks.save(cursor, endpoint)
+                self.webhooks.save(*changed)
             except IntegrityError:
                 continue  # the endpoint changed meanwhile (deleted?): look again
             if attempt["outcome"] != "delivered":

@@ -21,6 +21,7 @@ from eventsourcing.system import ProcessApplication
 from chalicelib.application.errors import WebhooksNotConfigured
 from chalicelib.application.views import event_view, iso
 from chalicelib.domain import Actor
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.webhooks import (
     DELETED,
     DeliveryCursor,
@@ -71,10 +72,11 @@ class WebhooksApplication(ProcessApplication):
         if self.url_guard is not None:
             self.url_guard.check(url)
         secret = "whsec_" + secrets.token_urlsafe(32)
-        endpoint = WebhookEndpoint(url=url, events=events, rooms=rooms,
-                                   sealed_secret=self.secret_box.seal(secret), at=now,
-                                   by=actor.as_dict())
+        sealed = self.secret_box.seal(secret)
         for _ in range(20):  # the index is shared by every registration: retry a lost race
+            # built afresh each time: a failed save has already taken the pending events
+            endpoint = WebhookEndpoint(url=url, events=events, rooms=rooms, sealed_secret=sealed,
+                                       at=now, by=actor.as_dict())
             index = self._index() or EndpointIndex()
             index.add(str(endpoint.id))
             try:
@@ -83,7 +85,7 @@ class WebhooksApplication(ProcessApplication):
             except IntegrityError:
                 continue
         else:
-            raise IntegrityError("the webhook index kept changing; try again")
+            raise Conflict("webhook registrations kept racing; try again")
         return {**endpoint_view(endpoint), "secret": secret}
 
     def list_webhooks(self) -> list[dict[str, Any]]:

@@ -200,3 +200,24 @@ def test_a_private_url_is_refused_when_the_setting_is_off(stack):
     bootstrap.configure(webhook_settings=WebhookSettings(key=KEY, allow_private=False))
     code, error = api.error("POST", "/webhooks", {"url": receiver.url})
     assert (code, error) == (422, "webhook_url_not_allowed")
+
+
+def test_concurrent_registrations_from_two_processes_are_all_kept(dynamodb_endpoint):
+    # two applications on the same tables stand for two API containers
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import datetime, timezone
+
+    from chalicelib.bootstrap import build_webhooks
+    env = store_env(dynamodb_endpoint)
+    settings = WebhookSettings(key=KEY, allow_private=True)
+    apps = [build_webhooks(env, settings) for _ in range(2)]
+
+    def register_one(n: int) -> str:
+        return apps[n % 2].register(ADMIN, url=f"http://127.0.0.1:9/{n}", events=["*"],
+                                    rooms=None, now=datetime.now(timezone.utc))["webhookId"]
+
+    with ThreadPoolExecutor(12) as pool:
+        ids = list(pool.map(register_one, range(12)))
+    listed = [w["webhookId"] for w in apps[0].list_webhooks()]
+    assert sorted(listed) == sorted(ids) and len(set(ids)) == 12
+    assert all(apps[1].get_webhook(i)["status"] == "active" for i in ids)
