@@ -242,6 +242,15 @@ def _webhook_paths() -> dict:
                                     result=WEBHOOK_REFS["Webhook"])),
             "delete": _unconfigured(op("Delete a webhook endpoint: nothing more is sent to it",
                                        params=[WEBHOOK_ID], result=WEBHOOK_REFS["Webhook"]))},
+        "/webhooks/{webhookId}/rotate-secret": {"post": _unconfigured(op(
+            "A new signing secret, shown once; the previous one also signs deliveries for "
+            "keepPreviousFor seconds (default 0: it stops now)", params=[WEBHOOK_ID],
+            request=body({"keepPreviousFor": {"type": "integer", "minimum": 0,
+                                              "maximum": 604800}}),
+            result={"type": "object", "required": ["webhookId", "secret"], "properties": {
+                "webhookId": {"type": "string", "format": "uuid"},
+                "secret": {"type": "string", "description": "shown here once, never again"},
+                "previousSecretExpiresAt": TIME}}))},
         "/webhooks/{webhookId}/deliveries": {"get": _unconfigured(op(
             "The endpoint's latest delivery attempts, newest first", params=[
                 WEBHOOK_ID, query("limit", {"type": "integer", "minimum": 1, "maximum": 100},

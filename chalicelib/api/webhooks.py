@@ -17,6 +17,7 @@ webhooks = Blueprint(__name__)
 ROOM_EVENT_TYPES = frozenset(
     [RoomCreated.__name__] + [c.__name__ for c in RoomEvent.__subclasses__()])
 MAX_LIST = 100
+KEEP_PREVIOUS_MAX = 7 * 24 * 3600  # a rotated secret signs at most a week longer, as Stripe's
 
 
 def route(path: str, method: str):
@@ -72,6 +73,17 @@ def delete_webhook(webhookId):
     request = current_request()
     request.admin()
     return bootstrap.webhooks().delete_webhook(request.actor, webhookId, bootstrap.now())
+
+
+@route("/webhooks/{webhookId}/rotate-secret", "POST")
+def rotate_secret(webhookId):
+    request = current_request()
+    request.admin()
+    f = Fields(request.body())
+    keep = f.integer("keepPreviousFor", lo=0, hi=KEEP_PREVIOUS_MAX, default=0)
+    f.done()
+    return bootstrap.webhooks().rotate_secret(request.actor, webhookId, keep_previous_for=keep,
+                                              now=bootstrap.now())
 
 
 @route("/webhooks/{webhookId}/deliveries", "GET")

@@ -120,7 +120,7 @@ class WebhookDeliverer:
             if not cursor.due(self.clock()):
                 return False, cursor.next_attempt_at
             delivery = queue.items[cursor.delivered]
-            attempt = self.send(endpoint, delivery)
+            attempt = self.send(endpoint, delivery, self.clock())
             at = self.clock()
             cursor.record({"deliveryId": delivery["id"], "roomId": room_id,
                            "seq": delivery["seq"], "type": delivery["type"], **attempt},
@@ -137,10 +137,10 @@ class WebhookDeliverer:
             if attempt["outcome"] != "delivered":
                 return False, cursor.next_attempt_at
 
-    def send(self, endpoint: Any, delivery: dict) -> dict[str, Any]:
+    def send(self, endpoint: Any, delivery: dict, now: datetime) -> dict[str, Any]:
         body = json.dumps(delivery, separators=(",", ":"), sort_keys=True).encode()
-        secret = self.webhooks.secret_box.open(endpoint.sealed_secret)
-        headers = {"Content-Type": "application/json", HEADER: sign(body, secret),
+        keys = [self.webhooks.secret_box.open(s) for s in endpoint.signing_secrets(now)]
+        headers = {"Content-Type": "application/json", HEADER: sign(body, keys),
                    DELIVERY_ID_HEADER: delivery["id"], EVENT_TYPE_HEADER: delivery["type"],
                    "User-Agent": "DropOnAir-Webhooks/1"}
         return self.sender.send(endpoint.url, body, headers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -71,7 +71,7 @@ class WebhooksApplication(ProcessApplication):
             raise WebhooksNotConfigured()
         if self.url_guard is not None:
             self.url_guard.check(url)
-        secret = "whsec_" + secrets.token_urlsafe(32)
+        secret = new_secret()
         sealed = self.secret_box.seal(secret)
         for _ in range(20):  # the index is shared by every registration: retry a lost race
             # built afresh each time: a failed save has already taken the pending events
@@ -87,6 +87,19 @@ class WebhooksApplication(ProcessApplication):
         else:
             raise Conflict("webhook registrations kept racing; try again")
         return {**endpoint_view(endpoint), "secret": secret}
+
+    def rotate_secret(self, actor: Actor, webhook_id: str, *, keep_previous_for: int,
+                      now: datetime) -> dict[str, Any]:
+        """A new secret, shown once; the old one also signs for ``keep_previous_for`` s."""
+        if self.secret_box is None:
+            raise WebhooksNotConfigured()
+        endpoint = self.endpoint(webhook_id)
+        secret = new_secret()
+        endpoint.rotate_secret(self.secret_box.seal(secret), now,
+                               now + timedelta(seconds=keep_previous_for), actor.as_dict())
+        self.save(endpoint)
+        return {"webhookId": str(endpoint.id), "secret": secret,
+                "previousSecretExpiresAt": iso(endpoint.previous_expires_at)}
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         return [endpoint_view(e) for e in self.endpoints() if e.status != DELETED]
@@ -163,6 +176,10 @@ class WebhooksApplication(ProcessApplication):
         with self.queued_lock:
             queued, self.queued = self.queued, set()
         return queued
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
 
 
 def endpoint_view(endpoint: WebhookEndpoint) -> dict[str, Any]:

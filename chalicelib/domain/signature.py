@@ -26,10 +26,12 @@ def _hmac(body: bytes, secret: str, timestamp: int) -> str:
     return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
-    """The ``DropOn-Signature`` header's value for ``body``, signed at ``timestamp``."""
+def sign(body: bytes, secret: str | list[str], timestamp: int | None = None) -> str:
+    """The ``DropOn-Signature`` header's value for ``body``, signed at ``timestamp``; one
+    ``v1`` per secret (while a rotated secret is still honoured, both sign)."""
     t = int(time.time()) if timestamp is None else int(timestamp)
-    return f"t={t},v1={_hmac(body, secret, t)}"
+    secrets = [secret] if isinstance(secret, str) else secret
+    return ",".join([f"t={t}"] + [f"v1={_hmac(body, s, t)}" for s in secrets])
 
 
 def verify(body: bytes | str, header: str | None, secret: str, *,

@@ -47,6 +47,20 @@ class WebhookEndpoint(Aggregate):
         self.status = ACTIVE
         self.queued_rooms: list[str] = []  # rooms with a queue, for recovery and the log
         self.disabled_reason: str | None = None
+        self.previous_sealed_secret: str | None = None  # still signs until it expires
+        self.previous_expires_at: datetime | None = None
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The sealed secrets that sign a delivery now: the current one, and the previous
+        one while it is honoured."""
+        keep = self.previous_expires_at is not None and now < self.previous_expires_at
+        return [self.sealed_secret] + ([self.previous_sealed_secret] if keep else [])
+
+    @event("SecretRotated")
+    def rotate_secret(self, sealed_secret: str, at: datetime, previous_expires_at: datetime,
+                      by: dict) -> None:
+        self.previous_sealed_secret, self.sealed_secret = self.sealed_secret, sealed_secret
+        self.previous_expires_at = previous_expires_at
 
     def matches(self, room_id: str, event_type: str) -> bool:
         return (self.status == ACTIVE and ("*" in self.events or event_type in self.events)

@@ -46,6 +46,9 @@ def test_anything_else_fails_verification(body, header, secret, now):
 def test_one_matching_signature_among_several_is_enough():
     good = sign(BODY, SECRET, T).split(",")[1]
     assert verify(BODY, f"t={T},v1={'0' * 64},{good}", SECRET, now=T)["id"] == "7"
+    both = sign(BODY, [SECRET, "whsec_previous"], T)  # during a rotation, both secrets sign
+    assert both.count("v1=") == 2
+    assert verify(BODY, both, SECRET, now=T) == verify(BODY, both, "whsec_previous", now=T)
 
 
 def test_the_verifier_imports_the_standard_library_only():

@@ -16,7 +16,7 @@ from chalicelib.application.deliverer import WebhookDeliverer
 from chalicelib.application.webhooks import WebhooksApplication
 from chalicelib.config import Settings, WebhookSettings
 from chalicelib.delivery.http import AddressGuard
-from chalicelib.domain.signature import verify
+from chalicelib.domain.signature import SignatureError, verify
 from chalicelib.persistence.secret_box import FernetSecretBox
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -155,6 +155,28 @@ def test_a_deleted_endpoint_gets_nothing_more_and_the_secret_is_never_stored_in_
     assert hook["secret"].encode() not in stored
 
 
+def test_a_rotated_secret_signs_with_the_previous_one_while_it_is_kept():
+    receiver = Receiver()
+    rooms, hooks, deliverer, clock = system(receiver)
+    old = hooks.register(ADMIN, url="https://hooks.test/in", events=["*"], rooms=None, now=clock())
+    rotated = hooks.rotate_secret(ADMIN, old["webhookId"], keep_previous_for=60, now=clock())
+    assert rotated["secret"] != old["secret"] and rotated["previousSecretExpiresAt"]
+    headers = []
+    receiver.send = lambda url, body, h: headers.append((body, h["DropOn-Signature"])) or {
+        "outcome": "delivered", "responseCode": 200, "latencyMs": 1.0, "error": None}
+    room_with_events(rooms, clock, 0)
+    settle(deliverer)
+    clock.now += timedelta(seconds=61)
+    room_with_events(rooms, clock, 0)
+    settle(deliverer)
+    (kept_body, kept), (later_body, later) = headers
+    for secret in (old["secret"], rotated["secret"]):  # both sign while the old one is kept
+        verify(kept_body, kept, secret)
+    verify(later_body, later, rotated["secret"])
+    with pytest.raises(SignatureError):
+        verify(later_body, later, old["secret"])
+
+
 # the routes, through Chalice's test client
 
 @pytest.fixture
@@ -210,10 +232,25 @@ def test_every_route_needs_an_admin_token(api):
     participant, _ = mint_participant_token(Settings(api_keys={KEY: API_SECRET}), KEY,
                                             room_id="r", identity="a", role="host", ttl_seconds=60)
     routes = [("POST", "/webhooks"), ("GET", "/webhooks"), ("GET", "/webhooks/x"),
+              ("POST", "/webhooks/x/rotate-secret"),
               ("DELETE", "/webhooks/x"), ("GET", "/webhooks/x/deliveries")]
     for method, path in routes:
         assert api(method, path, token=None)[0] == 401
         assert api(method, path, token=participant)[1]["error"]["code"] == "forbidden"
+
+
+def test_rotating_shows_the_new_secret_once(api):
+    created = api("POST", "/webhooks", {"url": "https://93.184.216.34/in"})[1]
+    hook = created["webhookId"]
+    status, rotated = api("POST", f"/webhooks/{hook}/rotate-secret", {"keepPreviousFor": 3600})
+    assert status == 200 and rotated["secret"].startswith("whsec_")
+    assert rotated["secret"] != created["secret"]
+    assert rotated["secret"] not in json.dumps(api("GET", f"/webhooks/{hook}")[1])
+    for body, code in [({"keepPreviousFor": -1}, "invalid_field"),
+                       ({"keepPreviousFor": 604801}, "invalid_field"),
+                       ({"grace": 1}, "unknown_field")]:
+        assert api("POST", f"/webhooks/{hook}/rotate-secret", body)[1]["error"]["code"] == code
+    assert api("POST", "/webhooks/nope/rotate-secret", {})[1]["error"]["code"] == "webhook_not_found"
 
 
 def test_unknown_ids_and_bad_queries(api):
