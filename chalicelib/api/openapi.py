@@ -232,7 +232,9 @@ def _webhook_paths() -> dict:
                 request=body({"url": {"type": "string", "maxLength": 2048},
                               "events": {**listed, "description": 'room event types, or ["*"]'},
                               "rooms": {**listed, "nullable": True,
-                                        "description": "room ids; absent: every room"}},
+                                        "description": "room ids; absent: every room"},
+                              "roomId": {"type": "string", "maxLength": 128,
+                                         "description": "one room: rooms [roomId]"}},
                              ("url",)))),
             "get": _unconfigured(op("Webhook endpoints (never their secrets)", result={
                 "type": "object", "required": ["webhooks"], "properties": {

@@ -44,7 +44,12 @@ def registration(body: dict) -> dict:
     args = dict(url=f.text("url", required=True, max_len=URL_MAX),
                 events=_strings(f, "events", ROOM_EVENT_TYPES | {"*"}) or ["*"],
                 rooms=_strings(f, "rooms"))
+    room = f.text("roomId", max_len=128)  # the one-room form
     f.done()
+    if room is not None:
+        if args["rooms"] is not None:
+            raise invalid("roomId", "give rooms or roomId, not both")
+        args["rooms"] = [room]
     return args
 
 

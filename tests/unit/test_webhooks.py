@@ -218,7 +218,8 @@ def test_the_secret_is_shown_once_at_creation(api):
     ({"url": "https://93.184.216.34/", "events": ["Nope"]}, 422, "invalid_field"),
     ({"url": "https://93.184.216.34/", "events": []}, 422, "invalid_field"),
     ({"url": "https://93.184.216.34/", "rooms": "r1"}, 422, "invalid_field"),
-    ({"url": "https://93.184.216.34/", "roomId": "r1"}, 422, "unknown_field"),
+    ({"url": "https://93.184.216.34/", "roomId": "r1", "rooms": ["r2"]}, 422, "invalid_field"),
+    ({"url": "https://93.184.216.34/", "room": "r1"}, 422, "unknown_field"),
     ({"url": "http://127.0.0.1:8080/hook"}, 422, "webhook_url_not_allowed"),
     ({"url": "http://169.254.169.254/latest"}, 422, "webhook_url_not_allowed"),
     ({"url": "http://[::1]/"}, 422, "webhook_url_not_allowed"),
@@ -237,6 +238,11 @@ def test_every_route_needs_an_admin_token(api):
     for method, path in routes:
         assert api(method, path, token=None)[0] == 401
         assert api(method, path, token=participant)[1]["error"]["code"] == "forbidden"
+
+
+def test_one_room_by_room_id(api):
+    created = api("POST", "/webhooks", {"url": "https://93.184.216.34/", "roomId": "r1"})[1]
+    assert created["rooms"] == ["r1"] and created["events"] == ["*"]
 
 
 def test_rotating_shows_the_new_secret_once(api):
