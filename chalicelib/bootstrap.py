@@ -2,7 +2,8 @@
 
 The one place where the application and its adapters are built: the settings, the
 ``RoomsApplication`` on the event store the environment names, the media nodes'
-registry beside it, and the ``NodeService`` on both. Everything is built lazily on first
+registry beside it, the ``NodeService`` on both, and the webhooks (``WebhooksApplication``
+with its secret box and URL guard, and the ``WebhookDeliverer`` with its HTTP sender). Everything is built lazily on first
 use; tests call ``configure`` to pass their own parts instead of patching module globals.
 """
 from __future__ import annotations

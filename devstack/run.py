@@ -45,11 +45,14 @@ def dynamodb(stack: Stack):
 
 
 def tables(stack: Stack):
-    """Create the event store's and the node registry's tables now, not on a first request."""
+    """Create the event store's, the node registry's and the webhooks' tables now, not on a
+    first request."""
     os.environ.update(stack.env)
     from chalicelib import bootstrap
     bootstrap.build_application(stack.env)
     bootstrap.build_node_registry(stack.env)  # the media nodes' table
+    from chalicelib.config import WebhookSettings
+    bootstrap.build_webhooks(stack.env, WebhookSettings.from_env(stack.env))  # webhooks' tables
     return None
 
 

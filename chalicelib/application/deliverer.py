@@ -55,11 +55,15 @@ class WebhookDeliverer:
         self.not_before: dict[Key, datetime] = {}  # a queue waiting to retry its head
         self.lock = threading.Lock()
         self.recovered = False
+        self.stop_sending_at = float("inf")  # time.monotonic() after which workers stop
 
     def run(self, seconds: float | None = None, stop: threading.Event | None = None) -> None:
         """Follow and deliver for ``seconds`` (the settings' run time), or until ``stop``."""
         stop = stop or threading.Event()
         deadline = time.monotonic() + (self.settings.run_seconds if seconds is None else seconds)
+        # a worker starts no delivery after the run's end, so the run ends within one
+        # receiver's timeout of it (the Lambda's timeout leaves room for that)
+        self.stop_sending_at = deadline
         with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="webhook") as pool:
             while time.monotonic() < deadline and not stop.is_set():
                 try:
@@ -119,6 +123,8 @@ class WebhookDeliverer:
                 return True, None
             if not cursor.due(self.clock()):
                 return False, cursor.next_attempt_at
+            if time.monotonic() >= self.stop_sending_at:
+                return False, None  # still pending: the next run goes on
             delivery = queue.items[cursor.delivered]
             attempt = self.send(endpoint, delivery, self.clock())
             at = self.clock()

@@ -111,6 +111,20 @@ def test_a_failing_room_holds_up_no_other_room():
     assert [d["seq"] for d in receiver.calls if d["roomId"] == stuck] == [1]  # waits to retry
 
 
+def test_after_its_run_ends_a_worker_starts_no_delivery_and_the_queue_stays_pending():
+    receiver = Receiver()
+    rooms, hooks, deliverer, clock = system(receiver)
+    hooks.register(ADMIN, url="https://hooks.test/in", events=["*"], rooms=None, now=clock())
+    room_id = room_with_events(rooms, clock, 2)
+    deliverer.stop_sending_at = 0.0  # a run that is over
+    with ThreadPoolExecutor(1) as pool:
+        deliverer.step(pool)
+    assert receiver.calls == [] and {r for _, r in deliverer.pending} == {room_id}
+    deliverer.stop_sending_at = float("inf")  # the next run
+    settle(deliverer)
+    assert [d["seq"] for d in receiver.acked] == [1, 2, 3]
+
+
 def test_filters_by_event_type_and_room():
     receiver = Receiver()
     rooms, hooks, deliverer, clock = system(receiver)
