@@ -14,6 +14,7 @@ from chalicelib.api.node_tokens import with_media_access
 from chalicelib.api.destinations import destinations
 from chalicelib.api.nodes import events_access, nodes
 from chalicelib.api.recordings import recordings
+from chalicelib.api.webhooks import webhooks
 
 app = Chalice(app_name="dropon-rooms")
 app.api.cors = browser_cors()
@@ -21,6 +22,7 @@ route = install(app)
 app.register_blueprint(nodes)
 app.register_blueprint(destinations)
 app.register_blueprint(recordings)
+app.register_blueprint(webhooks)
 
 
 def rooms():
@@ -163,3 +165,11 @@ def tick(event):
     done = bootstrap.nodes().tick(now(), bootstrap.settings().recording_node_lost_after)
     app.log.info("tick: %d rooms changed", len(done or []))
     return {"changed": len(done or [])}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def deliver_webhooks(event):
+    """Follow the rooms' log and send due webhooks for most of a minute (docs/webhooks.md);
+    locally ``devstack.webhooks`` calls this again and again in its own process."""
+    bootstrap.webhook_deliverer().run()
+    return {"ok": True}

@@ -3,7 +3,9 @@
 The one place where the application and its adapters are built: the settings, the
 ``RoomsApplication`` on the event store the environment names, the media nodes'
 registry and the recording destinations beside it, the ``NodeService`` on both, the
-secrets' sealer, the buckets' probes and the ``RecordingService``. Everything is built lazily on first
+secrets' sealer, the buckets' probes, the ``RecordingService``, and the webhooks
+(``WebhooksApplication`` with its secret box and URL guard, and the ``WebhookDeliverer``
+with its HTTP sender). Everything is built lazily on first
 use; tests call ``configure`` to pass their own parts instead of patching module globals.
 """
 from __future__ import annotations
@@ -16,17 +18,19 @@ from eventsourcing.utils import Environment
 
 from .application.destinations import (BucketProbe, DestinationService, DestinationStore,
                                        SecretSealer)
+from .application.deliverer import WebhookDeliverer
 from .application.nodes import NodeRegistry, NodeService
 from .application.recordings import RecordingService
 from .application.rooms import RoomsApplication
-from .config import Settings
+from .application.webhooks import WebhooksApplication
+from .config import Settings, WebhookSettings
 
 DYNAMODB_MODULE = "chalicelib.persistence.dynamodb"
 
 _lock = threading.RLock()
-_parts: dict[str, object] = {}  # settings, application, node_registry, nodes...: built or given
+_parts: dict[str, object] = {}  # settings, application, node_registry, nodes, webhooks...
 # what ``configure`` builds again on the parts it is given
-_DERIVED = ("nodes", "destinations", "recordings")
+_DERIVED = ("nodes", "destinations", "recordings", "webhooks", "webhook_deliverer")
 _clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
@@ -35,11 +39,13 @@ def configure(*, settings: Settings | None = None, application: RoomsApplication
               destination_store: DestinationStore | None = None,
               sealer: SecretSealer | None = None,
               probes: Mapping[str, BucketProbe] | None = None,
+              webhook_settings: WebhookSettings | None = None,
               clock: Callable[[], datetime] | None = None) -> None:
     """Use these parts instead of building them from the environment."""
     global _clock
     given = {"settings": settings, "application": application, "node_registry": node_registry,
-             "destination_store": destination_store, "sealer": sealer, "probes": probes}
+             "destination_store": destination_store, "sealer": sealer, "probes": probes,
+             "webhook_settings": webhook_settings}
     with _lock:
         if settings is not None:  # built again for the new settings
             for name in ("node_registry", "destination_store", "sealer"):
@@ -116,6 +122,32 @@ def destinations() -> DestinationService:
 
 def recordings() -> RecordingService:
     return _part("recordings", lambda: RecordingService(nodes(), destinations()))
+
+
+def webhook_settings() -> WebhookSettings:
+    return _part("webhook_settings", WebhookSettings.from_env)
+
+
+def webhooks() -> WebhooksApplication:
+    """Webhook endpoints and their queues, on the same store as the rooms."""
+    return _part("webhooks", lambda: build_webhooks(settings().store_env, webhook_settings()))
+
+
+def webhook_deliverer() -> WebhookDeliverer:
+    """The deliverer of this process: follows the rooms' log, sends what is due."""
+    from .delivery.http import AddressGuard, UrllibSender
+    hooks = webhook_settings()
+    return _part("webhook_deliverer", lambda: WebhookDeliverer(
+        webhooks(), application().notification_log,
+        UrllibSender(AddressGuard(hooks.allow_private), hooks.timeout), hooks, now))
+
+
+def build_webhooks(store_env: Mapping[str, str], hooks: WebhookSettings) -> WebhooksApplication:
+    from .delivery.http import AddressGuard
+    from .persistence.secret_box import FernetSecretBox
+    return WebhooksApplication(env=dict(store_env),
+                               secret_box=FernetSecretBox(hooks.key) if hooks.key else None,
+                               url_guard=AddressGuard(hooks.allow_private))
 
 
 def build_application(store_env: Mapping[str, str]) -> RoomsApplication:

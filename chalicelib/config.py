@@ -64,3 +64,41 @@ class Settings:
             store_env={k: v for k, v in environ.items()
                        if k in STORE_VARIABLES or k.startswith(STORE_PREFIXES)},
         )
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """The webhooks' routes and deliverer (docs/webhooks.md); the key never shows in repr."""
+
+    #: Fernet key that seals endpoint secrets at rest; no key, no webhooks
+    key: str = field(default="", repr=False)
+    #: a delivery failing for this long (s) marks its endpoint failing
+    max_age: float = 24 * 3600
+    #: deliver to loopback, private and link-local addresses (local development)
+    allow_private: bool = False
+    #: first retry delay and the longest one (s)
+    retry_base: float = 1.0
+    retry_cap: float = 3600.0
+    #: seconds a receiver has to answer
+    timeout: float = 10.0
+    #: deliveries in flight at once (one per endpoint and room at most)
+    workers: int = 8
+    #: seconds one run of the deliverer lasts (the scheduled Lambda's is shorter than its period)
+    run_seconds: float = 50.0
+    #: seconds between reads of the rooms' log when idle
+    poll: float = 0.2
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "WebhookSettings":
+        environ = os.environ if environ is None else environ
+        number = lambda name, default: float(environ.get(name) or default)  # noqa: E731
+        return cls(key=environ.get("DROPON_WEBHOOK_KEY", ""),
+                   max_age=number("DROPON_WEBHOOK_MAX_AGE", 24 * 3600),
+                   allow_private=environ.get("DROPON_WEBHOOKS_ALLOW_PRIVATE", "0").lower()
+                   in ("1", "y", "yes", "true"),
+                   retry_base=number("DROPON_WEBHOOK_RETRY_BASE", 1.0),
+                   retry_cap=number("DROPON_WEBHOOK_RETRY_CAP", 3600.0),
+                   timeout=number("DROPON_WEBHOOK_TIMEOUT", 10.0),
+                   workers=int(number("DROPON_WEBHOOK_WORKERS", 8)),
+                   run_seconds=number("DROPON_WEBHOOK_RUN_SECONDS", 50.0),
+                   poll=number("DROPON_WEBHOOK_POLL", 0.2))

@@ -21,14 +21,15 @@ KEY_FILE = DATA / "dev-key.json"
 
 
 def load_or_create(path: Path = KEY_FILE, environ=os.environ) -> dict:
-    """``{"key", "secret", "nodeSecret", "secretsKey"}``: from the environment, the file,
-    or made now (a file from before ``secretsKey`` gets one added)."""
+    """``{"key", "secret", "nodeSecret", "secretsKey", "webhookKey"}``: from the environment,
+    the file, or made now (a file from before a key was added gets that key added)."""
     from cryptography.fernet import Fernet
     stored = json.loads(path.read_text()) if path.exists() else {}
-    if not stored or "secretsKey" not in stored:
+    if not stored or "secretsKey" not in stored or "webhookKey" not in stored:
         stored = {"key": "dev-" + secrets.token_hex(4), "secret": secrets.token_urlsafe(32),
-                  "nodeSecret": secrets.token_urlsafe(32), **stored,
-                  "secretsKey": Fernet.generate_key().decode("ascii")}
+                  "nodeSecret": secrets.token_urlsafe(32),
+                  "secretsKey": Fernet.generate_key().decode("ascii"),
+                  "webhookKey": Fernet.generate_key().decode("ascii"), **stored}
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -39,6 +40,8 @@ def load_or_create(path: Path = KEY_FILE, environ=os.environ) -> dict:
         stored = {**stored, "nodeSecret": environ["DROPON_NODE_SECRET"]}
     if environ.get("DROPON_SECRETS_KEY"):
         stored = {**stored, "secretsKey": environ["DROPON_SECRETS_KEY"]}
+    if environ.get("DROPON_WEBHOOK_KEY"):
+        stored = {**stored, "webhookKey": environ["DROPON_WEBHOOK_KEY"]}
     return stored
 
 

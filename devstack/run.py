@@ -1,7 +1,7 @@
 """``make run``: the whole system on embedded defaults, on 127.0.0.1.
 
 Services start in the order of ``SERVICES`` (the embedded DynamoDB, tables, ``chalice local``,
-one media node, the ticker) and stop in reverse, each by its pid, on
+one media node, the ticker, the webhook deliverer) and stop in reverse, each by its pid, on
 Ctrl-C or when one of them dies. To add one (a media node, say), write a function that
 takes the ``Stack``, starts the service, adds what others need to ``stack.env`` and
 returns something with ``stop()``; then append it to ``SERVICES``.
@@ -45,12 +45,15 @@ def dynamodb(stack: Stack):
 
 
 def tables(stack: Stack):
-    """Create the event store's and the node registry's tables now, not on a first request."""
+    """Create the event store's, the node registry's and the webhooks' tables now, not on a
+    first request."""
     os.environ.update(stack.env)
     from chalicelib import bootstrap
     bootstrap.build_application(stack.env)
     bootstrap.build_node_registry(stack.env)  # the media nodes' table
     bootstrap.build_destination_store(stack.env)  # the recording destinations' table
+    from chalicelib.config import WebhookSettings
+    bootstrap.build_webhooks(stack.env, WebhookSettings.from_env(stack.env))  # webhooks' tables
     return None
 
 
@@ -63,15 +66,15 @@ def control_plane(stack: Stack):
     return server
 
 
-class Ticker:
-    """``devstack.ticker`` in its own process: the scheduled handler every few seconds."""
+class Worker:
+    """A ``python -m <module>`` of ours in its own process, stopped by its pid."""
 
-    def __init__(self, stack: Stack):
+    def __init__(self, stack: Stack, module: str, args: list[str], log_name: str, note: str):
         import subprocess
-        log = open(LOGS / "ticker.log", "ab")
-        self.proc = popen([sys.executable, "-m", "devstack.ticker", "--interval", str(TICK_SECONDS)],
-                          cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT)
-        stack.notes.append(f"Scheduler       tick every {TICK_SECONDS:g} s  (log {LOGS / 'ticker.log'})")
+        log = open(LOGS / log_name, "ab")
+        self.proc = popen([sys.executable, "-m", module, *args], cwd=ROOT, env=stack.env,
+                          stdout=log, stderr=subprocess.STDOUT)
+        stack.notes.append(f"{note}  (log {LOGS / log_name})")
 
     @property
     def pid(self):
@@ -84,6 +87,19 @@ class Ticker:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+def ticker(stack: Stack) -> Worker:
+    """``devstack.ticker``: the scheduled handler every few seconds."""
+    return Worker(stack, "devstack.ticker", ["--interval", str(TICK_SECONDS)], "ticker.log",
+                  f"Scheduler       tick every {TICK_SECONDS:g} s")
+
+
+def webhooks(stack: Stack) -> Worker:
+    """``devstack.webhooks``: the webhook deliverer, following the rooms' log."""
+    private = "on" if stack.env.get("DROPON_WEBHOOKS_ALLOW_PRIVATE") == "1" else "off"
+    return Worker(stack, "devstack.webhooks", [], "webhooks.log",
+                  f"Webhooks        deliverer running (private addresses {private})")
 
 
 def media_node(stack: Stack):
@@ -101,7 +117,7 @@ def media_node(stack: Stack):
 
 
 SERVICES = [("dynamodb", dynamodb), ("tables", tables), ("api", control_plane),
-            ("media-node", media_node), ("ticker", Ticker)]
+            ("media-node", media_node), ("ticker", ticker), ("webhooks", webhooks)]
 
 
 def base_env() -> dict:
@@ -112,6 +128,9 @@ def base_env() -> dict:
            "CREATE_TABLE": "y",
            "DROPON_API_KEY": key["key"], "DROPON_API_SECRET": key["secret"],
            "DROPON_NODE_SECRET": key["nodeSecret"], "DROPON_SECRETS_KEY": key["secretsKey"],
+           "DROPON_WEBHOOK_KEY": key["webhookKey"],
+           # local receivers live on 127.0.0.1: allowed here, refused by default elsewhere
+           "DROPON_WEBHOOKS_ALLOW_PRIVATE": os.environ.get("DROPON_WEBHOOKS_ALLOW_PRIVATE", "1"),
            "DROPON_ICE_LOOPBACK_ONLY": "1", "PYTHONUNBUFFERED": "1"}
     # a local stack never reaches an AWS account: dummy credentials, a fixed region
     env.setdefault("AWS_ACCESS_KEY_ID", "local")

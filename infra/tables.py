@@ -3,8 +3,8 @@
 Names come from the same rule the code applies (``DynamoDBSettings.table_name``, the
 node registry's ``<prefix>-nodes`` and the recording destinations' ``<prefix>-destinations``), key schemas from ``Model._get_schema()``, which is
 what ``create_table`` sends under ``CREATE_TABLE``; so the stack and the code cannot
-drift apart. The event store's tracking table is not listed: only a process
-application writes one, and the control plane runs none.
+drift apart. The rooms' store has no tracking table (it follows nothing); the webhooks'
+store, a process application following the rooms' log, has one.
 """
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pynamodb.models import Model
 
 from chalicelib.application import RoomsApplication
+from chalicelib.application.webhooks import WebhooksApplication
 from chalicelib.persistence.destinations import DestinationItem
-from chalicelib.persistence.items import EventItem, Endpoint, NotificationItem
+from chalicelib.persistence.items import EventItem, Endpoint, NotificationItem, TrackingItem
 from chalicelib.persistence.nodes import NodeItem
 from chalicelib.persistence.settings import DynamoDBSettings
 
@@ -30,6 +31,7 @@ class Table:
     model: type[Model]
     suffix: str  # the name is ``<prefix><suffix>``
     used_by_tick: bool  # whether the scheduled tick reads or writes it
+    used_by_deliverer: bool = False  # whether the webhook deliverer reads or writes it
 
     def name(self, prefix: str) -> str:
         return prefix + self.suffix
@@ -45,18 +47,27 @@ def _suffix(name: str) -> str:
     return name[len(_MARK):]
 
 
-def _store_suffix(purpose: str) -> str:
-    return _suffix(_SETTINGS.table_name(RoomsApplication.name, purpose))
+def _store_suffix(purpose: str, application: str = RoomsApplication.name) -> str:
+    return _suffix(_SETTINGS.table_name(application, purpose))
+
+
+def _webhooks(logical_id: str, model: type[Model], purpose: str) -> Table:
+    return Table(logical_id, model, _store_suffix(purpose, WebhooksApplication.name), False, True)
 
 
 TABLES = (
     Table("EventsTable", EventItem, _store_suffix("events"), True),
     Table("SnapshotsTable", EventItem, _store_suffix("snapshots"), True),
-    Table("NotificationsTable", NotificationItem, _store_suffix("notifications"), True),
+    # the deliverer follows the rooms' log (and reads nothing else of the rooms)
+    Table("NotificationsTable", NotificationItem, _store_suffix("notifications"), True, True),
     # the tick reads the nodes' heartbeats: a silent node's recordings fail (node_lost)
     Table("NodesTable", NodeItem, _suffix(_SETTINGS.nodes_table_name()), True),
     Table("DestinationsTable", DestinationItem,
           _suffix(_SETTINGS.destinations_table_name()), False),
+    _webhooks("WebhooksEventsTable", EventItem, "events"),
+    _webhooks("WebhooksSnapshotsTable", EventItem, "snapshots"),
+    _webhooks("WebhooksNotificationsTable", NotificationItem, "notifications"),
+    _webhooks("WebhooksTrackingTable", TrackingItem, "tracking"),
 )
 
 

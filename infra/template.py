@@ -1,11 +1,14 @@
 """The merge template for ``chalice package --merge-template``: what Chalice does not generate.
 
-Chalice's SAM output has the API, the two functions (``APIHandler``, ``Tick``) and one
-role. Merged over it (dicts merge, lists and values replace):
+Chalice's SAM output has the API, the three functions (``APIHandler``, ``Tick``,
+``DeliverWebhooks``) and one role. Merged over it (dicts merge, lists and values replace):
 
 - the DynamoDB tables, from the models (``infra/tables.py``);
-- least-privilege roles: the API's role may use the four tables, the tick's role only
-  the event store's three; each only with the operations the code performs;
+- least-privilege roles: the API's role may use every table, the tick's role only the
+  rooms' store, the deliverer's the rooms' and the webhooks' stores; each only with the
+  operations the code performs;
+- the deliverer runs 50 s of each minute, one at a time (reserved concurrency 1: one
+  process writes the delivery cursors);
 - the functions' environment, with ``CREATE_TABLE=n`` and the secrets as CloudFormation
   dynamic references to one Secrets Manager secret (never a literal value);
 - Gateway Responses, so that API Gateway's own answers use the API's error shape.
@@ -22,7 +25,12 @@ from .tables import PREFIX, TABLES, resource, table_arn
 STORE_ACTIONS = ["dynamodb:Query", "dynamodb:PutItem"]
 NODE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]
 DESTINATION_ACTIONS = [*NODE_ACTIONS, "dynamodb:DeleteItem"]
-SECRET_KEYS = {"DROPON_API_SECRET": "apiSecret", "DROPON_NODE_SECRET": "nodeSecret"}
+# a process recorder moves its position with a conditional update inside its transaction
+TRACKING_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+SECRET_KEYS = {"DROPON_API_SECRET": "apiSecret", "DROPON_NODE_SECRET": "nodeSecret",
+               "DROPON_WEBHOOK_KEY": "webhookKey"}
+DELIVERER_SECRETS = ("DROPON_WEBHOOK_KEY",)
+DELIVERER_RUN_SECONDS, DELIVERER_TIMEOUT = 50, 60
 
 PARAMETERS = {
     PREFIX: {"Type": "String", "Default": "dropon", "AllowedPattern": "^[A-Za-z0-9_.-]{1,40}$",
@@ -30,8 +38,9 @@ PARAMETERS = {
     "ApiKeyId": {"Type": "String", "MinLength": 1,
                  "Description": "The admin API key id (iss of admin tokens); not a secret"},
     "SecretArn": {"Type": "String", "AllowedPattern": "^arn:[a-z-]+:secretsmanager:.+$",
-                  "Description": "Secrets Manager secret whose JSON holds apiSecret and "
-                                 "nodeSecret (create it before the stack)"},
+                  "Description": "Secrets Manager secret whose JSON holds apiSecret, "
+                                 "nodeSecret and webhookKey (a Fernet key; create it "
+                                 "before the stack)"},
     "NotificationShards": {"Type": "Number", "Default": 1, "MinValue": 1,
                            "Description": "DYNAMODB_NOTIFICATION_SHARDS; fixed for the "
                                           "tables' life (docs/event-store.md)"},
@@ -63,11 +72,19 @@ def store_environment() -> dict:
     }
 
 
+def secret_references(names=tuple(SECRET_KEYS)) -> dict:
+    return {var: {"Fn::Sub": "{{resolve:secretsmanager:${SecretArn}:SecretString:%s}}"
+                  % SECRET_KEYS[var]} for var in names}
+
+
 def api_environment() -> dict:
-    secrets = {var: {"Fn::Sub": "{{resolve:secretsmanager:${SecretArn}:SecretString:%s}}" % key}
-               for var, key in SECRET_KEYS.items()}
-    return {**store_environment(), "DROPON_API_KEY": {"Ref": "ApiKeyId"}, **secrets,
-            "DROPON_CORS_ORIGIN": browser_cors().allow_origin}
+    return {**store_environment(), "DROPON_API_KEY": {"Ref": "ApiKeyId"},
+            **secret_references(), "DROPON_CORS_ORIGIN": browser_cors().allow_origin}
+
+
+def deliverer_environment() -> dict:
+    return {**store_environment(), **secret_references(DELIVERER_SECRETS),
+            "DROPON_WEBHOOK_RUN_SECONDS": str(DELIVERER_RUN_SECONDS)}
 
 
 def role(tables, actions_of) -> dict:
@@ -95,8 +112,14 @@ def role(tables, actions_of) -> dict:
 
 
 def actions(table) -> list[str]:
-    return {"NodesTable": NODE_ACTIONS,
-            "DestinationsTable": DESTINATION_ACTIONS}.get(table.logical_id, STORE_ACTIONS)
+    if table.logical_id in ("NodesTable", "DestinationsTable"):
+        return {"NodesTable": NODE_ACTIONS, "DestinationsTable": DESTINATION_ACTIONS}[table.logical_id]
+    return TRACKING_ACTIONS if table.model.__name__ == "TrackingItem" else STORE_ACTIONS
+
+
+def deliverer_actions(table) -> list[str]:
+    # the rooms' log is only read
+    return ["dynamodb:Query"] if table.logical_id == "NotificationsTable" else actions(table)
 
 
 def gateway_responses() -> dict:
@@ -120,12 +143,20 @@ def merge_template() -> dict:
     """The document given to ``chalice package --merge-template``."""
     tick_tables = [t for t in TABLES if t.used_by_tick]
     resources = {t.logical_id: resource(t) for t in TABLES}
-    resources["DefaultRole"] = role(TABLES, actions)  # the API handler's role
+    # the API handler's role: everything but a position in a log, which only the deliverer keeps
+    resources["DefaultRole"] = role([t for t in TABLES if t.model.__name__ != "TrackingItem"],
+                                    actions)
     resources["TickRole"] = role(tick_tables, actions)
     resources["APIHandler"] = {"Properties": {"Environment": {"Variables": api_environment()}}}
     resources["Tick"] = {"Properties": {
         "Role": {"Fn::GetAtt": ["TickRole", "Arn"]},
         "Environment": {"Variables": store_environment()}}}
+    resources["DeliverWebhooksRole"] = role([t for t in TABLES if t.used_by_deliverer],
+                                            deliverer_actions)
+    resources["DeliverWebhooks"] = {"Properties": {
+        "Role": {"Fn::GetAtt": ["DeliverWebhooksRole", "Arn"]},
+        "Timeout": DELIVERER_TIMEOUT, "ReservedConcurrentExecutions": 1,
+        "Environment": {"Variables": deliverer_environment()}}}
     resources["RestAPI"] = {"Properties": {"DefinitionBody": {
         "x-amazon-apigateway-gateway-responses": gateway_responses()}}}
     return {"Parameters": PARAMETERS, "Resources": resources}

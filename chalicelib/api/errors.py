@@ -17,7 +17,7 @@ from ..application.errors import NoMediaNode
 
 log = logging.getLogger(__name__)
 
-ALLOWED_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422}
+ALLOWED_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422, 503}
 # DynamoDB answers that mean "try again later", however pynamodb or botocore wraps them
 STORE_BUSY_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException",
                     "RequestLimitExceeded", "ThrottlingError", "ProvisionedThroughputExceeded",

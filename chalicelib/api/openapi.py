@@ -317,6 +317,83 @@ def _recording_paths() -> dict:
     }
 
 
+WEBHOOK_ID = {"name": "webhookId", "in": "path", "required": True,
+              "schema": {"type": "string", "format": "uuid"}}
+WEBHOOK_REFS = {name: {"$ref": f"#/components/schemas/{name}"}
+                for name in ("Webhook", "WebhookCreated", "WebhookDelivery")}
+WEBHOOK_SCHEMAS = {
+    "Webhook": {"type": "object", "required": ["webhookId", "url", "events", "rooms", "status",
+                                               "createdAt"], "properties": {
+        "webhookId": {"type": "string", "format": "uuid"}, "url": {"type": "string"},
+        "events": {"type": "array", "items": {"type": "string"}},
+        "rooms": {"type": "array", "items": {"type": "string"}, "nullable": True},
+        "status": {"type": "string", "enum": ["active", "failing", "deleted"]},
+        "createdAt": TIME, "disabledReason": {"type": "string", "nullable": True}}},
+    "WebhookCreated": {"allOf": [{"$ref": "#/components/schemas/Webhook"}, {
+        "type": "object", "required": ["secret"], "properties": {"secret": {
+            "type": "string", "description": "whsec_...: shown here once, never again"}}}]},
+    "WebhookDelivery": {"type": "object", "required": [
+        "deliveryId", "roomId", "seq", "type", "attempt", "outcome", "at"], "properties": {
+        "deliveryId": {"type": "string", "description": "the DropOn-Delivery-Id header"},
+        "roomId": {"type": "string"}, "seq": {"type": "integer"}, "type": {"type": "string"},
+        "attempt": {"type": "integer", "minimum": 1},
+        "outcome": {"type": "string", "enum": ["delivered", "failed", "refused"]},
+        "responseCode": {"type": "integer", "nullable": True},
+        "latencyMs": {"type": "number", "nullable": True},
+        "error": {"type": "string", "nullable": True}, "at": TIME,
+        "nextAttemptAt": {"type": "string", "format": "date-time", "nullable": True}}},
+}
+
+
+def _unconfigured(operation: dict) -> dict:
+    """The 503 (the Error shape every operation documents) of a server without a webhook key."""
+    operation["responses"]["503"]["description"] = (
+        "webhooks_not_configured: the server has no DROPON_WEBHOOK_KEY; store_unavailable")
+    return operation
+
+
+def _webhook_paths() -> dict:
+    """Webhook endpoints (docs/api.md, "Webhooks"; docs/webhooks.md)."""
+    listed = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100}
+    return {
+        "/webhooks": {
+            "post": _unconfigured(op(
+                "Register a webhook endpoint; the answer shows its signing secret, once. "
+                "422 webhook_url_not_allowed for a host resolving to a loopback, private or "
+                "link-local address", status="201", result=WEBHOOK_REFS["WebhookCreated"],
+                request=body({"url": {"type": "string", "maxLength": 2048},
+                              "events": {**listed, "description": 'room event types, or ["*"]'},
+                              "rooms": {**listed, "nullable": True,
+                                        "description": "room ids; absent: every room"},
+                              "roomId": {"type": "string", "maxLength": 128,
+                                         "description": "one room: rooms [roomId]"}},
+                             ("url",)))),
+            "get": _unconfigured(op("Webhook endpoints (never their secrets)", result={
+                "type": "object", "required": ["webhooks"], "properties": {
+                    "webhooks": {"type": "array", "items": WEBHOOK_REFS["Webhook"]}}}))},
+        "/webhooks/{webhookId}": {
+            "get": _unconfigured(op("A webhook endpoint", params=[WEBHOOK_ID],
+                                    result=WEBHOOK_REFS["Webhook"])),
+            "delete": _unconfigured(op("Delete a webhook endpoint: nothing more is sent to it",
+                                       params=[WEBHOOK_ID], result=WEBHOOK_REFS["Webhook"]))},
+        "/webhooks/{webhookId}/rotate-secret": {"post": _unconfigured(op(
+            "A new signing secret, shown once; the previous one also signs deliveries for "
+            "keepPreviousFor seconds (default 0: it stops now)", params=[WEBHOOK_ID],
+            request=body({"keepPreviousFor": {"type": "integer", "minimum": 0,
+                                              "maximum": 604800}}),
+            result={"type": "object", "required": ["webhookId", "secret"], "properties": {
+                "webhookId": {"type": "string", "format": "uuid"},
+                "secret": {"type": "string", "description": "shown here once, never again"},
+                "previousSecretExpiresAt": TIME}}))},
+        "/webhooks/{webhookId}/deliveries": {"get": _unconfigured(op(
+            "The endpoint's latest delivery attempts, newest first", params=[
+                WEBHOOK_ID, query("limit", {"type": "integer", "minimum": 1, "maximum": 100},
+                                  "at most this many attempts (20)")],
+            result={"type": "object", "required": ["deliveries"], "properties": {
+                "deliveries": {"type": "array", "items": WEBHOOK_REFS["WebhookDelivery"]}}}))},
+    }
+
+
 @lru_cache(maxsize=1)
 def _document() -> dict:
     return {
@@ -325,12 +402,12 @@ def _document() -> dict:
                  "description": "Control plane of DropOnAir Rooms. Every call carries "
                                 "Authorization: Bearer <HS256 JWT>; see docs/api.md."},
         "paths": {**_room_paths(), **_host_control_paths(), **_node_paths(),
-                  **_recording_paths()},
+                  **_recording_paths(), **_webhook_paths()},
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "bearerFormat": "JWT"}},
-            "schemas": {**COMPONENTS, **RECORDING_SCHEMAS}},
+            "schemas": {**COMPONENTS, **RECORDING_SCHEMAS, **WEBHOOK_SCHEMAS}},
     }
 
 

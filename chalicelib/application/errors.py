@@ -12,3 +12,12 @@ class NoMediaNode(DomainError):
 
     def __init__(self) -> None:
         super().__init__("no healthy media node is available; retry shortly")
+
+
+class WebhooksNotConfigured(DomainError):
+    """No key to seal webhook secrets with (``DROPON_WEBHOOK_KEY``)."""
+
+    code, status = "webhooks_not_configured", 503
+
+    def __init__(self) -> None:
+        super().__init__("webhooks need DROPON_WEBHOOK_KEY (a Fernet key) on the server")

@@ -1,7 +1,7 @@
 """``make run``'s stack, for real: the README's curl walk-through, the tick, a clean stop.
 
 Starts ``python -m devstack.run`` (the embedded DynamoDB, tables, ``chalice local``, a media node,
-the ticker)
+the ticker, the webhook deliverer)
 on a free port with its data in a temporary folder, runs the README's shell block
 against it, and stops it with SIGINT as Ctrl-C would.
 """
@@ -120,6 +120,41 @@ def test_the_media_node_registers_and_sfu_joins_get_it(stack):
                     {"identity": "cy", "role": "speaker"}, token)
     joined = request(stack, "POST", f"/rooms/{room['id']}/join", {}, grant["token"])
     assert joined["media"]["url"] == f"{node_url}/rooms/{room['id']}/whip", joined
+
+
+def test_a_webhook_reaches_a_receiver_on_loopback_signed(stack):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from chalicelib.domain.signature import verify
+    got = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append((self.headers["DropOn-Signature"],
+                        self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        token = admin_token(stack)
+        hook = request(stack, "POST", "/webhooks", {
+            "url": f"http://127.0.0.1:{server.server_port}/in", "events": ["RoomCreated"]}, token)
+        room = request(stack, "POST", "/rooms", {"name": "hooked", "persistent": True}, token)
+        deadline = time.monotonic() + 60
+        while not any(json.loads(b)["roomId"] == room["id"] for _, b in got):
+            assert time.monotonic() < deadline, "no delivery"
+            time.sleep(0.2)
+        header, body = next((h, b) for h, b in got if json.loads(b)["roomId"] == room["id"])
+        assert verify(body, header, hook["secret"])["type"] == "RoomCreated"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_ctrl_c_stops_every_service(stack):

@@ -15,14 +15,23 @@ import subprocess
 import sys
 import zipfile
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
 import boto3
 import botocore.client
 import pytest
 
+from chalicelib.application.deliverer import WebhookDeliverer
+from chalicelib.config import WebhookSettings
+
 from devstack.process import ROOT
 from tests.integration.api_support import store_env
 
-SECRET_VARIABLES = ("DROPON_API_SECRET", "DROPON_NODE_SECRET")
+SECRET_VARIABLES = ("DROPON_API_SECRET", "DROPON_NODE_SECRET", "DROPON_WEBHOOK_KEY")
+WEBHOOK_KEY = "x" * 43 + "="  # a well-formed Fernet key, for building the webhooks' store
+WEBHOOK_TABLES = {"WebhooksEventsTable", "WebhooksSnapshotsTable",
+                  "WebhooksNotificationsTable", "WebhooksTrackingTable"}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +62,12 @@ def test_cfn_lint_accepts_the_template(built):
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+def build_webhooks(env):
+    from chalicelib.bootstrap import build_webhooks
+    from chalicelib.config import WebhookSettings
+    return build_webhooks(env, WebhookSettings(key=WEBHOOK_KEY, allow_private=True))
+
+
 def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
     from chalicelib.bootstrap import (build_application, build_destination_store,
                                       build_node_registry)
@@ -61,6 +76,7 @@ def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
     build_application(env)
     build_node_registry(env)
     build_destination_store(env)
+    build_webhooks(env)
     client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
     created = {n for n in client.list_tables()["TableNames"] if n.startswith(prefix + "-")}
     declared = {table_name(r, prefix): r for r in tables_of(template).values()}
@@ -100,7 +116,9 @@ def test_iam_is_scoped_to_the_tables(template):
     functions = template["Resources"]
     assert functions["APIHandler"]["Properties"]["Role"] == {"Fn::GetAtt": ["DefaultRole", "Arn"]}
     assert functions["Tick"]["Properties"]["Role"] == {"Fn::GetAtt": ["TickRole", "Arn"]}
-    for role in ("DefaultRole", "TickRole"):
+    assert functions["DeliverWebhooks"]["Properties"]["Role"] == {
+        "Fn::GetAtt": ["DeliverWebhooksRole", "Arn"]}
+    for role in ("DefaultRole", "TickRole", "DeliverWebhooksRole"):
         for s in policy_statements(template, role):
             assert s["Effect"] == "Allow"
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
@@ -110,8 +128,11 @@ def test_iam_is_scoped_to_the_tables(template):
                 assert all(r["Fn::GetAtt"][0] in tables for r in s["Resource"]), s
             else:
                 assert "/aws/lambda/${AWS::StackName}-" in s["Resource"]["Fn::Sub"]
-    assert set(granted(template, "DefaultRole")) == tables
-    assert set(granted(template, "TickRole")) == tables - {"DestinationsTable"}
+    assert set(granted(template, "DefaultRole")) == tables - {"WebhooksTrackingTable"}
+    assert set(granted(template, "TickRole")) == tables - {"DestinationsTable"} - WEBHOOK_TABLES
+    deliverer = granted(template, "DeliverWebhooksRole")
+    assert set(deliverer) == WEBHOOK_TABLES | {"NotificationsTable"}
+    assert deliverer["NotificationsTable"] == {"dynamodb:Query"}  # the rooms' log: read only
 
 
 # what each DynamoDB call needs in IAM (a transaction needs its items' actions)
@@ -147,6 +168,7 @@ def test_iam_allows_every_call_the_code_makes(template, dynamodb_endpoint, recor
     env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
     # the stack's job in AWS
     build_application(env), build_node_registry(env), build_destination_store(env)
+    build_webhooks(env)
     recorded.clear()
     deployed = {**env, "CREATE_TABLE": "n"}
     rooms, registry = build_application(deployed), build_node_registry(deployed)
@@ -164,13 +186,37 @@ def test_iam_allows_every_call_the_code_makes(template, dynamodb_endpoint, recor
     rooms.tick()
     registry.save(NodeRecord("n1", "http://n", 0, 0, 0, 0.0, 64, 1.0, 1.0))
     registry.get("n1"), registry.all()
+    hooks = build_webhooks(deployed)
+    hook = hooks.register(admin, url="http://127.0.0.1:9/", events=["*"], rooms=None,
+                          now=datetime.now(timezone.utc))
+    hooks.list_webhooks(), hooks.get_webhook(hook["webhookId"])
+    hooks.deliveries(hook["webhookId"])
     prefix = env["DYNAMODB_TABLE_PREFIX"]
     ids = {table_name(r, prefix): k for k, r in tables_of(template).items()}
-    allowed = granted(template, "DefaultRole")
+    touched = {ids[t] for t, _ in recorded}
+    check_role(template, "DefaultRole", recorded, ids)
+    # the deliverer, in its own function: follows the rooms' log, queues, sends, records
+    recorded.clear()
+    deliverer = WebhookDeliverer(build_webhooks(deployed), rooms.notification_log,
+                                 Refusing(), WebhookSettings(key=WEBHOOK_KEY),
+                                 lambda: datetime.now(timezone.utc))
+    with ThreadPoolExecutor(1) as pool:
+        deliverer.step(pool)  # leaving the pool waits for the attempt to be recorded
+    check_role(template, "DeliverWebhooksRole", recorded, ids)
+    touched |= {ids[t] for t, _ in recorded}
+    assert touched == set(ids.values())  # the scenarios touched every table
+
+
+class Refusing:
+    def send(self, url, body, headers):
+        return {"outcome": "refused", "responseCode": None, "latencyMs": None, "error": "test"}
+
+
+def check_role(template, role: str, recorded, ids) -> None:
+    allowed = granted(template, role)
     assert recorded and {t for t, _ in recorded} <= set(ids), recorded
-    missing = {(t, a) for t, a in recorded if f"dynamodb:{a}" not in allowed[ids[t]]}
-    assert not missing, f"the API's role lacks {missing}"
-    assert {ids[t] for t, _ in recorded} == set(ids.values())  # the scenario touched every table
+    missing = {(t, a) for t, a in recorded if f"dynamodb:{a}" not in allowed.get(ids[t], set())}
+    assert not missing, f"{role} lacks {missing}"
 
 
 def test_environment_and_secrets(template, built):
@@ -181,10 +227,16 @@ def test_environment_and_secrets(template, built):
         assert env["PERSISTENCE_MODULE"] == "chalicelib.persistence.dynamodb"
         assert env["CREATE_TABLE"] == "n"
         assert env["DYNAMODB_TABLE_PREFIX"] == {"Ref": "TablePrefix"}
+    deliverer = resources["DeliverWebhooks"]["Properties"]
+    assert deliverer["Environment"]["Variables"]["CREATE_TABLE"] == "n"
     for name in SECRET_VARIABLES:
         ref = api[name]["Fn::Sub"]
         assert re.fullmatch(r"\{\{resolve:secretsmanager:\$\{SecretArn\}:SecretString:\w+\}\}", ref)
         assert name not in tick  # the tick needs no secret
+    assert set(SECRET_VARIABLES) & set(deliverer["Environment"]["Variables"]) == {"DROPON_WEBHOOK_KEY"}
+    # one run at a time, each shorter than the function's timeout
+    assert deliverer["ReservedConcurrentExecutions"] == 1
+    assert int(deliverer["Environment"]["Variables"]["DROPON_WEBHOOK_RUN_SECONDS"]) < deliverer["Timeout"]
     assert "SecretArn" in template["Parameters"] and "Default" not in template["Parameters"]["SecretArn"]
     # no literal secret anywhere: not the dev key's, not one from this environment
     text = (built / "sam.json").read_text()
@@ -192,7 +244,7 @@ def test_environment_and_secrets(template, built):
     dev_key = ROOT / ".data" / "dev-key.json"
     if dev_key.exists():
         key = json.loads(dev_key.read_text())
-        literals += [key["secret"], key["nodeSecret"]]
+        literals += [key["secret"], key["nodeSecret"], key.get("webhookKey", key["secret"])]
     assert not [s for s in literals if s in text]
     assert "{{resolve:ssm:" not in text  # plain SSM parameters are not secrets
 
@@ -219,6 +271,9 @@ def test_schedule_and_handlers(template):
     assert tick["Events"]["TickEvent"] == {"Type": "Schedule",
                                            "Properties": {"Schedule": "rate(1 minute)"}}
     assert template["Resources"]["APIHandler"]["Properties"]["Handler"] == "app.app"
+    deliverer = template["Resources"]["DeliverWebhooks"]["Properties"]
+    assert deliverer["Handler"] == "app.deliver_webhooks"
+    assert deliverer["Events"]["DeliverWebhooksEvent"]["Properties"]["Schedule"] == "rate(1 minute)"
 
 
 def test_lambda_package_imports_without_the_media_stack(built, tmp_path):

@@ -16,3 +16,13 @@ def test_environment_replaces_it(tmp_path):
     key = load_or_create(tmp_path / "k.json",
                          environ={"DROPON_API_KEY": "prod-1", "DROPON_API_SECRET": "s3"})
     assert (key["key"], key["secret"]) == ("prod-1", "s3")
+
+
+def test_a_key_file_from_before_webhooks_gets_a_webhook_key_and_keeps_the_rest(tmp_path):
+    from cryptography.fernet import Fernet
+    path = tmp_path / "dev-key.json"
+    path.write_text(json.dumps({"key": "dev-1", "secret": "s" * 32, "nodeSecret": "n" * 32}))
+    key = load_or_create(path, environ={})
+    assert (key["key"], key["secret"], key["nodeSecret"]) == ("dev-1", "s" * 32, "n" * 32)
+    Fernet(key["webhookKey"])  # a usable Fernet key
+    assert load_or_create(path, environ={}) == key

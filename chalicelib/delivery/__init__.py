@@ -1,0 +1,1 @@
+"""Outbound HTTP of the control plane: webhook deliveries and their address checks."""
