@@ -78,7 +78,10 @@ def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
     build_destination_store(env)
     build_webhooks(env)
     client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
-    created = {n for n in client.list_tables()["TableNames"] if n.startswith(prefix + "-")}
+    # a page holds 100 names and the session's server holds every test's tables
+    names = [n for page in client.get_paginator("list_tables").paginate()
+             for n in page["TableNames"]]
+    created = {n for n in names if n.startswith(prefix + "-")}
     declared = {table_name(r, prefix): r for r in tables_of(template).values()}
     assert created == set(declared)
     for name, resource in declared.items():
