@@ -114,7 +114,10 @@ def stored_items(env: dict) -> dict:
     client = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"],
                           region_name=env["AWS_REGION"])
     prefix = env["DYNAMODB_TABLE_PREFIX"] + "-"
-    tables = [t for t in client.list_tables()["TableNames"] if t.startswith(prefix)]
+    # every page: the session's server holds more than one page (100) of tables
+    tables = [t for page in client.get_paginator("list_tables").paginate()
+              for t in page["TableNames"] if t.startswith(prefix)]
+    assert tables, f"no table starts with {prefix!r}: nothing would be compared"
     items = {}
     for table in tables:
         pages = client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
