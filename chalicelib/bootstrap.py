@@ -15,12 +15,13 @@ from eventsourcing.utils import Environment
 
 from .application.nodes import NodeRegistry, NodeService
 from .application.rooms import RoomsApplication
+from .application.sockets import ConnectionStore, SocketService
 from .config import Settings
 
 DYNAMODB_MODULE = "chalicelib.persistence.dynamodb"
 
 _lock = threading.RLock()
-_parts: dict[str, object] = {}  # settings, application, node_registry, nodes: built or given
+_parts: dict[str, object] = {}  # settings, application, node_registry, nodes, connections, sockets
 _clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
@@ -34,7 +35,10 @@ def configure(*, settings: Settings | None = None, application: RoomsApplication
         if settings is not None and node_registry is None:
             _parts.pop("node_registry", None)  # built again for the new settings' store
         _parts.update({name: part for name, part in given.items() if part is not None})
+        if settings is not None:
+            _parts.pop("connections", None)
         _parts.pop("nodes", None)  # built again on the parts now configured
+        _parts.pop("sockets", None)
         if clock is not None:
             _clock = clock
 
@@ -74,6 +78,16 @@ def nodes() -> NodeService:
                                               settings().node_dead_after))
 
 
+def connections() -> ConnectionStore:
+    """The rooms' real-time sockets, on the same store as the application."""
+    return _part("connections", lambda: build_connections(settings().store_env))
+
+
+def sockets() -> SocketService:
+    """The real-time sockets' use cases, on this container's application."""
+    return _part("sockets", lambda: SocketService(application(), connections()))
+
+
 def build_application(store_env: Mapping[str, str]) -> RoomsApplication:
     return RoomsApplication(env=dict(store_env))
 
@@ -82,10 +96,21 @@ def build_node_registry(store_env: Mapping[str, str]) -> NodeRegistry:
     """``<DYNAMODB_TABLE_PREFIX>-nodes`` beside the event store when the store is DynamoDB;
     a process-local registry otherwise (the in-memory store)."""
     from .persistence.nodes import DynamoDBNodeRegistry, InMemoryNodeRegistry
+    return _beside_store(store_env, DynamoDBNodeRegistry, InMemoryNodeRegistry)
+
+
+def build_connections(store_env: Mapping[str, str]) -> ConnectionStore:
+    """``<DYNAMODB_TABLE_PREFIX>-connections`` when the store is DynamoDB, else in memory."""
+    from .persistence.connections import DynamoDBConnectionStore, InMemoryConnectionStore
+    return _beside_store(store_env, DynamoDBConnectionStore, InMemoryConnectionStore)
+
+
+def _beside_store(store_env: Mapping[str, str], dynamodb, in_memory):
+    """``dynamodb.from_env`` when the event store is DynamoDB, else ``in_memory()``."""
     env = Environment(RoomsApplication.name, dict(store_env))
     if env.get("PERSISTENCE_MODULE", "").split(":")[0] != DYNAMODB_MODULE:
-        return InMemoryNodeRegistry()
-    return DynamoDBNodeRegistry.from_env(env)
+        return in_memory()
+    return dynamodb.from_env(env)
 
 
 def now() -> datetime:

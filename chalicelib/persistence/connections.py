@@ -1,0 +1,125 @@
+"""Where the control plane keeps its rooms' real-time sockets.
+
+``DynamoDBConnectionStore`` (pynamodb, ``<DYNAMODB_TABLE_PREFIX>-connections``, an index
+on the room and a TTL on the token's expiry) serves API Gateway's handlers and the
+stream handler; ``InMemoryConnectionStore`` is its twin in one process's memory.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, replace
+from datetime import datetime, timezone
+
+from eventsourcing.utils import Environment
+from pynamodb.attributes import (BooleanAttribute, NumberAttribute, TTLAttribute,
+                                 UnicodeAttribute)
+from pynamodb.exceptions import UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.domain.connections import ConnectionRecord
+
+from .items import Endpoint, bind, create_table
+from .settings import DynamoDBSettings, creates_tables
+
+
+class InMemoryConnectionStore:
+    """Connections in a dict, for unit tests and the in-memory event store."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, ConnectionRecord] = {}
+        self._lock = threading.Lock()
+
+    def save(self, record: ConnectionRecord) -> None:
+        with self._lock:
+            self._items[record.connection_id] = record
+
+    def get(self, connection_id: str) -> ConnectionRecord | None:
+        return self._items.get(connection_id)
+
+    def in_room(self, room_id: str) -> list[ConnectionRecord]:
+        with self._lock:
+            return [r for r in self._items.values() if r.room_id == room_id]
+
+    def advance(self, connection_id: str, sent: int) -> None:
+        with self._lock:
+            record = self._items.get(connection_id)
+            if record is not None and record.sent < sent:
+                self._items[connection_id] = replace(record, sent=sent)
+
+    def remove(self, connection_id: str) -> None:
+        with self._lock:
+            self._items.pop(connection_id, None)
+
+
+class RoomIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "room"
+        projection = AllProjection()
+
+    room_id = UnicodeAttribute(hash_key=True)
+
+
+class ConnectionItem(Model):
+    connection_id = UnicodeAttribute(hash_key=True)
+    room_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    actor_id = UnicodeAttribute()
+    role = UnicodeAttribute(null=True)
+    replace = BooleanAttribute()
+    sent = NumberAttribute()
+    expires = TTLAttribute()
+    by_room = RoomIndex()
+
+
+class DynamoDBConnectionStore:
+    """Connections in a DynamoDB table of their own, one item per socket.
+
+    :param table_name: e.g. ``dropon-connections``.
+    :param endpoint: region, optional local endpoint, pool size.
+    :param create: create the table if it does not exist (``CREATE_TABLE``).
+    """
+
+    def __init__(self, table_name: str, endpoint: Endpoint, create: bool = False) -> None:
+        self._model = bind(ConnectionItem, table_name, endpoint)
+        if create:
+            create_table(self._model)
+
+    @classmethod
+    def from_env(cls, env: Environment) -> "DynamoDBConnectionStore":
+        settings = DynamoDBSettings.from_env(env)
+        return cls(settings.connections_table_name(), settings.endpoint,
+                   create=creates_tables(env))
+
+    def save(self, record: ConnectionRecord) -> None:
+        expires = datetime.fromtimestamp(record.expires, timezone.utc)
+        self._model(**{**asdict(record), "expires": expires}).save()
+
+    def get(self, connection_id: str) -> ConnectionRecord | None:
+        try:
+            return _record(self._model.get(connection_id, consistent_read=True))
+        except self._model.DoesNotExist:
+            return None
+
+    def in_room(self, room_id: str) -> list[ConnectionRecord]:
+        # an index reads eventually: a socket missed now is brought up by its cursor later
+        return [_record(item) for item in self._model.by_room.query(room_id)]
+
+    def advance(self, connection_id: str, sent: int) -> None:
+        item = self._model(connection_id)
+        try:
+            item.update(actions=[self._model.sent.set(sent)],
+                        condition=self._model.connection_id.exists() & (self._model.sent < sent))
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise  # gone or already further: nothing to do
+
+    def remove(self, connection_id: str) -> None:
+        self._model(connection_id).delete()
+
+
+def _record(item: ConnectionItem) -> ConnectionRecord:
+    return ConnectionRecord(connection_id=item.connection_id, room_id=item.room_id,
+                            kind=item.kind, actor_id=item.actor_id, role=item.role,
+                            replace=bool(item.replace), sent=int(item.sent),
+                            expires=int(item.expires.timestamp()))
