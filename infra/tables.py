@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pynamodb.models import Model
 
 from chalicelib.application import RoomsApplication
-from chalicelib.persistence.items import EventItem, Endpoint, NotificationItem
+from chalicelib.persistence.items import (STREAM_VIEW, EventItem, Endpoint,
+                                          NotificationItem)
 from chalicelib.persistence.nodes import NodeItem
 from chalicelib.persistence.settings import DynamoDBSettings
 
@@ -79,6 +80,9 @@ def resource(table: Table) -> dict:
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
             "DeletionProtectionEnabled": True,
+            # the real-time sockets' stream handler reads the events table's new items
+            **({"StreamSpecification": {"StreamViewType": STREAM_VIEW}}
+               if table.logical_id == "EventsTable" else {}),
         },
     }
 

@@ -72,6 +72,9 @@ def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert "TimeToLiveSpecification" not in props  # no item of the code expires
         assert resource["DeletionPolicy"] == "Retain"
+        stream = actual.get("StreamSpecification", {"StreamEnabled": False})
+        assert (props.get("StreamSpecification", {}).get("StreamViewType")
+                == (stream["StreamViewType"] if stream["StreamEnabled"] else None))
 
 
 def pairs(definitions: list[dict]) -> set[tuple]:
