@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
 from chalicelib.application import RoomsApplication
 from chalicelib.persistence.items import (STREAM_VIEW, EventItem, Endpoint,
                                           NotificationItem)
+from chalicelib.persistence.connections import ConnectionItem
 from chalicelib.persistence.nodes import NodeItem
 from chalicelib.persistence.settings import DynamoDBSettings
 
@@ -54,16 +56,27 @@ TABLES = (
     Table("SnapshotsTable", EventItem, _store_suffix("snapshots"), True),
     Table("NotificationsTable", NotificationItem, _store_suffix("notifications"), True),
     Table("NodesTable", NodeItem, _suffix(_SETTINGS.nodes_table_name()), False),
+    Table("ConnectionsTable", ConnectionItem, _suffix(_SETTINGS.connections_table_name()), False),
 )
 
 
 def key_schema(model: type[Model]) -> dict:
     """``AttributeDefinitions`` and ``KeySchema`` exactly as ``create_table`` sends them."""
     schema = model._get_schema()
-    return {"AttributeDefinitions": sorted(schema["attribute_definitions"],
-                                           key=lambda a: a["AttributeName"]),
-            # CloudFormation wants HASH before RANGE; pynamodb lists them in attribute order
-            "KeySchema": sorted(schema["key_schema"], key=lambda k: k["KeyType"] != "HASH")}
+    out = {"AttributeDefinitions": sorted(schema["attribute_definitions"],
+                                          key=lambda a: a["AttributeName"]),
+           # CloudFormation wants HASH before RANGE; pynamodb lists them in attribute order
+           "KeySchema": sorted(schema["key_schema"], key=lambda k: k["KeyType"] != "HASH")}
+    indexes = [{"IndexName": i["index_name"], "Projection": i["projection"],
+                "KeySchema": sorted(i["key_schema"], key=lambda k: k["KeyType"] != "HASH")}
+               for i in schema.get("global_secondary_indexes", [])]
+    if indexes:
+        out["GlobalSecondaryIndexes"] = indexes
+    ttl = [name for name, a in model.get_attributes().items() if isinstance(a, TTLAttribute)]
+    if ttl:
+        out["TimeToLiveSpecification"] = {"AttributeName": model.get_attributes()[ttl[0]].attr_name,
+                                          "Enabled": True}
+    return out
 
 
 def resource(table: Table) -> dict:

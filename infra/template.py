@@ -21,6 +21,14 @@ from .tables import PREFIX, TABLES, resource, table_arn
 # the operations the code performs on each table; a transaction's puts need PutItem
 STORE_ACTIONS = ["dynamodb:Query", "dynamodb:PutItem"]
 NODE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]
+CONNECTION_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                      "dynamodb:DeleteItem", "dynamodb:Query"]
+STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                  "dynamodb:ListStreams"]
+# Chalice's functions of the real-time socket and of the events table's stream
+SOCKET_FUNCTIONS = ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
+STREAM_FUNCTION, STREAM_EVENT = "RoomEventsStream", "RoomEventsStreamDynamodbEventSource"
+WS_STAGE = "api"  # Chalice's stage name of the WebSocket API
 SECRET_KEYS = {"DROPON_API_SECRET": "apiSecret", "DROPON_NODE_SECRET": "nodeSecret"}
 
 PARAMETERS = {
@@ -94,7 +102,22 @@ def role(tables, actions_of) -> dict:
 
 
 def actions(table) -> list[str]:
-    return NODE_ACTIONS if table.logical_id == "NodesTable" else STORE_ACTIONS
+    return {"NodesTable": NODE_ACTIONS,
+            "ConnectionsTable": CONNECTION_ACTIONS}.get(table.logical_id, STORE_ACTIONS)
+
+
+def socket_statements() -> list[dict]:
+    """What the socket's and the stream's functions (the API's role) need besides tables:
+    the connections table's room index, the events table's stream, posting to sockets."""
+    return [
+        {"Effect": "Allow", "Action": ["dynamodb:Query"],
+         "Resource": [{"Fn::Sub": "${ConnectionsTable.Arn}/index/*"}]},
+        {"Effect": "Allow", "Action": STREAM_ACTIONS,
+         "Resource": [{"Fn::GetAtt": ["EventsTable", "StreamArn"]}]},
+        {"Effect": "Allow", "Action": ["execute-api:ManageConnections"],
+         "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
+                                  "${AWS::AccountId}:${WebsocketAPI}/*"}]},
+    ]
 
 
 def gateway_responses() -> dict:
@@ -118,7 +141,18 @@ def merge_template() -> dict:
     """The document given to ``chalice package --merge-template``."""
     tick_tables = [t for t in TABLES if t.used_by_tick]
     resources = {t.logical_id: resource(t) for t in TABLES}
-    resources["DefaultRole"] = role(TABLES, actions)  # the API handler's role
+    resources["DefaultRole"] = role(TABLES, actions)  # the API's and the sockets' role
+    resources["DefaultRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] += \
+        socket_statements()
+    for name in SOCKET_FUNCTIONS:
+        resources[name] = {"Properties": {"Environment": {"Variables": api_environment()}}}
+    resources[STREAM_FUNCTION] = {"Properties": {
+        "Environment": {"Variables": {
+            **api_environment(), "DROPON_WS_STAGE": WS_STAGE,
+            "DROPON_WS_DOMAIN": {"Fn::Sub": "${WebsocketAPI}.execute-api.${AWS::Region}."
+                                            "${AWS::URLSuffix}"}}},
+        "Events": {STREAM_EVENT: {"Properties": {
+            "Stream": {"Fn::GetAtt": ["EventsTable", "StreamArn"]}}}}}}
     resources["TickRole"] = role(tick_tables, actions)
     resources["APIHandler"] = {"Properties": {"Environment": {"Variables": api_environment()}}}
     resources["Tick"] = {"Properties": {

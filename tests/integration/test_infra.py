@@ -54,11 +54,12 @@ def test_cfn_lint_accepts_the_template(built):
 
 
 def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
-    from chalicelib.bootstrap import build_application, build_node_registry
+    from chalicelib.bootstrap import build_application, build_connections, build_node_registry
     env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
     prefix = env["DYNAMODB_TABLE_PREFIX"]
     build_application(env)
     build_node_registry(env)
+    build_connections(env)
     client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
     created = {n for n in client.list_tables()["TableNames"] if n.startswith(prefix + "-")}
     declared = {table_name(r, prefix): r for r in tables_of(template).values()}
@@ -70,7 +71,12 @@ def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
         assert pairs(props["AttributeDefinitions"]) == pairs(actual["AttributeDefinitions"])
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-        assert "TimeToLiveSpecification" not in props  # no item of the code expires
+        ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        expected_ttl = ({"AttributeName": ttl["AttributeName"], "Enabled": True}
+                        if ttl["TimeToLiveStatus"] == "ENABLED" else None)
+        assert props.get("TimeToLiveSpecification") == expected_ttl  # only sockets expire
+        assert ({i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])}
+                == {i["IndexName"] for i in actual.get("GlobalSecondaryIndexes", [])})
         assert resource["DeletionPolicy"] == "Retain"
         stream = actual.get("StreamSpecification", {"StreamEnabled": False})
         assert (props.get("StreamSpecification", {}).get("StreamViewType")
@@ -106,13 +112,25 @@ def test_iam_is_scoped_to_the_tables(template):
             assert s["Effect"] == "Allow"
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
             assert all("*" not in a for a in actions), s
-            assert all(a.startswith(("dynamodb:", "logs:")) for a in actions), s
-            if any(a.startswith("dynamodb:") for a in actions):
-                assert all(r["Fn::GetAtt"][0] in tables for r in s["Resource"]), s
+            assert all(a.startswith(("dynamodb:", "logs:")) for a in actions
+                       ) or actions == ["execute-api:ManageConnections"], s
+            if actions == ["execute-api:ManageConnections"]:  # posting to the sockets
+                assert role == "DefaultRole"
+                assert s["Resource"][0]["Fn::Sub"].endswith(":${WebsocketAPI}/*"), s
+            elif any(a.startswith("dynamodb:") for a in actions):
+                assert all(r["Fn::GetAtt"][0] in tables if "Fn::GetAtt" in r
+                           else r["Fn::Sub"] == "${ConnectionsTable.Arn}/index/*"
+                           for r in s["Resource"]), s
             else:
                 assert "/aws/lambda/${AWS::StackName}-" in s["Resource"]["Fn::Sub"]
     assert set(granted(template, "DefaultRole")) == tables
-    assert set(granted(template, "TickRole")) == tables - {"NodesTable"}
+    assert set(granted(template, "TickRole")) == tables - {"NodesTable", "ConnectionsTable"}
+    for name in ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect",
+                 "RoomEventsStream"):
+        assert functions[name]["Properties"]["Role"] == {"Fn::GetAtt": ["DefaultRole", "Arn"]}
+    stream = functions["RoomEventsStream"]["Properties"]["Events"]
+    assert stream["RoomEventsStreamDynamodbEventSource"]["Properties"]["Stream"] == {
+        "Fn::GetAtt": ["EventsTable", "StreamArn"]}
 
 
 # what each DynamoDB call needs in IAM (a transaction needs its items' actions)
@@ -140,18 +158,24 @@ def recorded(monkeypatch):
 
 
 def test_iam_allows_every_call_the_code_makes(template, dynamodb_endpoint, recorded):
-    from chalicelib.bootstrap import build_application, build_node_registry
+    from chalicelib.application.sockets import SocketService
+    from chalicelib.bootstrap import build_application, build_connections, build_node_registry
     from chalicelib.domain.actor import Actor
     from chalicelib.domain.nodes import NodeRecord
     env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
-    build_application(env), build_node_registry(env)  # the stack's job in AWS
+    build_application(env), build_node_registry(env), build_connections(env)  # the stack's job
     recorded.clear()
     deployed = {**env, "CREATE_TABLE": "n"}
     rooms, registry = build_application(deployed), build_node_registry(deployed)
+    sockets = SocketService(rooms, build_connections(deployed))
     admin = Actor("api_key", "k")
     room = rooms.create_room(admin, name="r", persistent=True)
     joined = rooms.join(Actor("participant", "ann"), room["id"], identity="ann", role="host")
+    sockets.connect(Actor("participant", "ann"), room["id"], "c1", after=0, role="host",
+                    replace=False, expires=2**31)
     rooms.raise_hand(Actor("participant", "ann"), room["id"])
+    sockets.deliver(room["id"], lambda connection_id, text: True, str)
+    sockets.reader("c1"), sockets.disconnect("c1")
     rooms.get_room(room["id"], version=1)
     rooms.room_events(room["id"])
     rooms.list_rooms()
