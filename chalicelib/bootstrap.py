@@ -27,15 +27,17 @@ _clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E73
 
 def configure(*, settings: Settings | None = None, application: RoomsApplication | None = None,
               node_registry: NodeRegistry | None = None,
+              connections: ConnectionStore | None = None,
               clock: Callable[[], datetime] | None = None) -> None:
     """Use these parts instead of building them from the environment."""
     global _clock
-    given = {"settings": settings, "application": application, "node_registry": node_registry}
+    given = {"settings": settings, "application": application, "node_registry": node_registry,
+             "connections": connections}
     with _lock:
         if settings is not None and node_registry is None:
             _parts.pop("node_registry", None)  # built again for the new settings' store
         _parts.update({name: part for name, part in given.items() if part is not None})
-        if settings is not None:
+        if settings is not None and connections is None:
             _parts.pop("connections", None)
         _parts.pop("nodes", None)  # built again on the parts now configured
         _parts.pop("sockets", None)
