@@ -3,8 +3,9 @@ stream do when deployed, for ``app.py``'s own handlers (``chalice local`` serves
 
 ``python -m devstack.ws_gateway --host 127.0.0.1 --port 8001`` serves WebSockets (the
 ``websockets`` library). Each socket becomes API Gateway's ``$connect``, ``$default``
-and ``$disconnect`` events for the handlers ``app.py`` registered; a refused ``$connect``
-(status 4xx) closes the socket with ``4000 + status`` and the error as the reason.
+and ``$disconnect`` events for the handlers ``app.py`` registered. ``$connect`` runs before the
+handshake completes, as API Gateway runs it; a refused one (status 4xx) closes the socket
+right after the handshake with ``4000 + status`` and the error as the reason.
 ``post_to_connection`` writes to the socket (``LocalConnections`` stands in for
 Chalice's ``apigatewaymanagementapi`` client). The stream poller
 (``devstack/stream_poller.py``) runs in this process, so the stream handler's posts
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import importlib
 import json
 import logging
@@ -83,16 +85,23 @@ class Gateway:
         event = self.event(route, connection_id, **kw)
         return await loop.run_in_executor(self.pool, self.handlers[route], event, None)
 
+    async def connect(self, socket, request) -> None:
+        """``$connect`` before the handshake completes, as API Gateway runs it: once a
+        client is connected, its socket is recorded and every later event reaches it."""
+        socket.connection_id = uuid.uuid4().hex
+        # posts may come as soon as $connect has recorded the socket
+        self.connections.queues[socket.connection_id] = asyncio.Queue()
+        query = dict(parse_qsl(urlsplit(request.path).query)) or None
+        socket.connect_answer = await self.call("$connect", socket.connection_id, query=query)
+        return None  # go on with the handshake; a refusal closes with its code right after
+
     async def serve_socket(self, socket) -> None:
-        connection_id = uuid.uuid4().hex
-        query = dict(parse_qsl(urlsplit(socket.request.path).query)) or None
-        queue: asyncio.Queue = asyncio.Queue()
-        self.connections.queues[connection_id] = queue  # posts may come before $connect ends
+        connection_id = socket.connection_id
+        queue = self.connections.queues[connection_id]
         try:
-            answer = await self.call("$connect", connection_id, query=query)
-            status = int(answer.get("statusCode", 500))
+            status = int(socket.connect_answer.get("statusCode", 500))
             if status != 200:
-                await socket.close(*refusal(status, answer.get("body")))
+                await socket.close(*refusal(status, socket.connect_answer.get("body")))
                 return
             writer = asyncio.create_task(self.write(socket, queue))
             try:
@@ -151,7 +160,7 @@ async def main_async(host: str, port: int, poll: bool) -> None:
         from .stream_poller import StreamPoller
         poller = StreamPoller.for_app(module)
         threading.Thread(target=poller.run, name="stream-poller", daemon=True).start()
-    async with serve(gateway.serve_socket, host, port):
+    async with serve(gateway.serve_socket, host, port, process_request=gateway.connect):
         print(f"WebSocket gateway on ws://{host}:{port}", flush=True)
         await stop.wait()
     if poller is not None:
@@ -166,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-stream", action="store_true", help="do not poll the stream")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 <pid>: every thread's stack to the log
     asyncio.run(main_async(args.host, args.port, not args.no_stream))
 
 
