@@ -10,7 +10,6 @@ import threading
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 
-from eventsourcing.utils import Environment
 from pynamodb.attributes import (BooleanAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
 from pynamodb.exceptions import UpdateError
@@ -19,8 +18,8 @@ from pynamodb.models import Model
 
 from chalicelib.domain.connections import ConnectionRecord
 
-from .items import Endpoint, bind, create_table
-from .settings import DynamoDBSettings, creates_tables
+from .own_table import OwnTableStore
+from .settings import DynamoDBSettings
 
 
 class InMemoryConnectionStore:
@@ -72,24 +71,15 @@ class ConnectionItem(Model):
     by_room = RoomIndex()
 
 
-class DynamoDBConnectionStore:
-    """Connections in a DynamoDB table of their own, one item per socket.
+class DynamoDBConnectionStore(OwnTableStore):
+    """Connections in a DynamoDB table of their own (``<prefix>-connections``), one item
+    per socket."""
 
-    :param table_name: e.g. ``dropon-connections``.
-    :param endpoint: region, optional local endpoint, pool size.
-    :param create: create the table if it does not exist (``CREATE_TABLE``).
-    """
+    item = ConnectionItem
 
-    def __init__(self, table_name: str, endpoint: Endpoint, create: bool = False) -> None:
-        self._model = bind(ConnectionItem, table_name, endpoint)
-        if create:
-            create_table(self._model)
-
-    @classmethod
-    def from_env(cls, env: Environment) -> "DynamoDBConnectionStore":
-        settings = DynamoDBSettings.from_env(env)
-        return cls(settings.connections_table_name(), settings.endpoint,
-                   create=creates_tables(env))
+    @staticmethod
+    def table_name(settings: DynamoDBSettings) -> str:
+        return settings.connections_table_name()
 
     def save(self, record: ConnectionRecord) -> None:
         expires = datetime.fromtimestamp(record.expires, timezone.utc)

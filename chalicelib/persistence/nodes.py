@@ -10,14 +10,13 @@ from __future__ import annotations
 import threading
 from dataclasses import asdict
 
-from eventsourcing.utils import Environment
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.domain.nodes import NodeRecord
 
-from .items import Endpoint, bind, create_table
-from .settings import DynamoDBSettings, creates_tables
+from .own_table import OwnTableStore
+from .settings import DynamoDBSettings
 
 
 class InMemoryNodeRegistry:
@@ -56,24 +55,14 @@ class NodeItem(Model):
     registered = NumberAttribute()
 
 
-class DynamoDBNodeRegistry:
-    """Nodes in a DynamoDB table of their own, one item per node.
+class DynamoDBNodeRegistry(OwnTableStore):
+    """Nodes in a DynamoDB table of their own (``<prefix>-nodes``), one item per node."""
 
-    :param table_name: e.g. ``dropon-nodes``.
-    :param endpoint: region, optional local endpoint, pool size.
-    :param create: create the table if it does not exist (``CREATE_TABLE``).
-    """
+    item = NodeItem
 
-    def __init__(self, table_name: str, endpoint: Endpoint, create: bool = False) -> None:
-        self._model = bind(NodeItem, table_name, endpoint)
-        if create:
-            create_table(self._model)
-
-    @classmethod
-    def from_env(cls, env: Environment) -> "DynamoDBNodeRegistry":
-        """Beside the event store: its table prefix, endpoint, pool size and ``CREATE_TABLE``."""
-        settings = DynamoDBSettings.from_env(env)
-        return cls(settings.nodes_table_name(), settings.endpoint, create=creates_tables(env))
+    @staticmethod
+    def table_name(settings: DynamoDBSettings) -> str:
+        return settings.nodes_table_name()
 
     def save(self, record: NodeRecord) -> NodeRecord:
         record = _keeping_registered(record, self.get(record.node_id))
