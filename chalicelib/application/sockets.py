@@ -10,6 +10,7 @@ cursor once, in order. Deliveries of one room are serialized in this process.
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from typing import Callable, Protocol
 
@@ -68,9 +69,14 @@ class SocketService:
         """Bring the room's sockets (or socket ``only``) up to the room's last event;
         returns the number of messages sent."""
         with self._lock(room_id):
-            sockets = self.connections.in_room(room_id)
-            if only is not None:
-                sockets = [s for s in sockets if s.connection_id == only]
+            if only is None:
+                sockets = self.connections.in_room(room_id)
+            else:  # read whole, not from the room's index, which may lag behind a connect
+                sockets = [s for s in [self.connections.get(only)] if s is not None]
+            now = time.time()
+            for gone in [s for s in sockets if s.expires < now]:
+                self.connections.remove(gone.connection_id)  # its token expired: no more
+            sockets = [s for s in sockets if s.expires >= now]
             if not sockets:
                 return 0
             events = self._events_after(room_id, min(s.sent for s in sockets))

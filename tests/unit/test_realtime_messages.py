@@ -99,3 +99,15 @@ def test_a_socket_gets_every_event_after_its_cursor_once_in_order():
     service.deliver(room["id"], post, json.dumps, only="c1")
     assert [m["type"] for m in got] == ["GROUP_CALL_JOINED", "HAND_RAISED"]
     assert [m["seq"] for m in got] == sorted({m["seq"] for m in got})
+
+
+def test_a_socket_whose_token_expired_gets_nothing_more():
+    rooms = RoomsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    room = rooms.create_room(Actor("api_key", "k"), name="r", persistent=True)
+    store = InMemoryConnectionStore()
+    service = SocketService(rooms, store)
+    service.connect(Actor("api_key", "k"), room["id"], "old", after=0, role=None,
+                    replace=False, expires=1)
+    rooms.join(Actor("participant", "ada"), room["id"], identity="ada", role="speaker")
+    assert service.deliver(room["id"], lambda c, t: True, json.dumps) == 0
+    assert store.get("old") is None
