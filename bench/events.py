@@ -82,9 +82,9 @@ async def socket_run(stack: Stack, readers: int, events: int, warmup: int, pids)
     admin = mint_admin_token(KEY, SECRET, 3600)
     url = f"{stack.ws_url}?roomId={driver.room}&token={admin}"
     sockets = []
-    for i in range(0, readers, 100):  # open in batches: the handshakes are not measured
+    for i in range(0, readers, 20):  # open in batches: the handshakes are not measured
         sockets += await asyncio.gather(*[connect(url, open_timeout=120, max_queue=None)
-                                          for _ in range(min(100, readers - i))])
+                                          for _ in range(min(20, readers - i))])
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     cpu_before = [cpu_seconds(p) for p in pids]

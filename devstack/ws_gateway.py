@@ -160,7 +160,9 @@ async def main_async(host: str, port: int, poll: bool) -> None:
         from .stream_poller import StreamPoller
         poller = StreamPoller.for_app(module)
         threading.Thread(target=poller.run, name="stream-poller", daemon=True).start()
-    async with serve(gateway.serve_socket, host, port, process_request=gateway.connect):
+    # $connect runs inside the handshake: give a burst of them time (API Gateway: 29 s)
+    async with serve(gateway.serve_socket, host, port, process_request=gateway.connect,
+                     open_timeout=60):
         print(f"WebSocket gateway on ws://{host}:{port}", flush=True)
         await stop.wait()
     if poller is not None:
