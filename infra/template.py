@@ -21,7 +21,7 @@ from .tables import PREFIX, TABLES, resource, table_arn
 # the operations the code performs on each table; a transaction's puts need PutItem
 STORE_ACTIONS = ["dynamodb:Query", "dynamodb:PutItem"]
 NODE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]
-CONNECTION_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+CONNECTION_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem",
                       "dynamodb:DeleteItem", "dynamodb:Query"]
 STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                   "dynamodb:ListStreams"]

@@ -32,7 +32,7 @@ class ConnectionStore(Protocol):
     def save(self, record: ConnectionRecord) -> None: ...
     def get(self, connection_id: str) -> ConnectionRecord | None: ...
     def in_room(self, room_id: str) -> list[ConnectionRecord]: ...
-    def advance(self, connection_id: str, sent: int) -> None: ...
+    def advance_all(self, cursors: list[tuple[ConnectionRecord, int]]) -> None: ...
     def remove(self, connection_id: str) -> None: ...
 
 
@@ -88,11 +88,11 @@ class SocketService:
                 count, cursor = self._send(socket, view, events, post, encode)
                 sent += count
                 if cursor is not None:
-                    cursors.append((socket.connection_id, cursor))
+                    cursors.append((socket, cursor))
             # every socket has its messages before any cursor is written: the writes do
             # not hold up the next socket (a crash in between repeats, never loses)
-            for connection_id, cursor in cursors:
-                self.connections.advance(connection_id, cursor)
+            if cursors:
+                self.connections.advance_all(cursors)
             return sent
 
     def _send(self, socket: ConnectionRecord, view: dict, events: list[dict], post: Post,

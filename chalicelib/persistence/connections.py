@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 
 from pynamodb.attributes import (BooleanAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
-from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -40,11 +39,10 @@ class InMemoryConnectionStore:
         with self._lock:
             return [r for r in self._items.values() if r.room_id == room_id]
 
-    def advance(self, connection_id: str, sent: int) -> None:
+    def advance_all(self, cursors: list[tuple[ConnectionRecord, int]]) -> None:
         with self._lock:
-            record = self._items.get(connection_id)
-            if record is not None and record.sent < sent:
-                self._items[connection_id] = replace(record, sent=sent)
+            for record, sent in cursors:
+                self._items[record.connection_id] = replace(record, sent=sent)
 
     def remove(self, connection_id: str) -> None:
         with self._lock:
@@ -82,8 +80,11 @@ class DynamoDBConnectionStore(OwnTableStore):
         return settings.connections_table_name()
 
     def save(self, record: ConnectionRecord) -> None:
+        self._item(record).save()
+
+    def _item(self, record: ConnectionRecord) -> ConnectionItem:
         expires = datetime.fromtimestamp(record.expires, timezone.utc)
-        self._model(**{**asdict(record), "expires": expires}).save()
+        return self._model(**{**asdict(record), "expires": expires})
 
     def get(self, connection_id: str) -> ConnectionRecord | None:
         try:
@@ -95,14 +96,12 @@ class DynamoDBConnectionStore(OwnTableStore):
         # an index reads eventually: a socket missed now is brought up by its cursor later
         return [_record(item) for item in self._model.by_room.query(room_id)]
 
-    def advance(self, connection_id: str, sent: int) -> None:
-        item = self._model(connection_id)
-        try:
-            item.update(actions=[self._model.sent.set(sent)],
-                        condition=self._model.connection_id.exists() & (self._model.sent < sent))
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise  # gone or already further: nothing to do
+    def advance_all(self, cursors: list[tuple[ConnectionRecord, int]]) -> None:
+        # whole items, 25 a request: one write per socket per event would bound a room's
+        # fan-out. A socket removed meanwhile comes back until a post to it fails.
+        with self._model.batch_write() as batch:
+            for record, sent in cursors:
+                batch.save(self._item(replace(record, sent=sent)))
 
     def remove(self, connection_id: str) -> None:
         self._model(connection_id).delete()

@@ -32,10 +32,10 @@ def test_the_connection_store_contract(store):
     store.save(record("c1")), store.save(record("c2")), store.save(record("c3", room="r2"))
     assert store.get("c1") == record("c1") and store.get("nope") is None
     assert {r.connection_id for r in store.in_room("r1")} == {"c1", "c2"}
-    store.advance("c1", 5)
-    store.advance("c1", 3)  # a cursor never moves back
-    store.advance("gone", 3)  # nor creates a socket
-    assert store.get("c1").sent == 5 and store.get("gone") is None
+    store.advance_all([(record("c1"), 5), (record("c3", room="r2"), 7)])
+    assert store.get("c1").sent == 5 and store.get("c3").sent == 7
+    store.advance_all([(record(f"m{i}", room="r3"), i) for i in range(60)])  # over a batch
+    assert [store.get(f"m{i}").sent for i in range(60)] == list(range(60))
     store.remove("c2"), store.remove("c2")
     assert [r.connection_id for r in store.in_room("r1")] == ["c1"]
 

@@ -149,6 +149,8 @@ def recorded(monkeypatch):
                 for item in params["TransactItems"]:
                     (kind, body), = item.items()
                     calls.append((body["TableName"], ITEM_ACTIONS[kind]))
+            elif operation == "BatchWriteItem":
+                calls.extend((table, operation) for table in params["RequestItems"])
             else:
                 calls.append((params.get("TableName", "*"), operation))
         return real(self, operation, params)
