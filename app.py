@@ -2,12 +2,16 @@
 
 Each route authenticates, parses, calls one use case (``RoomsApplication`` or, for media,
 ``NodeService``, both from ``chalicelib.bootstrap``) and returns its result; every failure
-is mapped in ``chalicelib.api.errors``.
+is mapped in ``chalicelib.api.errors``. The real-time socket (``$connect``, ``$default``,
+``$disconnect``) and the events table's stream handler hand over to
+``chalicelib.api.websocket``.
 """
+import os
+
 from chalice import Chalice, Rate
 
 from chalicelib import bootstrap
-from chalicelib.api import longpoll, openapi, schemas
+from chalicelib.api import longpoll, openapi, schemas, websocket
 from chalicelib.api.cors import browser_cors
 from chalicelib.api.http import created, current_request, install
 from chalicelib.api.node_tokens import with_media_access
@@ -17,12 +21,18 @@ from chalicelib.api.recordings import recordings
 from chalicelib.api.webhooks import webhooks
 
 app = Chalice(app_name="dropon-rooms")
+app.experimental_feature_flags.update(["WEBSOCKETS"])  # Chalice's WebSocket API
 app.api.cors = browser_cors()
 route = install(app)
 app.register_blueprint(nodes)
 app.register_blueprint(destinations)
 app.register_blueprint(recordings)
 app.register_blueprint(webhooks)
+
+# the deployed stack replaces this with the events table's stream (infra/template.py)
+EVENTS_STREAM_ARN = os.environ.get(
+    "DROPON_EVENTS_STREAM_ARN",
+    "arn:aws:dynamodb:us-east-1:000000000000:table/dropon-rooms-events/stream/local")
 
 
 def rooms():
@@ -173,3 +183,28 @@ def deliver_webhooks(event):
     locally ``devstack.webhooks`` calls this again and again in its own process."""
     bootstrap.webhook_deliverer().run()
     return {"ok": True}
+
+
+@app.on_ws_connect()
+def socket_connect(event):
+    return websocket.connect(event)
+
+
+@app.on_ws_message()
+def socket_message(event):
+    websocket.message(event, websocket.sender(app.websocket_api))
+
+
+@app.on_ws_disconnect()
+def socket_disconnect(event):
+    websocket.disconnect(event)
+
+
+@app.on_dynamodb_record(stream_arn=EVENTS_STREAM_ARN)
+def room_events_stream(event):
+    """Each new event of a room reaches its sockets (``post_to_connection``)."""
+    if os.environ.get("DROPON_WS_DOMAIN"):  # the WebSocket API's domain and stage
+        app.websocket_api.configure(os.environ["DROPON_WS_DOMAIN"],
+                                    os.environ.get("DROPON_WS_STAGE", "api"))
+    sent = websocket.stream(event, websocket.sender(app.websocket_api))
+    app.log.info("stream: %d messages sent", sent)

@@ -5,8 +5,8 @@ The one place where the application and its adapters are built: the settings, th
 registry and the recording destinations beside it, the ``NodeService`` on both, the
 secrets' sealer, the buckets' probes, the ``RecordingService``, and the webhooks
 (``WebhooksApplication`` with its secret box and URL guard, and the ``WebhookDeliverer``
-with its HTTP sender). Everything is built lazily on first
-use; tests call ``configure`` to pass their own parts instead of patching module globals.
+with its HTTP sender), and the real-time sockets (the connections table and the
+``SocketService``). Everything is built lazily on first use; tests call ``configure`` to pass their own parts instead of patching module globals.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .application.deliverer import WebhookDeliverer
 from .application.nodes import NodeRegistry, NodeService
 from .application.recordings import RecordingService
 from .application.rooms import RoomsApplication
+from .application.sockets import ConnectionStore, SocketService
 from .application.webhooks import WebhooksApplication
 from .config import Settings, WebhookSettings
 
@@ -30,7 +31,7 @@ DYNAMODB_MODULE = "chalicelib.persistence.dynamodb"
 _lock = threading.RLock()
 _parts: dict[str, object] = {}  # settings, application, node_registry, nodes, webhooks...
 # what ``configure`` builds again on the parts it is given
-_DERIVED = ("nodes", "destinations", "recordings", "webhooks", "webhook_deliverer")
+_DERIVED = ("nodes", "destinations", "recordings", "webhooks", "webhook_deliverer", "sockets")
 _clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
@@ -40,15 +41,16 @@ def configure(*, settings: Settings | None = None, application: RoomsApplication
               sealer: SecretSealer | None = None,
               probes: Mapping[str, BucketProbe] | None = None,
               webhook_settings: WebhookSettings | None = None,
+              connections: ConnectionStore | None = None,
               clock: Callable[[], datetime] | None = None) -> None:
     """Use these parts instead of building them from the environment."""
     global _clock
     given = {"settings": settings, "application": application, "node_registry": node_registry,
              "destination_store": destination_store, "sealer": sealer, "probes": probes,
-             "webhook_settings": webhook_settings}
+             "webhook_settings": webhook_settings, "connections": connections}
     with _lock:
         if settings is not None:  # built again for the new settings
-            for name in ("node_registry", "destination_store", "sealer"):
+            for name in ("node_registry", "destination_store", "sealer", "connections"):
                 if given[name] is None:
                     _parts.pop(name, None)
         _parts.update({name: part for name, part in given.items() if part is not None})
@@ -150,6 +152,16 @@ def build_webhooks(store_env: Mapping[str, str], hooks: WebhookSettings) -> Webh
                                url_guard=AddressGuard(hooks.allow_private))
 
 
+def connections() -> ConnectionStore:
+    """The rooms' real-time sockets, on the same store as the application."""
+    return _part("connections", lambda: build_connections(settings().store_env))
+
+
+def sockets() -> SocketService:
+    """The real-time sockets' use cases, on this container's application."""
+    return _part("sockets", lambda: SocketService(application(), connections()))
+
+
 def build_application(store_env: Mapping[str, str]) -> RoomsApplication:
     return RoomsApplication(env=dict(store_env))
 
@@ -166,6 +178,12 @@ def build_destination_store(store_env: Mapping[str, str]) -> DestinationStore:
     DynamoDB; a process-local store otherwise (the in-memory store)."""
     from .persistence.destinations import DynamoDBDestinationStore, InMemoryDestinationStore
     return _beside_the_store(store_env, DynamoDBDestinationStore, InMemoryDestinationStore)
+
+
+def build_connections(store_env: Mapping[str, str]) -> ConnectionStore:
+    """``<DYNAMODB_TABLE_PREFIX>-connections`` when the store is DynamoDB, else in memory."""
+    from .persistence.connections import DynamoDBConnectionStore, InMemoryConnectionStore
+    return _beside_the_store(store_env, DynamoDBConnectionStore, InMemoryConnectionStore)
 
 
 def _beside_the_store(store_env: Mapping[str, str], on_dynamodb, in_memory):

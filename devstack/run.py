@@ -1,8 +1,8 @@
 """``make run``: the whole system on embedded defaults, on 127.0.0.1.
 
 Services start in the order of ``SERVICES`` (the embedded DynamoDB, tables, ``chalice local``,
-one media node, the ticker, the webhook deliverer) and stop in reverse, each by its pid, on
-Ctrl-C or when one of them dies. To add one (a media node, say), write a function that
+the WebSocket gateway with its stream poller, one media node, the ticker, the webhook
+deliverer) and stop in reverse, each by its pid, on Ctrl-C or when one of them dies. To add one (a media node, say), write a function that
 takes the ``Stack``, starts the service, adds what others need to ``stack.env`` and
 returns something with ``stop()``; then append it to ``SERVICES``.
 """
@@ -22,6 +22,7 @@ LOGS = DATA / "logs"
 API_PORT = int(os.environ.get("DROPON_API_PORT", "8000"))
 TICK_SECONDS = float(os.environ.get("DROPON_TICK_SECONDS", "5"))
 NODE_PORT = int(os.environ.get("DROPON_NODE_PORT", "8100"))
+WS_PORT = int(os.environ.get("DROPON_WS_PORT", "8001"))
 DYNAMODB_PORT = int(os.environ.get("DROPON_DYNAMODB_PORT", "0"))  # 0: any free port
 
 
@@ -54,6 +55,7 @@ def tables(stack: Stack):
     bootstrap.build_destination_store(stack.env)  # the recording destinations' table
     from chalicelib.config import WebhookSettings
     bootstrap.build_webhooks(stack.env, WebhookSettings.from_env(stack.env))  # webhooks' tables
+    bootstrap.build_connections(stack.env)  # the real-time sockets' table
     return None
 
 
@@ -63,6 +65,16 @@ def control_plane(stack: Stack):
                             "--port", str(API_PORT)], API_PORT, "chalice.log").start()
     stack.env["DROPON_CONTROL_URL"] = f"http://127.0.0.1:{API_PORT}"
     stack.notes.append(f"API             http://127.0.0.1:{API_PORT}  (log {LOGS / 'chalice.log'})")
+    return server
+
+
+def websocket_gateway(stack: Stack):
+    # app.py's $connect/$default/$disconnect and stream handlers (chalice local has neither)
+    server = stack.process([sys.executable, "-m", "devstack.ws_gateway", "--host", "127.0.0.1",
+                            "--port", str(WS_PORT)], WS_PORT, "ws-gateway.log").start()
+    stack.env["DROPON_WS_URL"] = f"ws://127.0.0.1:{WS_PORT}"
+    stack.notes.append(f"Room events     ws://127.0.0.1:{WS_PORT}/?roomId=<id>&token=<jwt>  "
+                       f"(WebSocket + stream poller; log {LOGS / 'ws-gateway.log'})")
     return server
 
 
@@ -117,7 +129,8 @@ def media_node(stack: Stack):
 
 
 SERVICES = [("dynamodb", dynamodb), ("tables", tables), ("api", control_plane),
-            ("media-node", media_node), ("ticker", ticker), ("webhooks", webhooks)]
+            ("ws-gateway", websocket_gateway), ("media-node", media_node), ("ticker", ticker),
+            ("webhooks", webhooks)]
 
 
 def base_env() -> dict:

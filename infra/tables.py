@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
 from chalicelib.application import RoomsApplication
 from chalicelib.application.webhooks import WebhooksApplication
+from chalicelib.persistence.connections import ConnectionItem
 from chalicelib.persistence.destinations import DestinationItem
-from chalicelib.persistence.items import EventItem, Endpoint, NotificationItem, TrackingItem
+from chalicelib.persistence.items import (STREAM_VIEW, EventItem, Endpoint, NotificationItem,
+                                          TrackingItem)
 from chalicelib.persistence.nodes import NodeItem
 from chalicelib.persistence.settings import DynamoDBSettings
 
@@ -64,6 +67,7 @@ TABLES = (
     Table("NodesTable", NodeItem, _suffix(_SETTINGS.nodes_table_name()), True),
     Table("DestinationsTable", DestinationItem,
           _suffix(_SETTINGS.destinations_table_name()), False),
+    Table("ConnectionsTable", ConnectionItem, _suffix(_SETTINGS.connections_table_name()), False),
     _webhooks("WebhooksEventsTable", EventItem, "events"),
     _webhooks("WebhooksSnapshotsTable", EventItem, "snapshots"),
     _webhooks("WebhooksNotificationsTable", NotificationItem, "notifications"),
@@ -74,10 +78,20 @@ TABLES = (
 def key_schema(model: type[Model]) -> dict:
     """``AttributeDefinitions`` and ``KeySchema`` exactly as ``create_table`` sends them."""
     schema = model._get_schema()
-    return {"AttributeDefinitions": sorted(schema["attribute_definitions"],
-                                           key=lambda a: a["AttributeName"]),
-            # CloudFormation wants HASH before RANGE; pynamodb lists them in attribute order
-            "KeySchema": sorted(schema["key_schema"], key=lambda k: k["KeyType"] != "HASH")}
+    out = {"AttributeDefinitions": sorted(schema["attribute_definitions"],
+                                          key=lambda a: a["AttributeName"]),
+           # CloudFormation wants HASH before RANGE; pynamodb lists them in attribute order
+           "KeySchema": sorted(schema["key_schema"], key=lambda k: k["KeyType"] != "HASH")}
+    indexes = [{"IndexName": i["index_name"], "Projection": i["projection"],
+                "KeySchema": sorted(i["key_schema"], key=lambda k: k["KeyType"] != "HASH")}
+               for i in schema.get("global_secondary_indexes", [])]
+    if indexes:
+        out["GlobalSecondaryIndexes"] = indexes
+    ttl = [name for name, a in model.get_attributes().items() if isinstance(a, TTLAttribute)]
+    if ttl:
+        out["TimeToLiveSpecification"] = {"AttributeName": model.get_attributes()[ttl[0]].attr_name,
+                                          "Enabled": True}
+    return out
 
 
 def resource(table: Table) -> dict:
@@ -94,6 +108,9 @@ def resource(table: Table) -> dict:
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
             "DeletionProtectionEnabled": True,
+            # the real-time sockets' stream handler reads the events table's new items
+            **({"StreamSpecification": {"StreamViewType": STREAM_VIEW}}
+               if table.logical_id == "EventsTable" else {}),
         },
     }
 

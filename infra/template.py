@@ -27,6 +27,14 @@ NODE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]
 DESTINATION_ACTIONS = [*NODE_ACTIONS, "dynamodb:DeleteItem"]
 # a process recorder moves its position with a conditional update inside its transaction
 TRACKING_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+CONNECTION_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem",
+                      "dynamodb:DeleteItem", "dynamodb:Query"]
+STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                  "dynamodb:ListStreams"]
+# Chalice's functions of the real-time socket and of the events table's stream
+SOCKET_FUNCTIONS = ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
+STREAM_FUNCTION, STREAM_EVENT = "RoomEventsStream", "RoomEventsStreamDynamodbEventSource"
+WS_STAGE = "api"  # Chalice's stage name of the WebSocket API
 SECRET_KEYS = {"DROPON_API_SECRET": "apiSecret", "DROPON_NODE_SECRET": "nodeSecret",
                "DROPON_WEBHOOK_KEY": "webhookKey"}
 DELIVERER_SECRETS = ("DROPON_WEBHOOK_KEY",)
@@ -112,14 +120,30 @@ def role(tables, actions_of) -> dict:
 
 
 def actions(table) -> list[str]:
-    if table.logical_id in ("NodesTable", "DestinationsTable"):
-        return {"NodesTable": NODE_ACTIONS, "DestinationsTable": DESTINATION_ACTIONS}[table.logical_id]
+    own = {"NodesTable": NODE_ACTIONS, "DestinationsTable": DESTINATION_ACTIONS,
+           "ConnectionsTable": CONNECTION_ACTIONS}
+    if table.logical_id in own:
+        return own[table.logical_id]
     return TRACKING_ACTIONS if table.model.__name__ == "TrackingItem" else STORE_ACTIONS
 
 
 def deliverer_actions(table) -> list[str]:
     # the rooms' log is only read
     return ["dynamodb:Query"] if table.logical_id == "NotificationsTable" else actions(table)
+
+
+def socket_statements() -> list[dict]:
+    """What the socket's and the stream's functions (the API's role) need besides tables:
+    the connections table's room index, the events table's stream, posting to sockets."""
+    return [
+        {"Effect": "Allow", "Action": ["dynamodb:Query"],
+         "Resource": [{"Fn::Sub": "${ConnectionsTable.Arn}/index/*"}]},
+        {"Effect": "Allow", "Action": STREAM_ACTIONS,
+         "Resource": [{"Fn::GetAtt": ["EventsTable", "StreamArn"]}]},
+        {"Effect": "Allow", "Action": ["execute-api:ManageConnections"],
+         "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
+                                  "${AWS::AccountId}:${WebsocketAPI}/*"}]},
+    ]
 
 
 def gateway_responses() -> dict:
@@ -146,6 +170,17 @@ def merge_template() -> dict:
     # the API handler's role: everything but a position in a log, which only the deliverer keeps
     resources["DefaultRole"] = role([t for t in TABLES if t.model.__name__ != "TrackingItem"],
                                     actions)
+    resources["DefaultRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] += \
+        socket_statements()
+    for name in SOCKET_FUNCTIONS:
+        resources[name] = {"Properties": {"Environment": {"Variables": api_environment()}}}
+    resources[STREAM_FUNCTION] = {"Properties": {
+        "Environment": {"Variables": {
+            **api_environment(), "DROPON_WS_STAGE": WS_STAGE,
+            "DROPON_WS_DOMAIN": {"Fn::Sub": "${WebsocketAPI}.execute-api.${AWS::Region}."
+                                            "${AWS::URLSuffix}"}}},
+        "Events": {STREAM_EVENT: {"Properties": {
+            "Stream": {"Fn::GetAtt": ["EventsTable", "StreamArn"]}}}}}}
     resources["TickRole"] = role(tick_tables, actions)
     resources["APIHandler"] = {"Properties": {"Environment": {"Variables": api_environment()}}}
     resources["Tick"] = {"Properties": {

@@ -70,8 +70,13 @@ def json_view(view: Callable) -> Callable:
 
 
 def json_response(body, status: int = 200) -> Response:
-    return Response(body=json.dumps(body, default=_encode, separators=(",", ":")),
-                    status_code=status, headers={"Content-Type": "application/json"})
+    return Response(body=to_json(body), status_code=status,
+                    headers={"Content-Type": "application/json"})
+
+
+def to_json(body) -> str:
+    """``body`` as the API's compact JSON (datetimes, UUIDs and sets included)."""
+    return json.dumps(body, default=_encode, separators=(",", ":"))
 
 
 def _encode(value):

@@ -10,7 +10,7 @@ from eventsourcing.persistence import DataError, OperationalError
 from pynamodb.connection import Connection
 from pynamodb.models import Model
 
-from .items import bind, create_table
+from .items import STREAMED_PURPOSE, bind, create_table
 from .settings import DynamoDBSettings
 
 
@@ -35,7 +35,8 @@ class DynamoDBDatastore:
         with self._lock:
             if key not in self._models:
                 name = self.settings.table_name(self.application_name, purpose)
-                self._models[key] = bind(base, name, self.settings.endpoint)
+                self._models[key] = bind(base, name, self.settings.endpoint,
+                                         stream=purpose == STREAMED_PURPOSE)
             return self._models[key]
 
     def create_table(self, model: type[Model]) -> None:

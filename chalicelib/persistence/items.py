@@ -13,6 +13,8 @@ from pynamodb.exceptions import TableError
 from pynamodb.models import Model
 
 MAX_ITEM_BYTES = 400 * 1024
+# the events table's stream: its new items drive the real-time sockets
+STREAMED_PURPOSE, STREAM_VIEW = "events", "NEW_IMAGE"
 
 
 class EventItem(Model):
@@ -51,14 +53,17 @@ class Endpoint:
     max_pool_connections: int
 
 
-def bind(model: type[Model], table_name: str, endpoint: Endpoint) -> type[Model]:
-    """A subclass of ``model`` whose ``Meta`` names ``table_name`` at ``endpoint``."""
+def bind(model: type[Model], table_name: str, endpoint: Endpoint,
+         stream: bool = False) -> type[Model]:
+    """A subclass of ``model`` whose ``Meta`` names ``table_name`` at ``endpoint``;
+    with ``stream``, the table is created with a stream of new images."""
     meta = type("Meta", (), {
         "table_name": table_name,
         "region": endpoint.region,
         "host": endpoint.host,
         "billing_mode": PAY_PER_REQUEST_BILLING_MODE,
         "max_pool_connections": endpoint.max_pool_connections,
+        **({"stream_view_type": STREAM_VIEW} if stream else {}),
     })
     return type(f"{model.__name__}[{table_name}]", (model,), {"Meta": meta})
 

@@ -1,6 +1,6 @@
 """A store in a DynamoDB table of its own, beside the event store's tables.
 
-The node registry and the recording destinations are operational state, one item per
+The node registry, the recording destinations and the sockets are operational state, one item per
 thing, in ``<DYNAMODB_TABLE_PREFIX>-<name>``; this builds the bound pynamodb model.
 """
 from __future__ import annotations

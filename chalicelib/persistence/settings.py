@@ -68,6 +68,10 @@ class DynamoDBSettings:
         """``{prefix}-destinations``: where recordings go, beside the event store's tables."""
         return _checked(f"{self.table_prefix}-destinations")
 
+    def connections_table_name(self) -> str:
+        """``{prefix}-connections``: the rooms' real-time sockets."""
+        return _checked(f"{self.table_prefix}-connections")
+
 
 def creates_tables(env: Environment) -> bool:
     """``CREATE_TABLE`` (default yes): whether the code creates its tables, or the stack

@@ -69,14 +69,15 @@ def build_webhooks(env):
 
 
 def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
-    from chalicelib.bootstrap import (build_application, build_destination_store,
-                                      build_node_registry)
+    from chalicelib.bootstrap import (build_application, build_connections,
+                                      build_destination_store, build_node_registry)
     env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
     prefix = env["DYNAMODB_TABLE_PREFIX"]
     build_application(env)
     build_node_registry(env)
     build_destination_store(env)
     build_webhooks(env)
+    build_connections(env)
     client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
     # a page holds 100 names and the session's server holds every test's tables
     names = [n for page in client.get_paginator("list_tables").paginate()
@@ -91,8 +92,16 @@ def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
         assert pairs(props["AttributeDefinitions"]) == pairs(actual["AttributeDefinitions"])
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-        assert "TimeToLiveSpecification" not in props  # no item of the code expires
+        ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        expected_ttl = ({"AttributeName": ttl["AttributeName"], "Enabled": True}
+                        if ttl["TimeToLiveStatus"] == "ENABLED" else None)
+        assert props.get("TimeToLiveSpecification") == expected_ttl  # only sockets expire
+        assert ({i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])}
+                == {i["IndexName"] for i in actual.get("GlobalSecondaryIndexes", [])})
         assert resource["DeletionPolicy"] == "Retain"
+        stream = actual.get("StreamSpecification", {"StreamEnabled": False})
+        assert (props.get("StreamSpecification", {}).get("StreamViewType")
+                == (stream["StreamViewType"] if stream["StreamEnabled"] else None))
 
 
 def pairs(definitions: list[dict]) -> set[tuple]:
@@ -126,16 +135,29 @@ def test_iam_is_scoped_to_the_tables(template):
             assert s["Effect"] == "Allow"
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
             assert all("*" not in a for a in actions), s
-            assert all(a.startswith(("dynamodb:", "logs:")) for a in actions), s
-            if any(a.startswith("dynamodb:") for a in actions):
-                assert all(r["Fn::GetAtt"][0] in tables for r in s["Resource"]), s
+            assert all(a.startswith(("dynamodb:", "logs:")) for a in actions
+                       ) or actions == ["execute-api:ManageConnections"], s
+            if actions == ["execute-api:ManageConnections"]:  # posting to the sockets
+                assert role == "DefaultRole"
+                assert s["Resource"][0]["Fn::Sub"].endswith(":${WebsocketAPI}/*"), s
+            elif any(a.startswith("dynamodb:") for a in actions):
+                assert all(r["Fn::GetAtt"][0] in tables if "Fn::GetAtt" in r
+                           else r["Fn::Sub"] == "${ConnectionsTable.Arn}/index/*"
+                           for r in s["Resource"]), s
             else:
                 assert "/aws/lambda/${AWS::StackName}-" in s["Resource"]["Fn::Sub"]
     assert set(granted(template, "DefaultRole")) == tables - {"WebhooksTrackingTable"}
-    assert set(granted(template, "TickRole")) == tables - {"DestinationsTable"} - WEBHOOK_TABLES
+    assert set(granted(template, "TickRole")) == \
+        tables - {"DestinationsTable", "ConnectionsTable"} - WEBHOOK_TABLES
     deliverer = granted(template, "DeliverWebhooksRole")
     assert set(deliverer) == WEBHOOK_TABLES | {"NotificationsTable"}
     assert deliverer["NotificationsTable"] == {"dynamodb:Query"}  # the rooms' log: read only
+    for name in ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect",
+                 "RoomEventsStream"):
+        assert functions[name]["Properties"]["Role"] == {"Fn::GetAtt": ["DefaultRole", "Arn"]}
+    stream = functions["RoomEventsStream"]["Properties"]["Events"]
+    assert stream["RoomEventsStreamDynamodbEventSource"]["Properties"]["Stream"] == {
+        "Fn::GetAtt": ["EventsTable", "StreamArn"]}
 
 
 # what each DynamoDB call needs in IAM (a transaction needs its items' actions)
@@ -154,6 +176,8 @@ def recorded(monkeypatch):
                 for item in params["TransactItems"]:
                     (kind, body), = item.items()
                     calls.append((body["TableName"], ITEM_ACTIONS[kind]))
+            elif operation == "BatchWriteItem":
+                calls.extend((table, operation) for table in params["RequestItems"])
             else:
                 calls.append((params.get("TableName", "*"), operation))
         return real(self, operation, params)
@@ -163,25 +187,31 @@ def recorded(monkeypatch):
 
 
 def test_iam_allows_every_call_the_code_makes(template, dynamodb_endpoint, recorded):
-    from chalicelib.bootstrap import (build_application, build_destination_store,
-                                      build_node_registry)
+    from chalicelib.application.sockets import SocketService
+    from chalicelib.bootstrap import (build_application, build_connections,
+                                      build_destination_store, build_node_registry)
     from chalicelib.domain.actor import Actor
     from chalicelib.domain.destinations import Destination
     from chalicelib.domain.nodes import NodeRecord
     env = store_env(dynamodb_endpoint, DROPON_SNAPSHOT_INTERVAL="2")
     # the stack's job in AWS
     build_application(env), build_node_registry(env), build_destination_store(env)
-    build_webhooks(env)
+    build_webhooks(env), build_connections(env)
     recorded.clear()
     deployed = {**env, "CREATE_TABLE": "n"}
     rooms, registry = build_application(deployed), build_node_registry(deployed)
     destinations = build_destination_store(deployed)
     destinations.save(Destination("d1", "s3", {"bucket": "b"}, "2026-01-01T00:00:00Z"))
     destinations.get("d1"), destinations.all(), destinations.delete("d1")
+    sockets = SocketService(rooms, build_connections(deployed))
     admin = Actor("api_key", "k")
     room = rooms.create_room(admin, name="r", persistent=True)
     joined = rooms.join(Actor("participant", "ann"), room["id"], identity="ann", role="host")
+    sockets.connect(Actor("participant", "ann"), room["id"], "c1", after=0, role="host",
+                    replace=False, expires=2**31)
     rooms.raise_hand(Actor("participant", "ann"), room["id"])
+    sockets.deliver(room["id"], lambda connection_id, text: True, str)
+    sockets.reader("c1"), sockets.disconnect("c1")
     rooms.get_room(room["id"], version=1)
     rooms.room_events(room["id"])
     rooms.list_rooms()
