@@ -108,9 +108,11 @@ def resource(table: Table) -> dict:
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
             "DeletionProtectionEnabled": True,
-            # the real-time sockets' stream handler reads the events table's new items
+            # the real-time sockets' stream handler reads the rooms' new events; the code
+            # gives every application's events table a stream (the webhooks' goes unread,
+            # which costs nothing)
             **({"StreamSpecification": {"StreamViewType": STREAM_VIEW}}
-               if table.logical_id == "EventsTable" else {}),
+               if table.model is EventItem and table.suffix.endswith("-events") else {}),
         },
     }
 
