@@ -12,10 +12,11 @@ from uuid import uuid4
 
 import boto3
 from chalice.test import Client
+from cryptography.fernet import Fernet
 
 from chalicelib import bootstrap
 from chalicelib.api.auth import mint_admin_token
-from chalicelib.config import Settings
+from chalicelib.config import Settings, WebhookSettings
 
 KEY, SECRET = "test-key", "test-secret-" + "x" * 24
 
@@ -99,10 +100,16 @@ class Api:
 
 @contextmanager
 def api_with_nodes(endpoint: str, node_secret: str):
-    """An :class:`Api` on fresh tables whose media-node routes work (their registry too)."""
+    """An :class:`Api` on fresh tables whose every route works, as ``make run``'s: the
+    media nodes' registry, the destinations (secrets sealed with a key of its own) and
+    the webhooks (private addresses allowed: test receivers live on 127.0.0.1)."""
     env = store_env(endpoint)
-    api = Api(env, node_secret=node_secret)
-    bootstrap.configure(node_registry=bootstrap.build_node_registry(env))
+    api = Api(env, node_secret=node_secret, store_env=env,
+              secrets_key=Fernet.generate_key().decode())
+    bootstrap.configure(node_registry=bootstrap.build_node_registry(env),
+                        destination_store=bootstrap.build_destination_store(env),
+                        webhook_settings=WebhookSettings(key=Fernet.generate_key().decode(),
+                                                         allow_private=True))
     try:
         yield api
     finally:
