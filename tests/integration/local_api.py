@@ -1,7 +1,8 @@
 """A real ``python -m devstack.local_api`` process on the embedded DynamoDB, and raw HTTP to it.
 
 What ``make run`` starts, on a free 127.0.0.1 port, with fresh tables, an API key and
-sealing keys of its own (webhooks to private addresses allowed, as there); stopped by its pid. ``raw`` speaks HTTP/1.1 over a plain socket, so a test
+sealing keys of its own (webhooks to private addresses allowed, as there); stopped by
+its pid. ``raw`` speaks HTTP/1.1 over a plain socket, so a test
 sees exactly what went over the wire (any method, no client library in between).
 """
 from __future__ import annotations

@@ -121,7 +121,8 @@ def cases() -> list[Case]:
                 tag = schema["discriminator"]["propertyName"]
                 for kind in schema["oneOf"]:
                     one = replace(base, body=kind["example"])
-                    out.append(replace(one, what=f"the documented example ({kind['example'][tag]})"))
+                    out.append(replace(one, what="the documented example "
+                                                 f"({kind['example'][tag]})"))
                     out += body_cases(one, kind, kind["example"])
             else:
                 out.append(replace(base, what="the documented example"))
