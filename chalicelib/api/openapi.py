@@ -14,7 +14,7 @@ from ..config import Settings
 from ..domain.recordings import OUTPUTS
 from . import destinations, recordings, webhooks
 from .openapi_schemas import (BOOL, CLOSE_REASON, COMPONENTS, CPU, CURSOR, IDENTITY, NODE_ID,
-                              OBJ, REASON, ROLE, ROOM_NAME, SEQ, TEXT_PATTERN, TIME, URL,
+                              OBJ, REASON, ROLE, ROOM_NAME, SEQ, TIME, URL,
                               count, nullable, ref, strict, text)
 
 ROOM = {"name": "roomId", "in": "path", "required": True, "schema": {"type": "string"}}
