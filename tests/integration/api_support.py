@@ -116,12 +116,18 @@ def api_with_nodes(endpoint: str, node_secret: str):
         api.close()
 
 
+def table_names(client) -> list[str]:
+    """Every table's name (a ListTables page holds at most 100, and tests share the store)."""
+    pages = client.get_paginator("list_tables").paginate()
+    return [name for page in pages for name in page["TableNames"]]
+
+
 def stored_items(env: dict) -> dict:
     """Every item in this API's tables, by table: what "nothing stored changed" compares."""
     client = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"],
                           region_name=env["AWS_REGION"])
     prefix = env["DYNAMODB_TABLE_PREFIX"] + "-"
-    tables = [t for t in client.list_tables()["TableNames"] if t.startswith(prefix)]
+    tables = [t for t in table_names(client) if t.startswith(prefix)]
     items = {}
     for table in tables:
         pages = client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
