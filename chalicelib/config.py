@@ -22,6 +22,8 @@ class Settings:
     api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: largest request body accepted, in bytes
     max_body_bytes: int = 64 * 1024
+    #: largest recording report of a media node (a manifest of up to 500 files), in bytes
+    max_report_bytes: int = 2 * 1024 * 1024
     #: clock skew tolerated when checking exp and nbf, in seconds
     token_leeway: int = 5
     #: an admin JWT may not live longer than this (it is meant to be short-lived)
@@ -54,6 +56,7 @@ class Settings:
         return cls(
             api_keys=keys,
             max_body_bytes=int(environ.get("DROPON_MAX_BODY_BYTES", 64 * 1024)),
+            max_report_bytes=int(environ.get("DROPON_MAX_REPORT_BYTES", 2 * 1024 * 1024)),
             admin_token_max_ttl=int(environ.get("DROPON_ADMIN_TOKEN_MAX_TTL", 3600)),
             node_secret=environ.get("DROPON_NODE_SECRET", ""),
             node_dead_after=float(environ.get("DROPON_NODE_DEAD_AFTER", 15)),

@@ -110,8 +110,8 @@ class ApiRequest:
     def query(self) -> dict:
         return dict(self.request.query_params or {})
 
-    def body(self) -> dict:
-        return json_body(self.request.raw_body, self.settings.max_body_bytes)
+    def body(self, max_bytes: int | None = None) -> dict:
+        return json_body(self.request.raw_body, max_bytes or self.settings.max_body_bytes)
 
     def admin(self) -> Principal:
         require_admin(self.principal)

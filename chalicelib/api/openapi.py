@@ -11,8 +11,11 @@ import copy
 from functools import lru_cache
 
 from ..config import Settings
+from ..domain.recordings import OUTPUTS
+from . import destinations, recordings, webhooks
 from .openapi_schemas import (BOOL, CLOSE_REASON, COMPONENTS, CPU, CURSOR, IDENTITY, NODE_ID,
-                              OBJ, REASON, ROLE, ROOM_NAME, SEQ, TIME, URL, count, ref, strict)
+                              OBJ, REASON, ROLE, ROOM_NAME, SEQ, TIME, URL,
+                              count, nullable, ref, strict, text)
 
 ROOM = {"name": "roomId", "in": "path", "required": True, "schema": {"type": "string"}}
 PARTICIPANT = {"name": "participantId", "in": "path", "required": True,
@@ -196,43 +199,90 @@ def _node_paths() -> dict:
     }
 
 
-def ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 DESTINATION = {"name": "destinationId", "in": "path", "required": True,
                "schema": {"type": "string"}}
 RECORDING = {"name": "recordingId", "in": "path", "required": True,
              "schema": {"type": "string"}}
 TEXT = {"type": "string"}
-S3_BODY = {"type": "object", "additionalProperties": False,
-           "required": ["type", "bucket", "region"], "properties": {
-               "type": {"type": "string", "enum": ["s3"]}, "bucket": TEXT, "region": TEXT,
-               "prefix": TEXT, "endpoint": TEXT, "forcePathStyle": {"type": "boolean"},
-               "roleArn": TEXT, "externalId": TEXT,
-               "credentials": {"type": "object", "additionalProperties": False,
-                               "required": ["accessKeyId", "secretAccessKey"], "properties": {
-                                   "accessKeyId": TEXT, "secretAccessKey": TEXT,
-                                   "sessionToken": TEXT}}}}
-GCS_BODY = {"type": "object", "additionalProperties": False, "required": ["type", "bucket"],
-            "properties": {"type": {"type": "string", "enum": ["gcs"]}, "bucket": TEXT,
-                           "prefix": TEXT, "endpoint": TEXT, "credentials": {
-                               "type": "object", "description": "a service account's JSON key",
-                               "required": ["client_email", "private_key"]}}}
-AZURE_BODY = {"type": "object", "additionalProperties": False,
-              "required": ["type", "account", "container"], "properties": {
-                  "type": {"type": "string", "enum": ["azure"]}, "account": TEXT,
-                  "container": TEXT, "prefix": TEXT, "endpoint": TEXT, "accountKey": TEXT,
-                  "sasToken": TEXT}}
-DESTINATION_SETTINGS = {"type": TEXT, "bucket": TEXT, "region": TEXT, "account": TEXT, "container": TEXT,
-            "prefix": TEXT, "endpoint": TEXT, "forcePathStyle": {"type": "boolean"},
-            "roleArn": TEXT, "externalId": TEXT}
+# the limits destinations.py and recordings.py enforce (Fields.text: printable, not blank)
+NAME, SECRET = text(destinations.NAME_MAX, "recordings"), text(destinations.SECRET_MAX, "secret")
+ENDPOINT = {**URL, "maxLength": destinations.URL_MAX, "example": "https://s3.example.com"}
+S3_KEYS = strict({"accessKeyId": text(destinations.NAME_MAX, "AKIDEXAMPLE"),
+                  "secretAccessKey": SECRET, "sessionToken": SECRET},
+                 ("accessKeyId", "secretAccessKey"))
+GCS_KEY = {"type": "object", "description": "a service account's JSON key",
+           "required": ["client_email", "private_key"], "example": {
+               "client_email": "rec@acme.iam.gserviceaccount.com",
+               "private_key": "-----BEGIN PRIVATE KEY-----\n..."}}
+
+
+def _example(schema: dict, **example) -> dict:
+    return {**schema, "example": example}
+
+
+def _destination_body(kind: str, required: tuple, properties: dict, example: dict) -> dict:
+    schema = strict({"type": {"type": "string", "enum": [kind]}, **properties,
+                     "prefix": NAME, "endpoint": ENDPOINT}, ("type", *required))
+    return _example(schema, type=kind, **example)
+
+
+S3_BODY = _destination_body("s3", ("bucket", "region"), {
+    "bucket": NAME, "region": NAME, "forcePathStyle": BOOL, "roleArn": NAME, "externalId": NAME,
+    "credentials": {**S3_KEYS, "example": {"accessKeyId": "AKIDEXAMPLE",
+                                           "secretAccessKey": "wJalrXUtnFEMI/K7MDENG"}}},
+    {"bucket": "recordings", "region": "eu-west-1", "prefix": "rooms/"})
+GCS_BODY = _destination_body("gcs", ("bucket",), {"bucket": NAME, "credentials": GCS_KEY},
+                             {"bucket": "recordings", "prefix": "rooms/"})
+AZURE_BODY = _destination_body("azure", ("account", "container"), {
+    "account": NAME, "container": NAME, "accountKey": SECRET, "sasToken": SECRET},
+    {"account": "acme", "container": "recordings"})
+DESTINATION_SETTINGS = {"type": TEXT, "bucket": TEXT, "region": TEXT, "account": TEXT,
+                        "container": TEXT, "prefix": TEXT, "endpoint": TEXT,
+                        "forcePathStyle": BOOL, "roleArn": TEXT, "externalId": TEXT}
+SEQ_FIELD = {"type": "integer", "minimum": 0, "maximum": recordings.MAX_SEQ}
+MANIFEST_FILE = {"type": "object", "additionalProperties": False, "required": [
+    "uri", "bytes", "sha256", "etag", "durationSeconds", "kind", "codecs", "startedAt",
+    "endedAt", "startSeq", "endSeq"], "properties": {
+    "uri": text(recordings.URI_MAX, "s3://recordings/rooms/a.webm"), "bytes": SEQ_FIELD,
+    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "etag": text(recordings.TEXT, '"e1"'),
+    "durationSeconds": {"type": "number", "minimum": 0, "exclusiveMaximum": True,
+                        "maximum": recordings.DURATION_MAX},
+    "kind": {"type": "string", "enum": list(recordings.KINDS)},
+    "codecs": {"type": "array", "minItems": 1, "maxItems": recordings.MAX_CODECS,
+               "items": {"type": "string", "minLength": 1, "maxLength": 64}},
+    "participantId": nullable(text(recordings.TEXT, "p-1")),
+    "startedAt": TIME, "endedAt": TIME, "startSeq": SEQ_FIELD, "endSeq": SEQ_FIELD},
+    "example": {"uri": "s3://recordings/rooms/a.webm", "bytes": 1234, "sha256": "a" * 64,
+                "etag": '"e1"', "durationSeconds": 12.5, "kind": "audio", "codecs": ["opus"],
+                "startedAt": "2026-12-06T10:00:00Z", "endedAt": "2026-12-06T10:00:12.5Z",
+                "startSeq": 4, "endSeq": 9}}
+FILES = {"type": "array", "maxItems": recordings.MAX_FILES, "items": ref("ManifestFile")}
+
+
+def _report(event: str, required: tuple = (), **properties) -> dict:
+    """One kind of node report: which fields come with its ``event`` is fixed."""
+    return strict({"event": {"type": "string", "enum": [event]}, **properties},
+                  ("event", *required))
+
+
+RECORDING_REPORTS = [
+    _example(_report("recording"), event="recording"),
+    _example(_report("uploading"), event="uploading"),
+    _example(_report("uploaded", ("file",), file=ref("ManifestFile")), event="uploaded",
+             file=MANIFEST_FILE["example"]),
+    _example(_report("completed", ("files",), files=FILES), event="completed",
+             files=[MANIFEST_FILE["example"]]),
+    _example(_report("failed", ("reason", "files"), reason=REASON,
+                     error=text(recordings.ERROR_MAX, "AccessDenied"), files=FILES),
+             event="failed", reason="upload_failed", files=[])]
 RECORDING_SCHEMAS = {
     "NewDestination": {"oneOf": [S3_BODY, GCS_BODY, AZURE_BODY],
                        "discriminator": {"propertyName": "type"}},
     "Destination": {"type": "object", "required": ["destinationId", "type", "secretFields"],
                     "description": "a destination's settings; its secrets are never returned",
-                    "properties": {"destinationId": TEXT, **DESTINATION_SETTINGS, "createdAt": TIME,
+                    "properties": {"destinationId": TEXT, **DESTINATION_SETTINGS,
+                                   "createdAt": TIME,
                                    "secretFields": {"type": "array", "items": TEXT}}},
     "NodeDestination": {"type": "object", "required": ["type", "prefix", "sealed"],
                         "properties": {**DESTINATION_SETTINGS, "sealed": {
@@ -242,30 +292,18 @@ RECORDING_SCHEMAS = {
     "Verification": {"type": "object", "required": ["ok"], "properties": {
         "ok": {"type": "boolean"}, "error": {"type": "string", "description":
                                              "the store's own message"}}},
-    "ManifestFile": {"type": "object", "additionalProperties": False, "required": [
-        "uri", "bytes", "sha256", "etag", "durationSeconds", "kind", "codecs", "startedAt",
-        "endedAt", "startSeq", "endSeq"], "properties": {
-        "uri": TEXT, "bytes": {"type": "integer", "minimum": 0},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "etag": TEXT,
-        "durationSeconds": {"type": "number", "minimum": 0},
-        "kind": {"type": "string", "enum": ["audio", "video", "composite"]},
-        "codecs": {"type": "array", "items": TEXT}, "participantId": TEXT,
-        "startedAt": TIME, "endedAt": TIME, "startSeq": {"type": "integer", "minimum": 0},
-        "endSeq": {"type": "integer", "minimum": 0}}},
+    "ManifestFile": MANIFEST_FILE,
     "Recording": {"type": "object", "required": [
         "recordingId", "output", "status", "destinationId", "files"], "properties": {
-        "recordingId": TEXT, "output": {"type": "string", "enum": ["per-track", "composite"]},
+        "recordingId": TEXT, "output": {"type": "string", "enum": list(OUTPUTS)},
         "status": {"type": "string", "enum": ["starting", "recording", "stopping",
                                               "uploading", "completed", "failed"]},
         "destinationId": TEXT, "files": {"type": "array", "items": ref("ManifestFile")},
         "startedAt": TIME, "stoppedAt": {**TIME, "nullable": True},
         "endedAt": {**TIME, "nullable": True}, "reason": TEXT,
         "error": {"type": "string", "nullable": True}}},
-    "RecordingReport": {"type": "object", "required": ["event"], "properties": {
-        "event": {"type": "string", "enum": ["recording", "uploading", "uploaded",
-                                             "completed", "failed"]},
-        "file": ref("ManifestFile"), "files": {"type": "array", "items": ref("ManifestFile")},
-        "reason": TEXT, "error": TEXT}},
+    "RecordingReport": {"oneOf": RECORDING_REPORTS,
+                        "discriminator": {"propertyName": "event"}},
 }
 
 
@@ -277,42 +315,45 @@ def _recording_paths() -> dict:
     """Destinations and recordings (docs/api.md, "Recordings")."""
     node = "a node token of the room's assigned node (else 403 not_room_node)"
     one = "/rooms/{roomId}/recordings/{recordingId}"
-    rec, recs = ref("Recording"), {"type": "object", "properties": {
+    rec, recs = ref("Recording"), {"type": "object", "required": ["recordings"], "properties": {
         "recordings": {"type": "array", "items": ref("Recording")}}}
     return {
         "/destinations": {
             "post": op("Register a bucket (its secrets are sealed, never returned)",
                        status="201", request=_json(ref("NewDestination")),
                        result=ref("Destination")),
-            "get": op("The destinations", result={"type": "object", "properties": {
+            "get": op("The destinations", result={"type": "object", "required": [
+                "destinations"], "properties": {
                 "destinations": {"type": "array", "items": ref("Destination")}}})},
         "/destinations/{destinationId}": {
             "get": op("A destination", params=[DESTINATION], result=ref("Destination")),
             "delete": op("Forget a destination", params=[DESTINATION], result={
-                "type": "object", "properties": {"destinationId": TEXT,
-                                                 "deleted": {"type": "boolean"}}})},
+                "type": "object", "required": ["destinationId", "deleted"], "properties": {
+                    "destinationId": TEXT, "deleted": {"type": "boolean"}}})},
         "/destinations/{destinationId}/verify": {"post": op(
             "Write and delete a probe object; ok, or the store's error", params=[DESTINATION],
-            result=ref("Verification"))},
+            request=EMPTY, result=ref("Verification"))},
         "/rooms/{roomId}/recordings": {
             "post": op("Start a recording (409 not_sfu, recording_in_progress; 404 "
                        "destination_not_found)", auth=HOST, status="201", params=[ROOM],
-                       request=body({"destinationId": TEXT, "output": {
-                           "type": "string", "enum": ["per-track", "composite"]}},
-                           ("destinationId", "output")), result=rec),
+                       request=body({"destinationId": text(recordings.TEXT, "dst-1"), "output": {
+                           "type": "string", "enum": list(OUTPUTS)}},
+                           ("destinationId", "output"),
+                           example={"destinationId": "dst-1", "output": "per-track"}),
+                       result=rec),
             "get": op("The room's recordings", auth=HOST, params=[ROOM], result=recs)},
         one: {"get": op("A recording", auth=HOST, params=[ROOM, RECORDING], result=rec)},
         one + "/stop": {"post": op("Stop a recording", auth=HOST, params=[ROOM, RECORDING],
-                                   result=rec)},
+                                   request=EMPTY, result=rec)},
         one + "/retry-upload": {"post": op(
             "Upload a failed recording's files again (409 invalid_recording_state unless "
-            "failed)", auth=HOST, params=[ROOM, RECORDING], result=rec)},
+            "failed)", auth=HOST, params=[ROOM, RECORDING], request=EMPTY, result=rec)},
         one + "/destination": {"get": op(
-            "Where the node writes the recording, secrets sealed", auth=node,
+            "Where the node writes the recording, secrets sealed", auth=node, caller="node",
             params=[ROOM, RECORDING], result=ref("NodeDestination"))},
         one + "/report": {"post": op(
             "The node reports on a recording (409 invalid_recording_state; a repeated "
-            "report changes nothing)", auth=node, params=[ROOM, RECORDING],
+            "report changes nothing)", auth=node, caller="node", params=[ROOM, RECORDING],
             request=_json(ref("RecordingReport")), result=rec)},
     }
 
@@ -354,20 +395,28 @@ def _unconfigured(operation: dict) -> dict:
 
 def _webhook_paths() -> dict:
     """Webhook endpoints (docs/api.md, "Webhooks"; docs/webhooks.md)."""
-    listed = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100}
+    def listed(items: dict) -> dict:
+        return {"type": "array", "items": items, "minItems": 1, "maxItems": webhooks.MAX_LIST}
+    # what parse_url takes: http(s), no control character or space (a loopback or private
+    # host is refused unless DROPON_WEBHOOKS_ALLOW_PRIVATE=1, as make run sets it)
+    url = {"type": "string", "maxLength": webhooks.URL_MAX,
+           "pattern": r"^https?://[^\x00-\x20]+$", "example": "http://127.0.0.1:8100/hooks"}
+    events = {"type": "string", "enum": sorted(webhooks.ROOM_EVENT_TYPES) + ["*"]}
+    room = {"type": "string", "minLength": 1, "maxLength": webhooks.ROOM_ID_MAX}
     return {
         "/webhooks": {
             "post": _unconfigured(op(
                 "Register a webhook endpoint; the answer shows its signing secret, once. "
                 "422 webhook_url_not_allowed for a host resolving to a loopback, private or "
                 "link-local address", status="201", result=WEBHOOK_REFS["WebhookCreated"],
-                request=body({"url": {"type": "string", "maxLength": 2048},
-                              "events": {**listed, "description": 'room event types, or ["*"]'},
-                              "rooms": {**listed, "nullable": True,
+                request=body({"url": url,
+                              "events": {**listed(events),
+                                         "description": 'room event types, or ["*"]'},
+                              "rooms": {**listed(room),
                                         "description": "room ids; absent: every room"},
-                              "roomId": {"type": "string", "maxLength": 128,
+                              "roomId": {**text(webhooks.ROOM_ID_MAX, "room-1"),
                                          "description": "one room: rooms [roomId]"}},
-                             ("url",)))),
+                             ("url",), example={"url": url["example"], "events": ["*"]}))),
             "get": _unconfigured(op("Webhook endpoints (never their secrets)", result={
                 "type": "object", "required": ["webhooks"], "properties": {
                     "webhooks": {"type": "array", "items": WEBHOOK_REFS["Webhook"]}}}))},
@@ -380,14 +429,16 @@ def _webhook_paths() -> dict:
             "A new signing secret, shown once; the previous one also signs deliveries for "
             "keepPreviousFor seconds (default 0: it stops now)", params=[WEBHOOK_ID],
             request=body({"keepPreviousFor": {"type": "integer", "minimum": 0,
-                                              "maximum": 604800}}),
+                                              "maximum": webhooks.KEEP_PREVIOUS_MAX}},
+                         example={"keepPreviousFor": 3600}),
             result={"type": "object", "required": ["webhookId", "secret"], "properties": {
                 "webhookId": {"type": "string", "format": "uuid"},
                 "secret": {"type": "string", "description": "shown here once, never again"},
                 "previousSecretExpiresAt": TIME}}))},
         "/webhooks/{webhookId}/deliveries": {"get": _unconfigured(op(
             "The endpoint's latest delivery attempts, newest first", params=[
-                WEBHOOK_ID, query("limit", {"type": "integer", "minimum": 1, "maximum": 100},
+                WEBHOOK_ID, query("limit", {"type": "integer", "minimum": 1,
+                                            "maximum": webhooks.DELIVERIES_MAX},
                                   "at most this many attempts (20)")],
             result={"type": "object", "required": ["deliveries"], "properties": {
                 "deliveries": {"type": "array", "items": WEBHOOK_REFS["WebhookDelivery"]}}}))},

@@ -19,6 +19,7 @@ BASE = "/rooms/{roomId}/recordings"
 ONE = BASE + "/{recordingId}"
 KINDS = ("audio", "video", "composite")
 TEXT, URI_MAX, MAX_FILES, MAX_SEQ = 256, 2048, 500, 2 ** 53
+MAX_CODECS, DURATION_MAX, ERROR_MAX = 8, 1e9, 2000
 
 
 def start_body(body: dict) -> dict:
@@ -61,15 +62,16 @@ def manifest_entry(value, name: str) -> dict:
 
 def _number(f: Fields, name: str) -> float:
     value = f.value(name, required=True)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e9:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 <= value < DURATION_MAX):
         raise invalid(f.prefix + name, "must be a non-negative number")
     return value
 
 
 def _codecs(value, name: str) -> list:
-    if (not isinstance(value, list) or not value or len(value) > 8
+    if (not isinstance(value, list) or not value or len(value) > MAX_CODECS
             or not all(isinstance(c, str) and 0 < len(c) <= 64 for c in value)):
-        raise invalid(name, "a list of 1 to 8 codec names")
+        raise invalid(name, f"a list of 1 to {MAX_CODECS} codec names")
     return value
 
 
@@ -92,7 +94,7 @@ def report_body(body: dict) -> dict:
         report["files"] = _files(f)
     elif event == "failed":
         report.update(reason=f.text("reason", required=True, max_len=64),
-                      error=f.text("error", max_len=2000), files=_files(f))
+                      error=f.text("error", max_len=ERROR_MAX), files=_files(f))
     elif event not in ("recording", "uploading"):
         raise invalid("event", "one of recording, uploading, uploaded, completed, failed")
     f.done()
@@ -148,5 +150,7 @@ def destination(roomId, recordingId):
 @route(ONE + "/report", "POST")
 def report(roomId, recordingId):
     request, node_id = node_request()
-    return bootstrap.recordings().report(node_id, roomId, recordingId,
-                                         report_body(request.body()), bootstrap.now())
+    # a manifest of MAX_FILES files does not fit the other routes' body limit
+    body = request.body(request.settings.max_report_bytes)
+    return bootstrap.recordings().report(node_id, roomId, recordingId, report_body(body),
+                                         bootstrap.now())

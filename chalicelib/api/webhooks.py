@@ -16,7 +16,7 @@ from .http import created, current_request, json_view
 webhooks = Blueprint(__name__)
 ROOM_EVENT_TYPES = frozenset(
     [RoomCreated.__name__] + [c.__name__ for c in RoomEvent.__subclasses__()])
-MAX_LIST = 100
+MAX_LIST, ROOM_ID_MAX, DELIVERIES_MAX = 100, 128, 100
 KEEP_PREVIOUS_MAX = 7 * 24 * 3600  # a rotated secret signs at most a week longer, as Stripe's
 
 
@@ -31,7 +31,7 @@ def _strings(f: Fields, name: str, allowed=None) -> list[str] | None:
     if value is None:
         return None
     if (not isinstance(value, list) or not 1 <= len(value) <= MAX_LIST
-            or not all(isinstance(v, str) and 0 < len(v) <= 128 for v in value)):
+            or not all(isinstance(v, str) and 0 < len(v) <= ROOM_ID_MAX for v in value)):
         raise invalid(name, f"a list of 1 to {MAX_LIST} non-empty strings")
     unknown = sorted(set(value) - allowed) if allowed is not None else []
     if unknown:
@@ -44,7 +44,7 @@ def registration(body: dict) -> dict:
     args = dict(url=f.text("url", required=True, max_len=URL_MAX),
                 events=_strings(f, "events", ROOM_EVENT_TYPES | {"*"}) or ["*"],
                 rooms=_strings(f, "rooms"))
-    room = f.text("roomId", max_len=128)  # the one-room form
+    room = f.text("roomId", max_len=ROOM_ID_MAX)  # the one-room form
     f.done()
     if room is not None:
         if args["rooms"] is not None:
@@ -96,5 +96,5 @@ def deliveries(webhookId):
     request = current_request()
     request.admin()
     known_query(request.query, {"limit"})
-    limit = query_int(request.query, "limit", lo=1, hi=100, default=20)
+    limit = query_int(request.query, "limit", lo=1, hi=DELIVERIES_MAX, default=20)
     return {"deliveries": bootstrap.webhooks().deliveries(webhookId, limit)}

@@ -185,7 +185,8 @@ class WebhookUrl:
 
 def parse_url(url: object) -> WebhookUrl:
     """``url`` if it is an http(s) URL a webhook may have, else ``InvalidArgument``."""
-    if not isinstance(url, str) or not url or len(url) > URL_MAX or any(ord(c) <= 32 for c in url):
+    if (not isinstance(url, str) or not url.startswith(("http://", "https://"))
+            or len(url) > URL_MAX or any(ord(c) <= 32 for c in url)):
         raise InvalidArgument(f"url: an http(s) URL of at most {URL_MAX} characters, no spaces",
                               code="invalid_field", field="url")
     try:

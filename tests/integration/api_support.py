@@ -12,10 +12,11 @@ from uuid import uuid4
 
 import boto3
 from chalice.test import Client
+from cryptography.fernet import Fernet
 
 from chalicelib import bootstrap
 from chalicelib.api.auth import mint_admin_token
-from chalicelib.config import Settings
+from chalicelib.config import Settings, WebhookSettings
 
 KEY, SECRET = "test-key", "test-secret-" + "x" * 24
 
@@ -99,14 +100,26 @@ class Api:
 
 @contextmanager
 def api_with_nodes(endpoint: str, node_secret: str):
-    """An :class:`Api` on fresh tables whose media-node routes work (their registry too)."""
+    """An :class:`Api` on fresh tables whose every route works, as ``make run``'s: the
+    media nodes' registry, the destinations (secrets sealed with a key of its own) and
+    the webhooks (private addresses allowed: test receivers live on 127.0.0.1)."""
     env = store_env(endpoint)
-    api = Api(env, node_secret=node_secret)
-    bootstrap.configure(node_registry=bootstrap.build_node_registry(env))
+    api = Api(env, node_secret=node_secret, store_env=env,
+              secrets_key=Fernet.generate_key().decode())
+    bootstrap.configure(node_registry=bootstrap.build_node_registry(env),
+                        destination_store=bootstrap.build_destination_store(env),
+                        webhook_settings=WebhookSettings(key=Fernet.generate_key().decode(),
+                                                         allow_private=True))
     try:
         yield api
     finally:
         api.close()
+
+
+def table_names(client) -> list[str]:
+    """Every table's name (a ListTables page holds at most 100, and tests share the store)."""
+    pages = client.get_paginator("list_tables").paginate()
+    return [name for page in pages for name in page["TableNames"]]
 
 
 def stored_items(env: dict) -> dict:
@@ -114,9 +127,7 @@ def stored_items(env: dict) -> dict:
     client = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"],
                           region_name=env["AWS_REGION"])
     prefix = env["DYNAMODB_TABLE_PREFIX"] + "-"
-    # every page: the session's server holds more than one page (100) of tables
-    tables = [t for page in client.get_paginator("list_tables").paginate()
-              for t in page["TableNames"] if t.startswith(prefix)]
+    tables = [t for t in table_names(client) if t.startswith(prefix)]
     assert tables, f"no table starts with {prefix!r}: nothing would be compared"
     items = {}
     for table in tables:

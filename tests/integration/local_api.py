@@ -1,7 +1,8 @@
 """A real ``python -m devstack.local_api`` process on the embedded DynamoDB, and raw HTTP to it.
 
-What ``make run`` starts, on a free 127.0.0.1 port, with fresh tables and an API key of
-its own; stopped by its pid. ``raw`` speaks HTTP/1.1 over a plain socket, so a test
+What ``make run`` starts, on a free 127.0.0.1 port, with fresh tables, an API key and
+sealing keys of its own (webhooks to private addresses allowed, as there); stopped by
+its pid. ``raw`` speaks HTTP/1.1 over a plain socket, so a test
 sees exactly what went over the wire (any method, no client library in between).
 """
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 from chalicelib.api.auth import mint_admin_token
 from devstack.process import ROOT, ServerProcess, free_port
@@ -52,12 +55,17 @@ def local_api(dynamodb_endpoint: str, log_dir: Path, **env: str):
     """Start the server; yield a :class:`LocalApi`; stop it by its pid."""
     port = free_port()
     env = {**os.environ, **store_env(dynamodb_endpoint), "DROPON_API_KEY": KEY,
-           "DROPON_API_SECRET": SECRET, "DROPON_NODE_SECRET": NODE_SECRET, **env}
+           "DROPON_API_SECRET": SECRET, "DROPON_NODE_SECRET": NODE_SECRET,
+           "DROPON_SECRETS_KEY": Fernet.generate_key().decode(),
+           "DROPON_WEBHOOK_KEY": Fernet.generate_key().decode(),
+           "DROPON_WEBHOOKS_ALLOW_PRIVATE": "1", **env}
     # the tables now, as make run does, so that no first request waits for them
     from chalicelib import bootstrap
-    from chalicelib.application import RoomsApplication
-    RoomsApplication(env=env)
+    from chalicelib.config import WebhookSettings
+    bootstrap.build_application(env)
     bootstrap.build_node_registry(env)
+    bootstrap.build_destination_store(env)
+    bootstrap.build_webhooks(env, WebhookSettings.from_env(env))
     log = log_dir / "local-api.log"
     server = ServerProcess([sys.executable, "-m", "devstack.local_api", "--host", "127.0.0.1",
                             "--port", str(port)], port, cwd=ROOT, env=env, log_path=log).start()

@@ -26,7 +26,7 @@ from chalicelib.application.deliverer import WebhookDeliverer
 from chalicelib.config import WebhookSettings
 
 from devstack.process import ROOT
-from tests.integration.api_support import store_env
+from tests.integration.api_support import store_env, table_names
 
 SECRET_VARIABLES = ("DROPON_API_SECRET", "DROPON_NODE_SECRET", "DROPON_WEBHOOK_KEY")
 WEBHOOK_KEY = "x" * 43 + "="  # a well-formed Fernet key, for building the webhooks' store
@@ -79,10 +79,7 @@ def test_tables_match_what_the_code_creates(template, dynamodb_endpoint):
     build_webhooks(env)
     build_connections(env)
     client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
-    # a page holds 100 names and the session's server holds every test's tables
-    names = [n for page in client.get_paginator("list_tables").paginate()
-             for n in page["TableNames"]]
-    created = {n for n in names if n.startswith(prefix + "-")}
+    created = {n for n in table_names(client) if n.startswith(prefix + "-")}
     declared = {table_name(r, prefix): r for r in tables_of(template).values()}
     assert created == set(declared)
     for name, resource in declared.items():

@@ -77,7 +77,9 @@ def documented() -> dict[str, set[str]]:
     """Each documented path, with ids filled in, and its documented methods."""
     filled = {}
     for path, ops in openapi.document()["paths"].items():
-        concrete = path.format(roomId="r1", participantId="p1", identity="ada", nodeId="n1")
+        concrete = path.format(roomId="r1", participantId="p1", identity="ada", nodeId="n1",
+                               destinationId="d1", recordingId="rec1",
+                               webhookId="00000000-0000-4000-8000-000000000001")
         filled[concrete] = {method.upper() for method in ops}
     return filled
 

@@ -29,7 +29,11 @@ NODE_SECRET = "node-secret-" + "w" * 24
 # (the walk changes one field at a time, so a room may be closed, a participant gone)
 STATE_REFUSALS = {403, 404, 409, 503}
 NOT_MATCHING = [" ", "\x01", "a b", "a/b", "ftp://x", "x", "-1"]
-PATH_VALUES = {"roomId": None, "participantId": None, "identity": "ada", "nodeId": "n1"}
+PATH_VALUES = {"roomId": None, "participantId": None, "identity": "ada", "nodeId": "n1",
+               "destinationId": None, "recordingId": None, "webhookId": None}
+WORLD_IDS = ("roomId", "participantId", "destinationId", "recordingId", "webhookId")
+# the world's bucket and webhook receiver: nothing listens there (a probe fails at once)
+NOWHERE = "http://127.0.0.1:9"
 
 
 @dataclass(frozen=True)
@@ -94,18 +98,34 @@ def boundaries(schema: dict, where: str):
         yield from ((True, True, "type"), (False, True, "type"), ("yes", False, "type"),
                     (1, False, "type"))
     elif kind == "object" and not in_query:
-        yield from (({}, True, "type"), ("x", False, "type"), ([], False, "type"))
+        # an object with required keys is accepted as its example, not empty
+        accepted = schema["example"] if schema.get("required") else {}
+        yield from ((accepted, True, "type"), ("x", False, "type"), ([], False, "type"))
+
+
+def resolved(schema: dict, document: dict) -> dict:
+    name = schema.get("$ref", "").rpartition("/")[2]
+    return document["components"]["schemas"][name] if name else schema
 
 
 def cases() -> list[Case]:
-    out = []
-    for path, ops in openapi.document()["paths"].items():
+    out, document = [], openapi.document()
+    for path, ops in document["paths"].items():
         for method, operation in ops.items():
             content = operation.get("requestBody", {}).get("content", {}).get(
                 "application/json", {})
             base = Case(method.upper(), path, operation["x-dropon-caller"],
                         body=content.get("example"))
-            out.append(replace(base, what="the documented example"))
+            schema = resolved(content.get("schema", {}), document)
+            if "oneOf" in schema:  # each kind of body with its own example
+                tag = schema["discriminator"]["propertyName"]
+                for kind in schema["oneOf"]:
+                    one = replace(base, body=kind["example"])
+                    out.append(replace(one, what="the documented example "
+                                                 f"({kind['example'][tag]})"))
+                    out += body_cases(one, kind, kind["example"])
+            else:
+                out.append(replace(base, what="the documented example"))
             for param in operation["parameters"]:
                 where = param["in"]
                 refused = (400, "invalid_parameter") if where == "query" else \
@@ -119,8 +139,8 @@ def cases() -> list[Case]:
                     out.append(replace(base, **change, expect=None if ok else refused,
                                        name=param["name"],
                                        what=f"{where} {param['name']}: {what} {value!r:.40}"))
-            if content:
-                out += body_cases(base, content["schema"], content.get("example") or {})
+            if content and "oneOf" not in schema:
+                out += body_cases(base, schema, content.get("example") or {})
     return out
 
 
@@ -152,18 +172,44 @@ def api(dynamodb_endpoint):
         yield api
 
 
-def new_world(api: Api) -> dict:
-    """A room with a joined host and speaker, and a token of an identity not yet joined."""
+def new_world(api: Api, path: str = "{destinationId}{recordingId}{webhookId}") -> dict:
+    """A room on media node n1 with a joined host and speaker, a token of an identity not
+    yet joined, and what ``path`` names: a destination, a recording of the room into it,
+    a webhook."""
+    api.ok("POST", "/nodes/n1/heartbeat", {"url": NOWHERE, "rooms": 0, "participants": 0,
+                                           "streams": 0, "cpu": 0, "capacity": 1000},
+           token=mint_node_token(NODE_SECRET, "n1"))
     room = api.create_room()["id"]
     api.join(room, "host-1", "host")
     speaker_token, speaker = api.join(room, "speaker-1", "speaker")
-    return {"roomId": room, "participantId": speaker["participantId"],
-            "speaker": speaker_token, "fresh": api.token(room, "fresh-1")}
+    world = {"roomId": room, "participantId": speaker["participantId"],
+             "speaker": speaker_token, "fresh": api.token(room, "fresh-1")}
+    if "{destinationId}" in path or "/recordings" in path:
+        world["destinationId"] = api.ok("POST", "/destinations", {
+            "type": "s3", "bucket": "recordings", "region": "eu-west-1", "endpoint": NOWHERE,
+            "credentials": {"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "s" * 40}},
+            status=201)["destinationId"]
+    if "{recordingId}" in path:
+        world["recordingId"] = api.ok("POST", f"/rooms/{room}/recordings", {
+            "destinationId": world["destinationId"], "output": "per-track"},
+            status=201)["recordingId"]
+    if "{webhookId}" in path:
+        world["webhookId"] = api.ok("POST", "/webhooks", {"url": NOWHERE + "/hooks"},
+                                    status=201)["webhookId"]
+    return world
 
 
 @pytest.fixture(scope="module")
 def shared_world(api):
     return new_world(api)
+
+
+def with_world_ids(case: Case, world: dict):
+    """The case's body, with the world's ids for the ids it names (not the one under test)."""
+    if not isinstance(case.body, dict):
+        return case.body
+    return {k: world[k] if k in world and k in WORLD_IDS and k != case.name else v
+            for k, v in case.body.items()}
 
 
 def token(case: Case, world: dict, node_id: str) -> str:
@@ -177,13 +223,12 @@ def token(case: Case, world: dict, node_id: str) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.path} {c.what}" for c in CASES])
 def test_documented_constraint_is_enforced(api, shared_world, case):
-    world = new_world(api) if case.expect is None else shared_world
-    values = {**PATH_VALUES, **{k: world.get(k) for k in ("roomId", "participantId")},
-              **case.path_params}
+    world = new_world(api, case.path) if case.expect is None else shared_world
+    values = {**PATH_VALUES, **{k: world.get(k) for k in WORLD_IDS}, **case.path_params}
     path = case.path.format(**{k: quote(str(v), safe="") for k, v in values.items()})
     if case.query:
         path += "?" + urlencode(case.query)
-    status, data = api.call(case.method, path, case.body,
+    status, data = api.call(case.method, path, with_world_ids(case, world),
                             token(case, world, str(values["nodeId"])))
     if case.expect is None:
         # a rule across fields (persistent: false needs startsAt and endsAt) names another

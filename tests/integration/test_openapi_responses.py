@@ -1,7 +1,8 @@
 """The OpenAPI document's response schemas describe the bodies the API really returns.
 
-One story through the Chalice handler on the embedded DynamoDB (a room, its host, a
-speaker, a knock-free newcomer, a kick, a media node, a close); each answer is checked
+Two stories through the Chalice handler on the embedded DynamoDB (a room, its host, a
+speaker, a knock-free newcomer, a kick, a media node, a close; a recorded room, its
+destinations, recordings and node reports, a webhook); each answer is checked
 against the schema its operation documents (OpenAPI 3.0 rules: ``nullable``).
 """
 from __future__ import annotations
@@ -79,3 +80,55 @@ def test_every_answer_of_a_room_story_matches_its_schema(api):
     call(api, "POST", "/rooms/{roomId}/leave", host, roomId=rid)
     call(api, "POST", "/rooms/{roomId}/close", roomId=rid)
     call(api, "GET", "/openapi.json")
+
+
+FILE = openapi.document()["components"]["schemas"]["ManifestFile"]["example"]
+
+
+def test_every_answer_of_a_recorded_room_and_its_webhook_matches_its_schema(api):
+    call(api, "POST", "/nodes/{nodeId}/heartbeat", mint_node_token(NODE_SECRET, "n2"),
+         HEARTBEAT, nodeId="n2")
+    rid = call(api, "POST", "/rooms", body={"name": "recorded", "persistent": True})["id"]
+    host, _ = api.join(rid, "host-1", "host")
+    node = mint_node_token(NODE_SECRET, api.ok("GET", f"/rooms/{rid}")["mediaNode"]["nodeId"])
+    did = call(api, "POST", "/destinations", body={
+        "type": "s3", "bucket": "recordings", "region": "eu-west-1",
+        "endpoint": "http://127.0.0.1:9", "forcePathStyle": True,
+        "credentials": {"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "s" * 40},
+    })["destinationId"]
+    call(api, "POST", "/destinations", body={"type": "azure", "account": "acme",
+                                             "container": "recordings"})
+    call(api, "GET", "/destinations")
+    call(api, "GET", "/destinations/{destinationId}", destinationId=did)
+    verified = call(api, "POST", "/destinations/{destinationId}/verify", destinationId=did)
+    assert verified["ok"] is False  # nothing listens at the endpoint
+
+    ids = {"roomId": rid}
+    one = "/rooms/{roomId}/recordings/{recordingId}"
+    for output, end in (("per-track", {"event": "completed", "files": [FILE]}),
+                        ("composite", {"event": "failed", "reason": "upload_failed",
+                                       "error": "AccessDenied", "files": []})):
+        started = call(api, "POST", "/rooms/{roomId}/recordings", host,
+                       {"destinationId": did, "output": output}, **ids)
+        ids["recordingId"] = started["recordingId"]
+        call(api, "GET", one + "/destination", node, **ids)
+        call(api, "POST", one + "/report", node, {"event": "recording"}, **ids)
+        call(api, "POST", one + "/report", node, {"event": "uploaded", "file": FILE}, **ids)
+        call(api, "POST", one + "/stop", host, **ids)
+        call(api, "POST", one + "/report", node, {"event": "uploading"}, **ids)
+        call(api, "POST", one + "/report", node, end, **ids)
+        call(api, "GET", one, host, **ids)
+    assert call(api, "POST", one + "/retry-upload", **ids)["status"] == "uploading"
+    call(api, "GET", "/rooms/{roomId}/recordings", host, **ids)
+    call(api, "GET", one, **{**ids, "recordingId": "no-such-recording"})  # the Error schema
+    call(api, "DELETE", "/destinations/{destinationId}", destinationId=did)
+
+    hook = call(api, "POST", "/webhooks", body={"url": "http://127.0.0.1:9/hooks",
+                                                "events": ["RoomCreated"], "roomId": rid})
+    wid = hook["webhookId"]
+    call(api, "GET", "/webhooks")
+    call(api, "GET", "/webhooks/{webhookId}", webhookId=wid)
+    call(api, "POST", "/webhooks/{webhookId}/rotate-secret", body={"keepPreviousFor": 60},
+         webhookId=wid)
+    call(api, "GET", "/webhooks/{webhookId}/deliveries", webhookId=wid)
+    assert call(api, "DELETE", "/webhooks/{webhookId}", webhookId=wid)["status"] == "deleted"

@@ -30,6 +30,7 @@ MAX_EXAMPLES = 6  # generated requests per operation and mode, besides examples 
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance,negative_data_rejection")
 NODE_ID = "node-fuzz"
+NOWHERE = "http://127.0.0.1:9"  # the node, bucket and webhook receiver: nothing listens
 ST = Path(sys.executable).with_name("st")
 
 
@@ -40,11 +41,11 @@ def api(dynamodb_endpoint, tmp_path_factory):
 
 
 def world(api) -> dict:
-    """A real room on a media node, with a joined host and speaker, and the token of each
-    kind of caller."""
+    """A real room on a media node, with a joined host and speaker, a destination, a
+    recording of the room into it, a webhook, and the token of each kind of caller."""
     node = mint_node_token(NODE_SECRET, NODE_ID)
     api.ok("POST", f"/nodes/{NODE_ID}/heartbeat", {
-        "url": "http://127.0.0.1:9", "rooms": 0, "participants": 0, "streams": 0, "cpu": 0,
+        "url": NOWHERE, "rooms": 0, "participants": 0, "streams": 0, "cpu": 0,
         "capacity": 64}, token=node)
     room = api.ok("POST", "/rooms", {"name": "fuzz", "persistent": True})["id"]
     grant = lambda identity, role: api.ok(  # noqa: E731
@@ -52,8 +53,15 @@ def world(api) -> dict:
     api.ok("POST", f"/rooms/{room}/join", token=grant("host-1", "host"))
     speaker = grant("speaker-1", "speaker")
     joined = api.ok("POST", f"/rooms/{room}/join", token=speaker)
+    destination = api.ok("POST", "/destinations", {
+        "type": "s3", "bucket": "recordings", "region": "eu-west-1", "endpoint": NOWHERE,
+        "credentials": {"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "s" * 40}})
+    recording = api.ok("POST", f"/rooms/{room}/recordings", {
+        "destinationId": destination["destinationId"], "output": "per-track"})
+    webhook = api.ok("POST", "/webhooks", {"url": NOWHERE + "/hooks"})
     return {"ids": {"roomId": room, "participantId": joined["participantId"],
-                    "nodeId": NODE_ID},
+                    "nodeId": NODE_ID, "destinationId": destination["destinationId"],
+                    "recordingId": recording["recordingId"], "webhookId": webhook["webhookId"]},
             "tokens": {"admin": api.admin(3600), "participant": speaker,
                        "node": node}}
 
@@ -69,4 +77,4 @@ def test_every_answer_is_the_documented_one(api, tmp_path):
          "--seed", "20261206", "--workers", "1", "--request-timeout", "60", "--no-color",
          "--warnings", "missing_auth,missing_test_data,unsupported_regex,low_valid_rate"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert done.returncode == 0, done.stdout[-12000:] + done.stderr[-2000:]
