@@ -9,7 +9,7 @@ from .node import MediaNode
 from .recording.recordings import Recordings
 from .sfu.fanout import use_native
 from .sfu.remb import set_publisher_max_bitrate
-from .storage.credentials import FernetSecretOpener
+from .storage.credentials import FernetSecretOpener, KMSSecretOpener, SecretOpener
 
 
 def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) -> MediaNode:
@@ -31,6 +31,14 @@ def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) ->
                 capacity=config.max_participants, interval=config.heartbeat_interval)
     ports = PortRange(config.ice_port_min, config.ice_port_max) if config.ice_port_min else None
     ice = IceBinding(ports, config.ice_public_ip or None)
-    opener = FernetSecretOpener(config.secrets_key) if config.secrets_key else None
+    opener = secret_opener(config)
     recordings = Recordings(control_plane, opener, config.recording_dir)
     return MediaNode(config, control_plane, ice, recordings)
+
+
+def secret_opener(config: NodeConfig) -> SecretOpener | None:
+    """KMS when ``DROPON_KMS_KEY_ID`` is set (deployed), else Fernet, else none."""
+    if config.kms_key_id:
+        import boto3
+        return KMSSecretOpener(config.kms_key_id, boto3.client("kms"))
+    return FernetSecretOpener(config.secrets_key) if config.secrets_key else None

@@ -134,6 +134,8 @@ class NodeConfig:
         RTP or RTCP) before its session is ended as ``silent`` (``liveness.py``).
     :param secrets_key: ``DROPON_SECRETS_KEY``, the Fernet key that opens recording
         destinations' sealed credentials (never logged); empty: none can be opened.
+    :param kms_key_id: ``DROPON_KMS_KEY_ID``, the AWS KMS key that opens destinations'
+        credentials when deployed (instead of ``secrets_key``); empty: Fernet.
     :param recording_dir: where recordings are written on the node's disk before and
         while they upload (and kept when an upload fails); empty: the temp folder.
     :param fanout: the direct path's packet loop: ``c`` (``media_node/sfu/_fanout``, one
@@ -160,6 +162,7 @@ class NodeConfig:
     silent_timeout: float = 12.0
     secrets_key: str = ""
     recording_dir: str = ""
+    kms_key_id: str = ""
 
     def __post_init__(self) -> None:
         if self.ice_public_ip:
@@ -217,4 +220,5 @@ class NodeConfig:
             silent_timeout=_float(env, "DROPON_SILENT_TIMEOUT", "12"),
             secrets_key=env.get("DROPON_SECRETS_KEY", ""),
             recording_dir=env.get("DROPON_RECORDING_DIR", ""),
+            kms_key_id=env.get("DROPON_KMS_KEY_ID", ""),
         )
