@@ -114,6 +114,8 @@ def granted(template, role: str) -> dict[str, set[str]]:
     """Table logical id -> DynamoDB actions the role may perform on it."""
     out: dict[str, set[str]] = {}
     for s in policy_statements(template, role):
+        if not any(a.startswith("dynamodb:") for a in s["Action"]):
+            continue
         for r in s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]:
             if isinstance(r, dict) and "Fn::GetAtt" in r:
                 out.setdefault(r["Fn::GetAtt"][0], set()).update(s["Action"])
@@ -133,16 +135,23 @@ def test_iam_is_scoped_to_the_tables(template):
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
             assert all("*" not in a for a in actions), s
             assert all(a.startswith(("dynamodb:", "logs:")) for a in actions
-                       ) or actions == ["execute-api:ManageConnections"], s
-            if actions == ["execute-api:ManageConnections"]:  # posting to the sockets
+                       ) or actions in (["execute-api:ManageConnections"], ["kms:Encrypt"]), s
+            if actions == ["kms:Encrypt"]:  # sealing destinations' secrets, nothing else
+                assert role == "DefaultRole"
+                assert s["Resource"] == [{"Fn::GetAtt": ["DestinationSecretsKey", "Arn"]}]
+            elif actions == ["execute-api:ManageConnections"]:  # posting to the sockets
                 assert role == "DefaultRole"
                 assert s["Resource"][0]["Fn::Sub"].endswith(":${WebsocketAPI}/*"), s
             elif any(a.startswith("dynamodb:") for a in actions):
                 assert all(r["Fn::GetAtt"][0] in tables if "Fn::GetAtt" in r
                            else r["Fn::Sub"] == "${ConnectionsTable.Arn}/index/*"
                            for r in s["Resource"]), s
-            else:
-                assert "/aws/lambda/${AWS::StackName}-" in s["Resource"]["Fn::Sub"]
+            else:  # only the log groups of the role's own functions
+                own = {f"{name}LogGroup" for name, r in functions.items()
+                       if r["Type"] == "AWS::Serverless::Function"
+                       and r["Properties"]["Role"]["Fn::GetAtt"][0] == role}
+                assert {r["Fn::GetAtt"][0] for r in s["Resource"]} == own, s
+                assert "logs:CreateLogGroup" not in actions  # the stack creates them
     assert set(granted(template, "DefaultRole")) == tables - {"WebhooksTrackingTable"}
     assert set(granted(template, "TickRole")) == \
         tables - {"DestinationsTable", "ConnectionsTable"} - WEBHOOK_TABLES
