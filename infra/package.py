@@ -11,6 +11,10 @@
    ``deployment.zip`` to ``--out``. No AWS call is made; pip fetches the Lambda's
    wheels from the package index on the first run, then chalice reuses its cache in
    ``infra/build/app/.chalice/deployments``.
+4. Writes the two plain CloudFormation templates beside it: ``media-node.json`` (the
+   media nodes on ECS Fargate, ``infra/media_node.py``) and ``observability.json`` (the
+   dashboard and alarms, ``infra/observability.py``). ``STACKS`` lists all three in the
+   order ``make deploy`` deploys them.
 """
 from __future__ import annotations
 
@@ -24,12 +28,18 @@ from pathlib import Path
 
 from devstack.process import ROOT
 
+from .media_node import media_node_template
+from .observability import observability_template
 from .template import merge_template
 
 INFRA = ROOT / "infra"
 BUILD = INFRA / "build"
 LAMBDA_REQUIREMENTS = INFRA / "requirements-lambda.txt"
 APP_FILES = ("app.py", "chalicelib", ".chalice/config.json")
+# (template file, stack name suffix), in deploy order; the first is chalice's SAM output
+STACKS = (("sam.json", ""), ("media-node.json", "-nodes"), ("observability.json", "-observability"))
+PLAIN_TEMPLATES = {"media-node.json": media_node_template,
+                   "observability.json": observability_template}
 
 
 def stage_app(app_dir: Path, requirements: Path = LAMBDA_REQUIREMENTS) -> Path:
@@ -66,6 +76,8 @@ def package(stage: str = "prod", out: Path = BUILD / "out",
     missing = set(merge_template()["Resources"]) - set(resources)
     if missing:
         raise RuntimeError(f"chalice did not merge {sorted(missing)} into {template}")
+    for name, build in PLAIN_TEMPLATES.items():
+        (out / name).write_text(json.dumps(build(), indent=2))
     return template
 
 
@@ -76,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     template = package(args.stage, args.out)
     print(f"SAM template: {template}\nDeployment package: {template.with_name('deployment.zip')}")
+    for name in PLAIN_TEMPLATES:
+        print(f"CloudFormation template: {template.with_name(name)}")
     return 0
 
 
