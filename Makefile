@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: setup system tools venv test test-unit run bench bench-sfu bench-api bench-burst bench-dynamodb package clean
+.PHONY: setup system tools venv test test-unit run bench bench-sfu bench-api bench-burst bench-dynamodb package deploy destroy clean
 
 setup: system tools venv
 
@@ -53,9 +53,19 @@ bench-burst: setup
 bench-dynamodb: setup
 	$(PY) bench/dynamodb_restart.py $(BENCH_ARGS)
 
-# the control plane's SAM template and Lambda zip in infra/build/out (no AWS call; docs/deploy.md)
+# every template, offline, in infra/build/out: the control plane's SAM template and Lambda
+# zip, the media nodes' and the observability stacks (no AWS call; docs/deploy.md)
 package: venv
 	$(PY) -m infra.package $(PACKAGE_ARGS)
+
+# the three stacks in order with the AWS CLI (settings from the environment: docs/deploy.md;
+# DEPLOY_ARGS=--dry-run prints the commands); never run by the tests
+deploy: package
+	$(PY) -m infra.deploy deploy $(DEPLOY_ARGS)
+
+# deletes the stacks in reverse; the tables and the KMS key are retained
+destroy: venv
+	$(PY) -m infra.deploy destroy $(DEPLOY_ARGS)
 
 clean:
 	rm -rf $(VENV) .tools .data .pytest_cache .hypothesis infra/build

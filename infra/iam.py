@@ -48,6 +48,21 @@ def kms_statement(action: str, key_arn) -> dict:
                                            for k, v in KMS_CONTEXT.items()}}}
 
 
+DESTINATION_ROLES = {
+    "Type": "CommaDelimitedList", "Default": "arn:aws:iam::*:role/dropon-recording-*",
+    "Description": "Customers' roles for recordings (roleArn of a destination), which the "
+                   "control plane (verify) and the nodes (upload) may assume, with an "
+                   "external id only"}
+
+
+def assume_destination_role_statement() -> dict:
+    """``sts:AssumeRole`` of customers' recording roles, only with an external id (the
+    confused-deputy guard the customer's trust policy checks)."""
+    return {"Effect": "Allow", "Action": ["sts:AssumeRole"],
+            "Resource": {"Ref": "DestinationRoleArns"},
+            "Condition": {"Null": {"sts:ExternalId": "false"}}}
+
+
 # the key's administrators: the account's root (so IAM policies can be granted use), with
 # the administrative actions of AWS's default key policy; no one gets kms:* on *
 KEY_ADMIN_ACTIONS = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*",

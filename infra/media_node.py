@@ -12,7 +12,8 @@ checks that the two agree with each other and with ``make run``.
 """
 from __future__ import annotations
 
-from .iam import kms_statement, log_group, log_statement, role
+from .iam import (DESTINATION_ROLES, assume_destination_role_statement, kms_statement,
+                  log_group, log_statement, role)
 
 NAMESPACE = "DropOn"  # the nodes' and the control plane's CloudWatch namespace
 LOAD_METRIC = "NodeLoad"  # percent of a node's capacity in use (autoscaling tracks it)
@@ -59,10 +60,7 @@ PARAMETERS = {
     "StunServer": {"Type": "String", "Default": "stun.l.google.com:19302",
                    "Description": "host:port a node asks for its public address "
                                   "(DROPON_STUN_SERVER); empty: none"},
-    "DestinationRoleArns": {"Type": "CommaDelimitedList",
-                            "Default": "arn:aws:iam::*:role/dropon-recording-*",
-                            "Description": "Customers' roles the nodes may assume for "
-                                           "recordings (with an external id only)"},
+    "DestinationRoleArns": DESTINATION_ROLES,
     "LogRetentionDays": {"Type": "Number", "Default": 30,
                          "AllowedValues": [1, 3, 5, 7, 14, 30, 60, 90, 180, 365]},
 }
@@ -90,9 +88,7 @@ def task_role() -> dict:
     destination's credentials or the assumed role's, never the task's."""
     return role("ecs-tasks.amazonaws.com", [
         kms_statement("kms:Decrypt", _imported("DestinationSecretsKeyArn")),
-        {"Effect": "Allow", "Action": ["sts:AssumeRole"],
-         "Resource": {"Ref": "DestinationRoleArns"},
-         "Condition": {"Null": {"sts:ExternalId": "false"}}},
+        assume_destination_role_statement(),
     ], "MediaNodeTaskPolicy")
 
 

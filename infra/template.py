@@ -26,7 +26,8 @@ import json
 
 from chalicelib.api.cors import browser_cors
 
-from .iam import KMS_KEY, destination_key, kms_statement, log_group, log_statement
+from .iam import (DESTINATION_ROLES, KMS_KEY, assume_destination_role_statement,
+                  destination_key, kms_statement, log_group, log_statement)
 from .iam import role as iam_role
 from .tables import PREFIX, TABLES, resource, table_arn
 
@@ -94,6 +95,7 @@ PARAMETERS = {
                        "Description": "ACM certificate of DomainName, in this region "
                                       "(needed with DomainName)"},
 }
+PARAMETERS["DestinationRoleArns"] = DESTINATION_ROLES
 CONDITIONS = {"HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]}}
 
 # API Gateway's own answers (no route, throttling, too large, timeouts) as the API's
@@ -255,10 +257,11 @@ def merge_template() -> dict:
         "AliasName": {"Fn::Sub": "alias/${AWS::StackName}-destinations"},
         "TargetKeyId": {"Ref": KMS_KEY}}}
     # the API's, the sockets' and the stream's role: every table but a position in a
-    # log (only the deliverer keeps one), the sockets, and sealing destinations' secrets
+    # log (only the deliverer keeps one), the sockets, sealing destinations' secrets
     resources["DefaultRole"] = lambda_role(
         "DefaultRole", [t for t in TABLES if t.model.__name__ != "TrackingItem"], actions,
-        [*socket_statements(), kms_statement("kms:Encrypt", {"Fn::GetAtt": [KMS_KEY, "Arn"]})])
+        [*socket_statements(), kms_statement("kms:Encrypt", {"Fn::GetAtt": [KMS_KEY, "Arn"]}),
+         assume_destination_role_statement()])  # verifying a destination with its role
     resources["TickRole"] = lambda_role("TickRole", [t for t in TABLES if t.used_by_tick],
                                         actions)
     resources["DeliverWebhooksRole"] = lambda_role(

@@ -140,10 +140,14 @@ def test_iam_is_scoped_to_the_tables(template):
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
             assert all("*" not in a for a in actions), s
             assert all(a.startswith(("dynamodb:", "logs:")) for a in actions
-                       ) or actions in (["execute-api:ManageConnections"], ["kms:Encrypt"]), s
+                       ) or actions in (["execute-api:ManageConnections"], ["kms:Encrypt"],
+                                        ["sts:AssumeRole"]), s
             if actions == ["kms:Encrypt"]:  # sealing destinations' secrets, nothing else
                 assert role == "DefaultRole"
                 assert s["Resource"] == [{"Fn::GetAtt": ["DestinationSecretsKey", "Arn"]}]
+            elif actions == ["sts:AssumeRole"]:  # a destination's role, with its external id
+                assert role == "DefaultRole"
+                assert s["Condition"] == {"Null": {"sts:ExternalId": "false"}}
             elif actions == ["execute-api:ManageConnections"]:  # posting to the sockets
                 assert role == "DefaultRole"
                 assert s["Resource"][0]["Fn::Sub"].endswith(":${WebsocketAPI}/*"), s
