@@ -202,6 +202,7 @@ def recorded(monkeypatch):
 
 
 def test_iam_allows_every_call_the_code_makes(template, dynamodb_endpoint, recorded):
+    from chalicelib.application.nodes import NodeService
     from chalicelib.application.sockets import SocketService
     from chalicelib.bootstrap import (build_application, build_connections,
                                       build_destination_store, build_node_registry)
@@ -252,6 +253,11 @@ def test_iam_allows_every_call_the_code_makes(template, dynamodb_endpoint, recor
         deliverer.step(pool)  # leaving the pool waits for the attempt to be recorded
     check_role(template, "DeliverWebhooksRole", recorded, ids)
     touched |= {ids[t] for t, _ in recorded}
+    # the tick, in its own function: the nodes' heartbeats and the rooms' scheduled work
+    # (nothing is due here, so it only reads: the reverse check would ask too much)
+    recorded.clear()
+    NodeService(registry, rooms, 15.0).tick(datetime.now(timezone.utc), 30.0)
+    check_role(template, "TickRole", recorded, ids, complete=False)
     assert touched == set(ids.values())  # the scenarios touched every table
 
 
@@ -260,11 +266,34 @@ class Refusing:
         return {"outcome": "refused", "responseCode": None, "latencyMs": None, "error": "test"}
 
 
-def check_role(template, role: str, recorded, ids) -> None:
+def check_role(template, role: str, recorded, ids, complete: bool = True) -> None:
     allowed = granted(template, role)
     assert recorded and {t for t, _ in recorded} <= set(ids), recorded
     missing = {(t, a) for t, a in recorded if f"dynamodb:{a}" not in allowed.get(ids[t], set())}
     assert not missing, f"{role} lacks {missing}"
+    if not complete:
+        return
+    # nothing granted that is not used: what the scenario did not touch is explained
+    used = {(ids[t], f"dynamodb:{a}") for t, a in recorded}
+    unused = {(t, a) for t, actions in allowed.items() for a in actions} - used
+    assert unused <= used_beyond_the_scenario(role), f"{role} is granted unused {unused}"
+
+
+def used_beyond_the_scenario(role: str) -> set[tuple[str, str]]:
+    """Grants the scenario cannot exercise, each derived from the code: Lambda's event
+    source mapping reads the events table's stream with the stream handler's role; a
+    snapshot is written every N events (the applications' own intervals)."""
+    import app
+    from chalice.app import DynamoDBEventConfig
+    from chalicelib.application.webhooks import WebhooksApplication
+    from infra.template import FUNCTIONS, STREAM_ACTIONS, STREAM_FUNCTION
+    out = set()
+    if any(isinstance(e, DynamoDBEventConfig) for e in app.app.event_sources) \
+            and FUNCTIONS[STREAM_FUNCTION][1] == role:
+        out |= {("EventsTable", a) for a in STREAM_ACTIONS}
+    if WebhooksApplication.snapshotting_intervals:  # every 100 events: not in a short scenario
+        out.add(("WebhooksSnapshotsTable", "dynamodb:PutItem"))
+    return out
 
 
 def test_environment_and_secrets(template, built):

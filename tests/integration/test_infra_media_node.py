@@ -36,6 +36,14 @@ def exec_form(argument: str) -> list[str]:
     return json.loads(argument)
 
 
+def image_environment() -> dict[str, str]:
+    """The final stage's ``ENV`` (the Dockerfile's ``KEY=value`` form)."""
+    steps = instructions()
+    last = max(i for i, (op, _) in enumerate(steps) if op == "FROM")
+    return dict(pair.split("=", 1) for op, arg in steps[last:] if op == "ENV"
+                for pair in shlex.split(arg))
+
+
 def test_base_user_and_command():
     steps = instructions()
     # a build stage compiles the C packet loop; the image itself is the last stage
