@@ -133,7 +133,8 @@ def dashboard_body() -> dict:
                  "${Service}"] for m in ("RunningTaskCount", "DesiredTaskCount")], 18,
                stat="Maximum"),
     ]
-    nodes = lambda name: {"Fn::ImportValue": {"Fn::Sub": "${MediaNodeStack}-%s" % name}}  # noqa: E731
+    def nodes(name):
+        return {"Fn::ImportValue": {"Fn::Sub": "${MediaNodeStack}-%s" % name}}
     names = {"Stage": _cp("Stage"), "RestApiName": _cp("RestApiName"),
              "Cluster": nodes("ClusterName"), "Service": nodes("ServiceName"),
              **{f: _cp(f"{f}Name") for f in functions},

@@ -62,7 +62,8 @@ EXPORTS = {
     "TablePrefix": {"Ref": PREFIX},
     "SecretArn": {"Ref": "SecretArn"},
     "DestinationSecretsKeyArn": {"Fn::GetAtt": [KMS_KEY, "Arn"]},
-    "ControlUrl": {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"},
+    "ControlUrl": {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}."
+                              "${AWS::URLSuffix}/api"},
     "RestApiName": {"Fn::Sub": "${AWS::StackName}-rest"},
     "Stage": {"Ref": "Stage"},
     **{f"{logical}Name": {"Ref": logical} for logical in FUNCTIONS},

@@ -80,7 +80,8 @@ def test_the_control_planes_settings_come_out_right_in_each_function(templates):
     from chalicelib.persistence.settings import DynamoDBSettings
     sam = templates["sam.json"]
     refs = defaults(sam)
-    env = {name: {k: resolve(v, refs) for k, v in f["Properties"]["Environment"]["Variables"].items()}
+    env = {name: {k: resolve(v, refs)
+                  for k, v in f["Properties"]["Environment"]["Variables"].items()}
            for name, f in functions(sam).items()}
     for name, variables in env.items():  # every function reaches the stack's tables
         store = DynamoDBSettings.from_env(Environment("RoomsApplication", variables))
@@ -101,7 +102,8 @@ def test_the_node_starts_on_its_task_environment_and_the_network_matches(templat
     nodes = templates["media-node.json"]
     refs = defaults(nodes)
     task = container(nodes)
-    env = {**image_environment(), **{e["Name"]: resolve(e["Value"], refs) for e in task["Environment"]},
+    env = {**image_environment(),
+           **{e["Name"]: resolve(e["Value"], refs) for e in task["Environment"]},
            **{s["Name"]: "sample-secret" for s in task["Secrets"]}}
     config = NodeConfig.from_env(env)
     assert not config.standalone and not config.ice_loopback_only and config.host == "0.0.0.0"
@@ -221,7 +223,8 @@ def test_no_policy_has_a_star_action_or_a_star_resource_but_where_aws_needs_one(
                 assert not [a for a in actions if a == "*" or a.endswith(":*")], (logical_id, s)
                 if "*" in as_list(s["Resource"]):
                     # a key policy's "*" is the key itself; elsewhere only AWS's no-resource actions
-                    assert resource["Type"] == "AWS::KMS::Key" or set(actions) <= NO_RESOURCE_ACTIONS, s
+                    assert (resource["Type"] == "AWS::KMS::Key"
+                            or set(actions) <= NO_RESOURCE_ACTIONS), s
     assert seen > 10
 
 
