@@ -37,10 +37,15 @@ NODE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]
 DESTINATION_ACTIONS = [*NODE_ACTIONS, "dynamodb:DeleteItem"]
 # a process recorder moves its position with a conditional update inside its transaction
 TRACKING_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+# a room's sockets are found by the table's index (granted apart: socket_statements)
 CONNECTION_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem",
-                      "dynamodb:DeleteItem", "dynamodb:Query"]
+                      "dynamodb:DeleteItem"]
 STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                   "dynamodb:ListStreams"]
+# what the stream handler does: reads rooms' events (and snapshots), its sockets by the
+# room index, moves their cursors, forgets the gone ones (checked against its calls)
+STREAM_TABLE_ACTIONS = {"EventsTable": ["dynamodb:Query"], "SnapshotsTable": ["dynamodb:Query"],
+                        "ConnectionsTable": ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem"]}
 # Chalice's functions of the real-time socket and of the events table's stream
 SOCKET_FUNCTIONS = ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
 STREAM_FUNCTION, STREAM_EVENT = "RoomEventsStream", "RoomEventsStreamDynamodbEventSource"
@@ -49,7 +54,7 @@ FUNCTIONS = {"APIHandler": ("api", "DefaultRole"),
              "WebsocketConnect": ("ws-connect", "DefaultRole"),
              "WebsocketMessage": ("ws-message", "DefaultRole"),
              "WebsocketDisconnect": ("ws-disconnect", "DefaultRole"),
-             STREAM_FUNCTION: ("stream", "DefaultRole"),
+             STREAM_FUNCTION: ("stream", "StreamRole"),
              "Tick": ("tick", "TickRole"),
              "DeliverWebhooks": ("webhooks", "DeliverWebhooksRole")}
 WS_STAGE = "api"  # Chalice's stage name of the WebSocket API
@@ -155,17 +160,25 @@ def deliverer_actions(table) -> list[str]:
 
 
 def socket_statements() -> list[dict]:
-    """What the socket's and the stream's functions (the API's role) need besides tables:
-    the connections table's room index, the events table's stream, posting to sockets."""
+    """What the sockets' functions (the API's role) and the stream's need besides tables:
+    the connections table's room index and posting to sockets."""
     return [
         {"Effect": "Allow", "Action": ["dynamodb:Query"],
          "Resource": [{"Fn::Sub": "${ConnectionsTable.Arn}/index/*"}]},
-        {"Effect": "Allow", "Action": STREAM_ACTIONS,
-         "Resource": [{"Fn::GetAtt": ["EventsTable", "StreamArn"]}]},
         {"Effect": "Allow", "Action": ["execute-api:ManageConnections"],
          "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
                                   "${AWS::AccountId}:${WebsocketAPI}/*"}]},
     ]
+
+
+def stream_role() -> dict:
+    """The stream handler's role: reading the events table's stream, the rooms' events
+    and its sockets, posting to them; no secret, no other table."""
+    tables = [t for t in TABLES if t.logical_id in STREAM_TABLE_ACTIONS]
+    reads_stream = {"Effect": "Allow", "Action": STREAM_ACTIONS,
+                    "Resource": [{"Fn::GetAtt": ["EventsTable", "StreamArn"]}]}
+    return lambda_role("StreamRole", tables, lambda t: STREAM_TABLE_ACTIONS[t.logical_id],
+                       [reads_stream, *socket_statements()])
 
 
 def gateway_responses() -> dict:
@@ -209,7 +222,7 @@ def functions() -> dict:
     """Each function's name, log group (created first), role and environment."""
     environment = {name: api_environment() for name in ("APIHandler", *SOCKET_FUNCTIONS)}
     environment[STREAM_FUNCTION] = {
-        **api_environment(), "DROPON_WS_STAGE": WS_STAGE,
+        **store_environment(), "DROPON_WS_STAGE": WS_STAGE,
         "DROPON_WS_DOMAIN": {"Fn::Sub": "${WebsocketAPI}.execute-api.${AWS::Region}."
                                         "${AWS::URLSuffix}"}}
     environment["Tick"] = store_environment()
@@ -257,12 +270,13 @@ def merge_template() -> dict:
     resources["DestinationSecretsKeyAlias"] = {"Type": "AWS::KMS::Alias", "Properties": {
         "AliasName": {"Fn::Sub": "alias/${AWS::StackName}-destinations"},
         "TargetKeyId": {"Ref": KMS_KEY}}}
-    # the API's, the sockets' and the stream's role: every table but a position in a
+    # the API's and the sockets' role: every table but a position in a
     # log (only the deliverer keeps one), the sockets, sealing destinations' secrets
     resources["DefaultRole"] = lambda_role(
         "DefaultRole", [t for t in TABLES if t.model.__name__ != "TrackingItem"], actions,
         [*socket_statements(), kms_statement("kms:Encrypt", {"Fn::GetAtt": [KMS_KEY, "Arn"]}),
          assume_destination_role_statement()])  # verifying a destination with its role
+    resources["StreamRole"] = stream_role()
     resources["TickRole"] = lambda_role("TickRole", [t for t in TABLES if t.used_by_tick],
                                         actions)
     resources["DeliverWebhooksRole"] = lambda_role(

@@ -116,7 +116,8 @@ def policy_statements(template, role: str) -> list[dict]:
 
 
 def granted(template, role: str) -> dict[str, set[str]]:
-    """Table logical id -> DynamoDB actions the role may perform on it."""
+    """Table logical id -> DynamoDB actions the role may perform on it; an action on the
+    table's indexes is ``<action>@index``."""
     out: dict[str, set[str]] = {}
     for s in policy_statements(template, role):
         if not any(a.startswith("dynamodb:") for a in s["Action"]):
@@ -124,6 +125,9 @@ def granted(template, role: str) -> dict[str, set[str]]:
         for r in s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]:
             if isinstance(r, dict) and "Fn::GetAtt" in r:
                 out.setdefault(r["Fn::GetAtt"][0], set()).update(s["Action"])
+            elif isinstance(r, dict) and r.get("Fn::Sub", "").endswith(".Arn}/index/*"):
+                table = r["Fn::Sub"][2:].split(".", 1)[0]
+                out.setdefault(table, set()).update(f"{a}@index" for a in s["Action"])
     return out
 
 
@@ -134,7 +138,7 @@ def test_iam_is_scoped_to_the_tables(template):
     assert functions["Tick"]["Properties"]["Role"] == {"Fn::GetAtt": ["TickRole", "Arn"]}
     assert functions["DeliverWebhooks"]["Properties"]["Role"] == {
         "Fn::GetAtt": ["DeliverWebhooksRole", "Arn"]}
-    for role in ("DefaultRole", "TickRole", "DeliverWebhooksRole"):
+    for role in ("DefaultRole", "StreamRole", "TickRole", "DeliverWebhooksRole"):
         for s in policy_statements(template, role):
             assert s["Effect"] == "Allow"
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
@@ -149,7 +153,7 @@ def test_iam_is_scoped_to_the_tables(template):
                 assert role == "DefaultRole"
                 assert s["Condition"] == {"Null": {"sts:ExternalId": "false"}}
             elif actions == ["execute-api:ManageConnections"]:  # posting to the sockets
-                assert role == "DefaultRole"
+                assert role in ("DefaultRole", "StreamRole")
                 assert s["Resource"][0]["Fn::Sub"].endswith(":${WebsocketAPI}/*"), s
             elif any(a.startswith("dynamodb:") for a in actions):
                 assert all(r["Fn::GetAtt"][0] in tables if "Fn::GetAtt" in r
@@ -167,9 +171,13 @@ def test_iam_is_scoped_to_the_tables(template):
     deliverer = granted(template, "DeliverWebhooksRole")
     assert set(deliverer) == WEBHOOK_TABLES | {"NotificationsTable"}
     assert deliverer["NotificationsTable"] == {"dynamodb:Query"}  # the rooms' log: read only
-    for name in ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect",
-                 "RoomEventsStream"):
+    for name in ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect"):
         assert functions[name]["Properties"]["Role"] == {"Fn::GetAtt": ["DefaultRole", "Arn"]}
+    # the stream handler reads rooms and moves sockets' cursors, and nothing else
+    assert functions["RoomEventsStream"]["Properties"]["Role"] == {
+        "Fn::GetAtt": ["StreamRole", "Arn"]}
+    assert set(granted(template, "StreamRole")) == {"EventsTable", "SnapshotsTable",
+                                                    "ConnectionsTable"}
     stream = functions["RoomEventsStream"]["Properties"]["Events"]
     assert stream["RoomEventsStreamDynamodbEventSource"]["Properties"]["Stream"] == {
         "Fn::GetAtt": ["EventsTable", "StreamArn"]}
@@ -194,7 +202,8 @@ def recorded(monkeypatch):
             elif operation == "BatchWriteItem":
                 calls.extend((table, operation) for table in params["RequestItems"])
             else:
-                calls.append((params.get("TableName", "*"), operation))
+                index = "@index" if params.get("IndexName") else ""  # granted on the index
+                calls.append((params.get("TableName", "*"), operation + index))
         return real(self, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
@@ -253,6 +262,19 @@ def test_iam_allows_every_call_the_code_makes(template, dynamodb_endpoint, recor
         deliverer.step(pool)  # leaving the pool waits for the attempt to be recorded
     check_role(template, "DeliverWebhooksRole", recorded, ids)
     touched |= {ids[t] for t, _ in recorded}
+    # the stream handler, in its own function: a new event reaches a room's socket
+    rooms.join(Actor("participant", "bo"), room["id"], identity="bo", role="host")
+    sockets.connect(Actor("participant", "bo"), room["id"], "c2", after=0, role="host",
+                    replace=False, expires=2**31)
+    rooms.raise_hand(Actor("participant", "bo"), room["id"])
+    recorded.clear()
+    streamed = SocketService(build_application(deployed), build_connections(deployed))
+    assert streamed.deliver(room["id"], lambda connection_id, text: True, str)
+    mark = len(recorded)  # another event, written by the API (not the stream's calls)
+    rooms.lower_own_hand(Actor("participant", "bo"), room["id"], datetime.now(timezone.utc))
+    del recorded[mark:]
+    streamed.deliver(room["id"], lambda connection_id, text: False, str)  # a gone socket
+    check_role(template, "StreamRole", recorded, ids)
     # the tick, in its own function: the nodes' heartbeats and the rooms' scheduled work
     # (nothing is due here, so it only reads: the reverse check would ask too much)
     recorded.clear()
