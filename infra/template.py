@@ -5,9 +5,11 @@ the three sockets' handlers, ``RoomEventsStream``, ``Tick``, ``DeliverWebhooks``
 role. Merged over it (dicts merge, lists and values replace):
 
 - the DynamoDB tables, from the models (``infra/tables.py``);
-- least-privilege roles: the API's role may use every table, the tick's role only the
-  rooms' store, the deliverer's the rooms' and the webhooks' stores; each only with the
-  operations the code performs, and each writes only its own functions' log groups;
+- least-privilege roles: the API's and the sockets' role may use every table, the
+  stream handler's only the rooms' events and the sockets, the tick's only the rooms'
+  store and the nodes, the deliverer's the rooms' log and the webhooks' store; each only
+  with the operations the code performs (``tests/integration/test_infra.py`` records
+  them), and each writes only its own functions' log groups;
 - a log group per function, named for it, with a retention (functions get fixed names,
   ``<stack>-<suffix>``, so the roles can name their log groups without a cycle);
 - the KMS key that seals destinations' secrets: the API may only encrypt with it (the
@@ -270,8 +272,8 @@ def merge_template() -> dict:
     resources["DestinationSecretsKeyAlias"] = {"Type": "AWS::KMS::Alias", "Properties": {
         "AliasName": {"Fn::Sub": "alias/${AWS::StackName}-destinations"},
         "TargetKeyId": {"Ref": KMS_KEY}}}
-    # the API's and the sockets' role: every table but a position in a
-    # log (only the deliverer keeps one), the sockets, sealing destinations' secrets
+    # the API's and the sockets' role: every table but a position in a log (only the
+    # deliverer keeps one), the sockets, sealing destinations' secrets
     resources["DefaultRole"] = lambda_role(
         "DefaultRole", [t for t in TABLES if t.model.__name__ != "TrackingItem"], actions,
         [*socket_statements(), kms_statement("kms:Encrypt", {"Fn::GetAtt": [KMS_KEY, "Arn"]}),
