@@ -1,0 +1,232 @@
+"""The web app on ``make run``'s real stack, two Chromiums at once (fake camera and mic).
+
+The story: a host opens the web app, creates a stage room with a waiting room and makes
+an invite link. The audience member opens it, knocks, is admitted, raises a hand and is
+promoted; the host's page decodes their video (``getStats``). The host mutes their audio
+and the host's page stops receiving it. The host records the call into a moto S3 bucket
+and the files, with sizes and checksums, appear in the page. The host kicks the member,
+whose page says so. Screenshots of both pages go to ``.artifacts/``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from chalicelib.api.auth import mint_admin_token
+from devstack.process import ROOT, free_port
+from tests.e2e.system import CHROMIUM, CHROMIUM_ARGS, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.media]
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+ARTIFACTS = ROOT / ".artifacts"
+BUCKET = "web-recordings"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """``python -m devstack.run`` on free ports with its data in a temporary folder."""
+    data = tmp_path_factory.mktemp("web-stack")
+    ports = {name: free_port() for name in ("API", "WS", "NODE", "WEB")}
+    env = {**os.environ, "DROPON_DATA_DIR": str(data), "DROPON_TICK_SECONDS": "1",
+           "DROPON_HEARTBEAT_INTERVAL": "1",
+           **{f"DROPON_{name}_PORT": str(port) for name, port in ports.items()}}
+    out = open(data / "run.out", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=ROOT, env=env,
+                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: proc.poll() is not None or b"is running" in
+                   (data / "run.out").read_bytes(), 180, 0.5, "make run's banner")
+        assert proc.poll() is None, (data / "run.out").read_text()
+        key = json.loads((data / "dev-key.json").read_text())
+        stack = {"api": f"http://127.0.0.1:{ports['API']}", "web": f"http://127.0.0.1:{ports['WEB']}",
+                 "key": key, "data": data}
+        wait_until(lambda: any(n["healthy"] for n in call(stack, "GET", "/nodes")["nodes"]), 30,
+                   what="the media node's first heartbeat")
+        yield stack
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # as Ctrl-C: make run stops its services by pid
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+def call(stack, method: str, path: str, body=None):
+    """One admin request to the stack's API."""
+    token = mint_admin_token(stack["key"]["key"], stack["key"]["secret"], 300)
+    request = urllib.request.Request(stack["api"] + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def destination(stack, s3_endpoint):
+    """A moto S3 bucket registered as a recording destination."""
+    import boto3
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    return call(stack, "POST", "/destinations", {
+        "type": "s3", "bucket": BUCKET, "region": "us-east-1", "prefix": "web",
+        "endpoint": s3_endpoint, "forcePathStyle": True,
+        "credentials": {"accessKeyId": "testing", "secretAccessKey": "testing"}})["destinationId"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = playwright_api.sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+        playwright.stop()
+
+
+def page_wait(page, expression: str, timeout: float = 30.0, arg=None) -> None:
+    """Wait for ``expression`` in the page; on timeout, show what the page says."""
+    try:
+        page.wait_for_function(expression, arg=arg, timeout=timeout * 1000, polling=250)
+    except playwright_api.TimeoutError:
+        raise AssertionError(f"{expression} never held; the page says: "
+                             f"{page.inner_text('#status')!r}") from None
+
+
+def inbound(page, participant_id: str, kind: str) -> dict:
+    """The host page's inbound stream of ``kind`` from ``participant_id`` (getStats)."""
+    stats = page.evaluate("app.room.stats()")
+    streams = [s for s in stats if s["participantId"] == participant_id and s["kind"] == kind]
+    return max(streams, key=lambda s: s["packetsReceived"], default={})
+
+
+def steady(page, participant_id: str, kind: str, field: str) -> bool:
+    """True once ``field`` has not moved over two readings a second and a half apart."""
+    before = inbound(page, participant_id, kind).get(field, 0)
+    time.sleep(1.5)
+    return inbound(page, participant_id, kind).get(field, 0) == before
+
+
+def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser):
+    host = browser.new_context().new_page()
+    audience = browser.new_context().new_page()
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    # the host creates a stage room with a waiting room, from the form
+    host.goto(stack["web"] + "/")
+    host.fill("#create-form [name=name]", "Web town hall")
+    host.fill("#create-form [name=identity]", "hana")
+    host.check("#create-form [name=stageMode]")
+    host.check("#create-form [name=waitingRoom]")
+    host.click("#create-form button[type=submit]")
+    page_wait(host, "document.querySelector('#status').dataset.state === 'joined'")
+    page_wait(host, "!document.querySelector('#host-panel').hidden")
+    room_id = host.evaluate("app.room.roomId")
+    policy = call(stack, "GET", f"/rooms/{room_id}")["policy"]
+    assert policy["stageMode"] and policy["waitingRoom"]
+
+    # an invite link for the audience member, who knocks
+    host.fill("#invite-form [name=identity]", "ada")
+    host.select_option("#invite-form [name=role]", "audience")
+    host.click("#invite-form button[type=submit]")
+    page_wait(host, "document.querySelector('#invite-link').value.includes('token=')")
+    audience.goto(host.input_value("#invite-link"))
+    page_wait(audience, "document.querySelector('#status').dataset.state === 'waiting'")
+    assert "Waiting for the host" in audience.inner_text("#status")
+
+    # admitted from the waiting list
+    host.click("#waiting-list li[data-identity=ada] >> text=Admit")
+    page_wait(audience, "document.querySelector('#status').dataset.state === 'joined'")
+    ada = audience.evaluate("app.room.participantId")
+    page_wait(host, "document.querySelector('#audience-count').textContent.startsWith('1 ')")
+
+    # a raised hand, promoted from the hands list
+    audience.click("#hand")
+    host.click("#hands-list li[data-identity=ada] >> text=Promote", timeout=30000)
+    page_wait(audience, "app.room.role === 'speaker' && app.room.publishing")
+
+    # the host's page decodes the member's video, and hears their audio
+    page_wait(host, "app.room.stats().then(s => s.some(x => x.participantId === id "
+                    "&& x.kind === 'video' && x.framesDecoded > 30))", 45, arg=ada)
+    page_wait(host, f"document.querySelector('.tile[data-identity=ada] video').videoWidth > 0")
+    audio = inbound(host, ada, "audio")["packetsReceived"]
+    wait_until(lambda: inbound(host, ada, "audio")["packetsReceived"] > audio + 50, 30,
+               what="the member's audio at the host")
+
+    # muted by the host: the host's page stops receiving their audio (video goes on)
+    host.click("#people-list li[data-identity=ada] >> text=Mute audio")
+    page_wait(audience, "app.room.muted.audio === true")
+    wait_until(lambda: steady(host, ada, "audio", "packetsReceived"), 30,
+               what="the member's audio to stop at the host")
+    frames = inbound(host, ada, "video")["framesDecoded"]
+    wait_until(lambda: inbound(host, ada, "video")["framesDecoded"] > frames + 10, 30,
+               what="the member's video after the audio mute")
+
+    # a recording into the moto bucket; its files appear in the page once uploaded
+    page_wait(host, "document.querySelector('#destination option') !== null")
+    host.select_option("#destination", destination)
+    host.click("#record-start")
+    page_wait(host, "document.querySelector('#recordings .recording[data-status=recording]')", 45)
+    recording_frames = inbound(host, ada, "video")["framesDecoded"]
+    wait_until(lambda: inbound(host, ada, "video")["framesDecoded"] > recording_frames + 60, 30,
+               what="two seconds of video while recording")
+    host.click("#record-stop")
+    page_wait(host, "document.querySelector('#recordings .recording[data-status=completed]')", 90)
+    files = host.locator("#recordings .recording-file").all_inner_texts()
+    assert files and all(BUCKET in f and "sha256" in f for f in files), files
+    recordings = call(stack, "GET", f"/rooms/{room_id}/recordings")["recordings"]
+    for entry in recordings[0]["files"]:
+        assert any(entry["sha256"] in f for f in files), (entry, files)
+    host.screenshot(path=str(ARTIFACTS / "web-app-host.png"), full_page=True)
+    audience.screenshot(path=str(ARTIFACTS / "web-app-audience.png"), full_page=True)
+
+    # kicked: the member's page says so
+    host.click("#people-list li[data-identity=ada] >> text=Kick")
+    page_wait(audience, "document.querySelector('#status').dataset.state === 'kicked'")
+    assert "You were removed from the room" in audience.inner_text("#status")
+    audience.screenshot(path=str(ARTIFACTS / "web-app-audience-kicked.png"), full_page=True)
+    page_wait(host, "!document.querySelector('#people-list li[data-identity=ada]')")
+
+
+# While set, the page's new WebSockets go to a closed port: the socket stays down.
+BLOCK_SOCKETS = """() => {
+  const Real = window.WebSocket;
+  window.blockSockets = true;
+  window.WebSocket = function (url) { return new Real(window.blockSockets ? "ws://127.0.0.1:9/" : url); };
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+  window.seen = [];
+  app.room.on("*", (m) => { if (m.seq !== undefined) window.seen.push(m.seq); });
+  app.room.socket.ws.close();
+}"""
+
+
+def test_after_a_socket_blip_the_page_reconnects_and_misses_nothing(stack, browser):
+    room = call(stack, "POST", "/rooms", {"name": "blip", "persistent": True})["id"]
+    token = call(stack, "POST", f"/rooms/{room}/tokens", {"identity": "sam", "role": "speaker"})
+    page = browser.new_context().new_page()
+    page.goto(f"{stack['web']}/#room={room}&token={token['token']}")
+    page_wait(page, "document.querySelector('#status').dataset.state === 'joined'")
+    page_wait(page, "app.room.publishing")
+    sam = page.evaluate("app.room.participantId")
+
+    page.evaluate(BLOCK_SOCKETS)
+    page_wait(page, "document.querySelector('#status').dataset.state === 'reconnecting'")
+    assert "Connection lost, reconnecting" in page.inner_text("#status")
+    # what happens meanwhile reaches the page once its socket is back
+    call(stack, "POST", f"/rooms/{room}/participants/{sam}/mute", {"audio": False, "video": True})
+    call(stack, "POST", f"/rooms/{room}/participants/{sam}/mute",
+         {"audio": True, "video": False})
+    page.evaluate("window.blockSockets = false")
+    page_wait(page, "document.querySelector('#status').dataset.state === 'joined'")
+    page_wait(page, "app.room.muted.video && app.room.muted.audio")
+    seen = page.evaluate("window.seen")
+    assert seen == sorted(set(seen)) and len(seen) >= 2, seen
