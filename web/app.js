@@ -110,7 +110,8 @@ function wireRoom(room) {
   room.on("hand", (raised) => { $("#hand").textContent = raised ? "Lower hand" : "Raise hand"; });
   room.on("mute", () => renderStage());
   room.on("media", ({state}) => {
-    if (state === "failed" && room.state === "joined") setStatus("reconnecting");
+    if ((state === "failed" || state === "reconnecting") && room.state === "joined")
+      setStatus("reconnecting");
     if (state === "connected" && room.state === "joined") setStatus("joined");
   });
 }

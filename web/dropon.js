@@ -146,10 +146,8 @@ export class Room extends EventTarget {
     session.addEventListener("remotes", (e) => this._setRemotes(e.detail));
     session.addEventListener("notice", (e) => this._onNotice(e.detail));
     session.addEventListener("publishing", (e) => this._emit("publishing", e.detail));
-    session.addEventListener("state", (e) => {
-      this._emit("media", {state: e.detail});
-      if (e.detail === "failed" && this.media === session) this._reconnectMedia();
-    });
+    session.addEventListener("state", (e) => this._emit("media", {state: e.detail}));
+    session.addEventListener("lost", () => { if (this.media === session) this._reconnectMedia(); });
     this.media = session;
     await session.connect();
   }
@@ -165,11 +163,26 @@ export class Room extends EventTarget {
   /** A new media grant (`POST /media`) and a new connection: after a failure or a move. */
   async _reconnectMedia() {
     if (FINAL.has(this.state) || this.state === "waiting" || this.mediaMode === "P2P") return;
-    const old = this.media;
-    this.media = null;
-    if (old) await old.close(true);
-    this._setRemotes([]);
-    await this._startMedia(null).catch((e) => this._mediaFailed(e));
+    if (this._reconnecting) {
+      this._reconnectAgain = true;  // e.g. MEDIA_NODE_CHANGED while asking the old node
+      return;
+    }
+    this._reconnecting = true;
+    clearTimeout(this._mediaRetry);
+    this._emit("media", {state: "reconnecting"});
+    try {
+      const old = this.media;
+      this.media = null;
+      if (old) await old.close(true);
+      this._setRemotes([]);
+      await this._startMedia(null).catch((e) => this._mediaFailed(e));
+    } finally {
+      this._reconnecting = false;
+    }
+    if (this._reconnectAgain) {
+      this._reconnectAgain = false;
+      await this._reconnectMedia();
+    }
   }
 
   _setRemotes(list) {

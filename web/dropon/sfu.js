@@ -3,12 +3,16 @@
 import {DropOnError} from "./api.js";
 import {inboundStats, loopbackOnly, waitForGathering} from "./rtc.js";
 
+const DISCONNECTED_GRACE_MS = 5000;
+
 /**
  * One peer connection to a media node, from a media grant `{nodeId, url, token}`.
  *
  * Dispatches `remotes` (detail: [{participantId, kind, mid, track}], the node's latest
  * mapping of m-lines to participants), `notice` (the node's muted/unmuted/role/bye
- * notices), `publishing` (detail: boolean) and `state` (the connection state).
+ * notices), `publishing` (detail: boolean), `state` (the connection state) and `lost`
+ * (the node is gone: the connection failed, stayed disconnected, or the node closed the
+ * signaling channel; the owner gets a new grant and connects again).
  */
 export class SfuSession extends EventTarget {
   constructor({grant, iceServers = [], publishFor, role, localMedia, loopback = false}) {
@@ -28,6 +32,7 @@ export class SfuSession extends EventTarget {
     this.publishing = false;
     this.renegotiations = 0;
     this.closed = false;
+    this.isLost = false;
   }
 
   _sdp(sdp) { return this.loopback ? loopbackOnly(sdp) : sdp; }
@@ -36,8 +41,15 @@ export class SfuSession extends EventTarget {
   async connect() {
     const pc = this.pc = new RTCPeerConnection({iceServers: this.iceServers,
                                                 bundlePolicy: "max-bundle"});
-    pc.addEventListener("connectionstatechange", () =>
-      this.dispatchEvent(new CustomEvent("state", {detail: pc.connectionState})));
+    pc.addEventListener("connectionstatechange", () => {
+      const state = pc.connectionState;
+      this.dispatchEvent(new CustomEvent("state", {detail: state}));
+      clearTimeout(this._disconnectedTimer);
+      if (state === "failed") this._lost();
+      // "disconnected" may heal by itself; a dead node's does not
+      if (state === "disconnected")
+        this._disconnectedTimer = setTimeout(() => this._lost(), DISCONNECTED_GRACE_MS);
+    });
     pc.addEventListener("track", (e) => {
       // a reused m-line fires "track" again: keep the latest track per mid
       this.tracks[e.transceiver.mid] = e.track;
@@ -45,6 +57,7 @@ export class SfuSession extends EventTarget {
     });
     this.channel = pc.createDataChannel("signaling");
     this.channel.addEventListener("message", (e) => this._onSignal(JSON.parse(e.data)));
+    this.channel.addEventListener("close", () => this._lost());  // the node hung up
     if (this.publish.audio || this.publish.video) {
       const stream = await this.localMedia(this.publish);
       // sendrecv m-lines: the node also sends other speakers on them
@@ -69,6 +82,12 @@ export class SfuSession extends EventTarget {
     }
     this.location = response.headers.get("Location");
     await pc.setRemoteDescription({type: "answer", sdp: this._sdp(answer)});
+  }
+
+  _lost() {
+    if (this.closed || this.isLost) return;
+    this.isLost = true;
+    this.dispatchEvent(new CustomEvent("lost"));
   }
 
   _setPublishing(value) {
@@ -140,6 +159,7 @@ export class SfuSession extends EventTarget {
   async close(hangUp = true) {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this._disconnectedTimer);
     if (hangUp && this.location) {
       await fetch(this.location, {method: "DELETE",
                                   headers: {"Authorization": "Bearer " + this.grant.token}})
