@@ -21,7 +21,8 @@ import pytest
 
 from chalicelib.api.auth import mint_admin_token
 from devstack.process import ROOT, free_port
-from tests.e2e.system import CHROMIUM, CHROMIUM_ARGS, wait_until
+from tests.e2e.system import wait_until
+from tests.e2e.web_pages import chromium, inbound, joined, page_wait, wait_decoding
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -84,29 +85,8 @@ def destination(stack, s3_endpoint):
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright = playwright_api.sync_playwright().start()
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        playwright.stop()
-
-
-def page_wait(page, expression: str, timeout: float = 30.0, arg=None) -> None:
-    """Wait for ``expression`` in the page; on timeout, show what the page says."""
-    try:
-        page.wait_for_function(expression, arg=arg, timeout=timeout * 1000, polling=250)
-    except playwright_api.TimeoutError:
-        raise AssertionError(f"{expression} never held; the page says: "
-                             f"{page.inner_text('#status')!r}") from None
-
-
-def inbound(page, participant_id: str, kind: str) -> dict:
-    """The host page's inbound stream of ``kind`` from ``participant_id`` (getStats)."""
-    stats = page.evaluate("app.room.stats()")
-    streams = [s for s in stats if s["participantId"] == participant_id and s["kind"] == kind]
-    return max(streams, key=lambda s: s["packetsReceived"], default={})
+    with chromium(playwright_api) as chromium_browser:
+        yield chromium_browser
 
 
 def steady(page, participant_id: str, kind: str, field: str) -> bool:
@@ -128,7 +108,7 @@ def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser)
     host.check("#create-form [name=stageMode]")
     host.check("#create-form [name=waitingRoom]")
     host.click("#create-form button[type=submit]")
-    page_wait(host, "document.querySelector('#status').dataset.state === 'joined'")
+    joined(host)
     page_wait(host, "!document.querySelector('#host-panel').hidden")
     room_id = host.evaluate("app.room.roomId")
     policy = call(stack, "GET", f"/rooms/{room_id}")["policy"]
@@ -145,7 +125,7 @@ def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser)
 
     # admitted from the waiting list
     host.click("#waiting-list li[data-identity=ada] >> text=Admit")
-    page_wait(audience, "document.querySelector('#status').dataset.state === 'joined'")
+    joined(audience)
     ada = audience.evaluate("app.room.participantId")
     page_wait(host, "document.querySelector('#audience-count').textContent.startsWith('1 ')")
 
@@ -155,8 +135,7 @@ def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser)
     page_wait(audience, "app.room.role === 'speaker' && app.room.publishing")
 
     # the host's page decodes the member's video, and hears their audio
-    page_wait(host, "app.room.stats().then(s => s.some(x => x.participantId === id "
-                    "&& x.kind === 'video' && x.framesDecoded > 30))", 45, arg=ada)
+    wait_decoding(host, ada)
     page_wait(host, f"document.querySelector('.tile[data-identity=ada] video').videoWidth > 0")
     audio = inbound(host, ada, "audio")["packetsReceived"]
     wait_until(lambda: inbound(host, ada, "audio")["packetsReceived"] > audio + 50, 30,
@@ -214,7 +193,7 @@ def test_after_a_socket_blip_the_page_reconnects_and_misses_nothing(stack, brows
     token = call(stack, "POST", f"/rooms/{room}/tokens", {"identity": "sam", "role": "speaker"})
     page = browser.new_context().new_page()
     page.goto(f"{stack['web']}/#room={room}&token={token['token']}")
-    page_wait(page, "document.querySelector('#status').dataset.state === 'joined'")
+    joined(page)
     page_wait(page, "app.room.publishing")
     sam = page.evaluate("app.room.participantId")
 
@@ -226,7 +205,7 @@ def test_after_a_socket_blip_the_page_reconnects_and_misses_nothing(stack, brows
     call(stack, "POST", f"/rooms/{room}/participants/{sam}/mute",
          {"audio": True, "video": False})
     page.evaluate("window.blockSockets = false")
-    page_wait(page, "document.querySelector('#status').dataset.state === 'joined'")
+    joined(page)
     page_wait(page, "app.room.muted.video && app.room.muted.audio")
     seen = page.evaluate("window.seen")
     assert seen == sorted(set(seen)) and len(seen) >= 2, seen
