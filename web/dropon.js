@@ -297,6 +297,8 @@ export class Room extends EventTarget {
 
   /** Leave the room (a `leave` command), then close media and the socket. */
   async leave() {
+    // a mesh's goodbyes go first: once left, the server refuses this participant's signals
+    if (this.media instanceof P2PMesh) this.media.close(true);
     if (!FINAL.has(this.state)) await this.socket.command("leave").catch(() => {});
     this._end("left");
   }
@@ -305,7 +307,7 @@ export class Room extends EventTarget {
     if (FINAL.has(this.state)) return;
     this._setState(state, error);
     clearTimeout(this._mediaRetry);
-    if (this.media) this.media.close(state === "left");
+    if (this.media) this.media.close(state === "left");  // SFU: DELETE the session
     this.media = null;
     if (this.localStream) for (const track of this.localStream.getTracks()) track.stop();
     this._setRemotes([]);

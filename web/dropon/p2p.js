@@ -1,5 +1,6 @@
 // Media in a P2P room: one peer connection per other participant, signaled through the
-// room's socket ({action: "signal", to, data} out, {type: "SIGNAL", from, data} in).
+// room's socket ({action: "signal", to, data} out, {type: "SIGNAL", from, data} in; data
+// is {type: offer|answer, sdp}, {type: candidate, candidate} or {type: bye}: docs/api.md).
 import {inboundStats, isLoopbackCandidate, loopbackOnly} from "./rtc.js";
 
 /**
@@ -32,7 +33,8 @@ export class P2PMesh extends EventTarget {
     if (peer) return peer;
     const pc = new RTCPeerConnection({iceServers: this.iceServers});
     peer = {pc, polite: this.selfId > id, makingOffer: false, ignoreOffer: false,
-            remote: new Map()};  // mid -> the track the peer sends on it
+            remote: new Map(),  // mid -> the track the peer sends on it
+            early: []};         // candidates that came before the peer's description
     this.peers.set(id, peer);
     pc.addEventListener("icecandidate", ({candidate}) => {
       if (candidate && this.loopback && !isLoopbackCandidate(candidate)) return;
@@ -42,7 +44,7 @@ export class P2PMesh extends EventTarget {
       try {
         peer.makingOffer = true;
         await pc.setLocalDescription();
-        this._signal(id, {type: "description", description: this._description(pc.localDescription)});
+        this._signal(id, this._description(pc.localDescription));
       } finally {
         peer.makingOffer = false;
       }
@@ -76,8 +78,11 @@ export class P2PMesh extends EventTarget {
     return {type: description.type, sdp};
   }
 
+  // refusals (peer_not_connected, banned, ...) are not retried: the peer calls again
+  // when it comes back, and a departed peer is removed on PARTICIPANT_LEFT
   _signal(to, data) {
-    this.socket.send({action: "signal", to, data});
+    this.socket.command("signal", {to, data}).catch((error) =>
+      this.dispatchEvent(new CustomEvent("signal-error", {detail: {to, error}})));
   }
 
   /** A `SIGNAL` message from the socket. */
@@ -85,23 +90,31 @@ export class P2PMesh extends EventTarget {
     if (this.closed || !data) return;
     const peer = await this._peer(from);
     const pc = peer.pc;
-    if (data.type === "description") {
-      const offer = data.description.type === "offer";
+    if (data.type === "offer" || data.type === "answer") {
+      const offer = data.type === "offer";
       const collision = offer && (peer.makingOffer || pc.signalingState !== "stable");
       peer.ignoreOffer = !peer.polite && collision;
       if (peer.ignoreOffer) return;
-      await pc.setRemoteDescription(data.description);
+      await pc.setRemoteDescription({type: data.type, sdp: data.sdp});
       if (offer) {
         await pc.setLocalDescription();
-        this._signal(from, {type: "description", description: this._description(pc.localDescription)});
+        this._signal(from, this._description(pc.localDescription));
       }
+      for (const candidate of peer.early.splice(0)) await this._addCandidate(peer, candidate);
     } else if (data.type === "candidate") {
       if (this.loopback && !isLoopbackCandidate(data.candidate)) return;
-      try {
-        await pc.addIceCandidate(data.candidate || null);
-      } catch (e) {
-        if (!peer.ignoreOffer) throw e;
-      }
+      if (!pc.remoteDescription) peer.early.push(data.candidate);
+      else await this._addCandidate(peer, data.candidate);
+    } else if (data.type === "bye") {
+      this.remove(from, false);
+    }
+  }
+
+  async _addCandidate(peer, candidate) {
+    try {
+      await peer.pc.addIceCandidate(candidate || null);
+    } catch (e) {
+      if (!peer.ignoreOffer) throw e;
     }
   }
 
@@ -114,10 +127,12 @@ export class P2PMesh extends EventTarget {
     }
   }
 
-  /** A peer left or was kicked: close its connection (the server stops its signals). */
-  remove(id) {
+  /** A peer left or was kicked: close its connection (the server stops its signals);
+   * with `sayBye`, tell the peer first. */
+  remove(id, sayBye = false) {
     const peer = this.peers.get(id);
     if (!peer) return;
+    if (sayBye) this._signal(id, {type: "bye"});
     peer.pc.close();
     this.peers.delete(id);
     this._remotesChanged();
@@ -138,8 +153,9 @@ export class P2PMesh extends EventTarget {
     return all;
   }
 
-  close() {
+  /** Close every connection; with `sayBye` (leaving), tell each peer. */
+  close(sayBye = false) {
     this.closed = true;
-    for (const id of [...this.peers.keys()]) this.remove(id);
+    for (const id of [...this.peers.keys()]) this.remove(id, sayBye);
   }
 }
