@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.system import start_system
-from tests.e2e.web_pages import chromium, joined, page_wait, wait_decoding
+from tests.e2e.web_pages import (chromium, joined, page_wait, system_with_web,
+                                  wait_decoding)
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -24,13 +24,8 @@ RECORD = """() => {
 
 @pytest.fixture(scope="module")
 def system(dynamodb_endpoint, tmp_path_factory):
-    """The control plane, one node, the room socket and the web app."""
-    system, stop = start_system(dynamodb_endpoint, tmp_path_factory.mktemp("web-move"))
-    try:
-        _, web = system.serve_sockets_and_web()
-        yield system, web
-    finally:
-        stop()
+    with system_with_web(dynamodb_endpoint, tmp_path_factory.mktemp("web-move")) as running:
+        yield running
 
 
 def test_the_pages_follow_the_room_to_a_new_node(system):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from tests.e2e.system import CHROMIUM, CHROMIUM_ARGS, wait_until
+from tests.e2e.system import CHROMIUM, CHROMIUM_ARGS, start_system, wait_until
 
 
 @contextlib.contextmanager
@@ -17,6 +17,18 @@ def chromium(playwright_api):
     finally:
         browser.close()
         playwright.stop()
+
+
+@contextlib.contextmanager
+def system_with_web(dynamodb_endpoint: str, logs):
+    """The control plane, one media node, the room socket and the web app; yields
+    ``(System, web app URL)``."""
+    system, stop = start_system(dynamodb_endpoint, logs)
+    try:
+        _, web = system.serve_sockets_and_web()
+        yield system, web
+    finally:
+        stop()
 
 
 def page_wait(page, expression: str, timeout: float = 30.0, arg=None) -> None:
