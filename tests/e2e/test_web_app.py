@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -209,3 +210,32 @@ def test_after_a_socket_blip_the_page_reconnects_and_misses_nothing(stack, brows
     page_wait(page, "app.room.muted.video && app.room.muted.audio")
     seen = page.evaluate("window.seen")
     assert seen == sorted(set(seen)) and len(seen) >= 2, seen
+
+
+def test_make_run_serves_the_app_its_addresses_and_a_dev_only_admin_token(stack):
+    with urllib.request.urlopen(stack["web"] + "/", timeout=10) as response:
+        assert b'src="app.js"' in response.read()
+    with urllib.request.urlopen(stack["web"] + "/dropon.js", timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/javascript"  # ES modules need it
+    with urllib.request.urlopen(stack["web"] + "/config.json", timeout=10) as response:
+        config = json.loads(response.read())
+    assert config["apiUrl"] == stack["api"] and config["wsUrl"].startswith("ws://127.0.0.1:")
+    out = (stack["data"] / "run.out").read_text()
+    assert f"Web app         {stack['web']}/" in out
+
+    # another origin's page cannot send the header without a preflight this server refuses
+    preflight = urllib.request.Request(stack["web"] + "/dev/admin-token", method="OPTIONS")
+    with pytest.raises(urllib.error.HTTPError) as unanswered:
+        urllib.request.urlopen(preflight, timeout=10)
+    assert unanswered.value.code >= 400 and "Access-Control-Allow-Origin" not in unanswered.value.headers
+    bare = urllib.request.Request(stack["web"] + "/dev/admin-token", method="POST", data=b"")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(bare, timeout=10)
+    assert refused.value.code == 403
+    bare.add_header("X-DropOn-Dev", "1")
+    with urllib.request.urlopen(bare, timeout=10) as response:
+        token = json.loads(response.read())["token"]
+    rooms = urllib.request.Request(stack["api"] + "/rooms",
+                                   headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(rooms, timeout=10) as response:
+        assert response.status == 200
