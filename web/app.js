@@ -42,7 +42,9 @@ async function createRoom(form) {
     policy[flag] = values.get(flag) === "on";
   const admin = await devAdminApi();
   const room = await admin.createRoom({name: values.get("name"), persistent: true, policy});
-  const {token} = await admin.createToken(room.id, values.get("identity"), "host", 4 * 3600);
+  // replace: a reload of the page joins again instead of meeting its own session
+  const {token} = await admin.createToken(room.id, values.get("identity"), "host",
+                                          {ttlSeconds: 4 * 3600, replace: true});
   sessionStorage.setItem("dropon.adminRoom", room.id);
   location.hash = new URLSearchParams({room: room.id, token}).toString();  // joins (hashchange)
 }

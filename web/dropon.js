@@ -220,7 +220,8 @@ export class Room extends EventTarget {
       case "KICKED": if (self) this._end("kicked"); break;
       case "ROOM_CLOSED": this._end("ended"); break;
       case "PARTICIPANT_LEFT":
-        if (self && this.state !== "left") this._end("left");
+        if (self && this.state !== "left")  // "replaced": this identity joined elsewhere
+          this._end("left", m.data.reason ? new DropOnError(m.data.reason, m.data.reason) : null);
         else if (this.media instanceof P2PMesh) this.media.remove(m.data.participantId);
         break;
       case "ROLE_CHANGED":

@@ -40,6 +40,7 @@ export function humanMessage(state, error) {
     connection_failed: "Can't reach the room's server.",
   };
   if (state === "refused") return byCode[code] || (error ? error.message : "You can't join this room.");
+  if (state === "left" && code === "replaced") return "You joined this room from another window.";
   return {
     connecting: "Joining…",
     waiting: "Waiting for the host to let you in…",

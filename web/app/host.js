@@ -36,7 +36,8 @@ export class HostPanel {
 
   async invite(form) {
     const {identity, role} = Object.fromEntries(new FormData(form));
-    const {token} = await this.adminApi.createToken(this.room.roomId, identity, role);
+    const {token} = await this.adminApi.createToken(this.room.roomId, identity, role,
+                                                    {ttlSeconds: 4 * 3600, replace: true});
     const link = new URL(location.href);
     link.hash = new URLSearchParams({room: this.room.roomId, token}).toString();
     $("#invite-link").value = link.toString();

@@ -44,8 +44,10 @@ export class Api {
 
   // admin token: what the web app's "create a room" form needs
   createRoom(body) { return this.post("/rooms", body); }
-  createToken(roomId, identity, role, ttlSeconds = 3600) {
-    return this.post(`/rooms/${roomId}/tokens`, {identity, role, ttlSeconds});
+  /** With `replace`, a join with the token ends the identity's session that is still
+   * in the room (a reloaded page) instead of failing `already_joined`. */
+  createToken(roomId, identity, role, {ttlSeconds = 3600, replace = false} = {}) {
+    return this.post(`/rooms/${roomId}/tokens`, {identity, role, ttlSeconds, replace});
   }
   listDestinations() { return this.get("/destinations"); }
 }
