@@ -62,9 +62,9 @@ def stack(tmp_path_factory):
                 proc.wait(10)
 
 
-def call(stack, method: str, path: str, body=None):
-    """One admin request to the stack's API."""
-    token = mint_admin_token(stack["key"]["key"], stack["key"]["secret"], 300)
+def call(stack, method: str, path: str, body=None, token: str | None = None):
+    """One request to the stack's API, as an admin unless ``token`` says otherwise."""
+    token = token or mint_admin_token(stack["key"]["key"], stack["key"]["secret"], 300)
     request = urllib.request.Request(stack["api"] + path, method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Authorization": f"Bearer {token}",
@@ -177,6 +177,12 @@ def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser)
     page_wait(host, "!document.querySelector('#people-list li[data-identity=ada]')")
 
 
+def link(stack, room: str, identity: str, role: str = "speaker") -> str:
+    token = call(stack, "POST", f"/rooms/{room}/tokens",
+                 {"identity": identity, "role": role, "replace": True})["token"]
+    return f"{stack['web']}/#room={room}&token={token}"
+
+
 # While set, the page's new WebSockets go to a closed port: the socket stays down.
 BLOCK_SOCKETS = """() => {
   const Real = window.WebSocket;
@@ -191,9 +197,8 @@ BLOCK_SOCKETS = """() => {
 
 def test_after_a_socket_blip_the_page_reconnects_and_misses_nothing(stack, browser):
     room = call(stack, "POST", "/rooms", {"name": "blip", "persistent": True})["id"]
-    token = call(stack, "POST", f"/rooms/{room}/tokens", {"identity": "sam", "role": "speaker"})
     page = browser.new_context().new_page()
-    page.goto(f"{stack['web']}/#room={room}&token={token['token']}")
+    page.goto(link(stack, room, "sam"))
     joined(page)
     page_wait(page, "app.room.publishing")
     sam = page.evaluate("app.room.participantId")
@@ -239,3 +244,27 @@ def test_make_run_serves_the_app_its_addresses_and_a_dev_only_admin_token(stack)
                                    headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(rooms, timeout=10) as response:
         assert response.status == 200
+
+
+def test_a_person_reads_why_they_are_not_in_the_room(stack, browser):
+    page = browser.new_context().new_page()
+    full = call(stack, "POST", "/rooms", {"name": "full", "persistent": True,
+                                          "policy": {"maxParticipants": 1}})["id"]
+    una = call(stack, "POST", f"/rooms/{full}/tokens", {"identity": "una", "role": "speaker"})
+    call(stack, "POST", f"/rooms/{full}/join", None, una["token"])
+    page.goto(link(stack, full, "vic"))
+    page_wait(page, "document.querySelector('#status').dataset.state === 'refused'")
+    assert "The room is full" in page.inner_text("#status")
+
+    # a reload joins again (the link's token replaces the session the page left behind)
+    room = call(stack, "POST", "/rooms", {"name": "ending", "persistent": True})["id"]
+    page.goto(link(stack, room, "wes"))
+    joined(page)
+    first = page.evaluate("app.room.participantId")
+    page.reload()
+    joined(page)
+    assert page.evaluate("app.room.participantId") != first
+
+    call(stack, "POST", f"/rooms/{room}/close", {})
+    page_wait(page, "document.querySelector('#status').dataset.state === 'ended'")
+    assert "The room has ended" in page.inner_text("#status")
