@@ -89,8 +89,10 @@ export class Room extends EventTarget {
       const join = await s.command("join");
       this._joined(join);
     } catch (error) {
-      this._end("refused", error);
-      throw error;
+      // a socket refused right after its handshake (banned, wrong_room) says why itself
+      const reason = this.state === "refused" && this.error ? this.error : error;
+      this._end("refused", reason);
+      throw reason;
     }
     if (this.join.status === "waiting") this._setState("waiting");
     else await this._admitted();

@@ -174,6 +174,9 @@ def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser)
     page_wait(audience, "document.querySelector('#status').dataset.state === 'kicked'")
     assert "You were removed from the room" in audience.inner_text("#status")
     audience.screenshot(path=str(ARTIFACTS / "web-app-audience-kicked.png"), full_page=True)
+    audience.reload()  # the ban holds: the socket is refused, and the page says why
+    page_wait(audience, "document.querySelector('#status').dataset.state === 'refused'")
+    assert "can't join it again" in audience.inner_text("#status")
     page_wait(host, "!document.querySelector('#people-list li[data-identity=ada]')")
 
 
