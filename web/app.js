@@ -1,5 +1,5 @@
 // The web app: create a room (local stack's dev key) or join by link, then the room.
-import {Api, DropOn} from "./dropon.js";
+import {Api, Room} from "./dropon.js";
 import {$, el, fill, humanMessage} from "./app/dom.js";
 import {HostPanel} from "./app/host.js";
 
@@ -61,18 +61,15 @@ async function joinRoom({roomId, token}) {
   setStatus("connecting");
   const {apiUrl, wsUrl} = app.config;
   const loopback = ["127.0.0.1", "localhost"].includes(new URL(apiUrl).hostname);
-  let room;
+  // listen before connecting: the first state, role and tracks come during the join
+  const room = app.room = new Room({apiUrl, wsUrl, roomId, token, loopback});
+  wireRoom(room);
   try {
-    room = app.room = await DropOn.joinRoom({apiUrl, wsUrl, roomId, token, loopback});
+    await room.connect();
   } catch (error) {
     setStatus("refused", error);
     roomOver();
-    return;
   }
-  wireRoom(room);
-  setStatus(room.state, room.error);
-  if (room.isHost) await startHostPanel(room);
-  refresh();
 }
 
 async function startHostPanel(room) {
@@ -232,9 +229,10 @@ async function main() {
   const route = () => {
     const link = linkParams();
     if (link && !app.room) joinRoom(link);
-    else if (!link) { $("#start").hidden = false; setStatus("idle"); }
+    else if (!link && !app.room) { $("#start").hidden = false; setStatus("idle"); }
   };
-  window.addEventListener("hashchange", route);
+  // another link once in a room: a fresh page (its join, its media, its panel)
+  window.addEventListener("hashchange", () => (app.room ? location.reload() : route()));
   route();
 }
 
