@@ -219,7 +219,10 @@ export class Room extends EventTarget {
         }
         break;
       case "DENIED": if (self) this._end("denied"); break;
-      case "KICKED": if (self) this._end("kicked"); break;
+      case "KICKED":  // hosts read others' kicks as KICKED, members as PARTICIPANT_LEFT
+        if (self) this._end("kicked");
+        else if (this.media instanceof P2PMesh) this.media.remove(m.data.participantId);
+        break;
       case "ROOM_CLOSED": this._end("ended"); break;
       case "PARTICIPANT_LEFT":
         if (self && this.state !== "left")  // "replaced": this identity joined elsewhere
@@ -234,6 +237,7 @@ export class Room extends EventTarget {
           if (this.handRaised) { this.handRaised = false; this._emit("hand", false); }
           // the SFU node renegotiates by itself (its "role" notice); a mesh must
           if (this.media instanceof P2PMesh) this.media.setPublish(this._canPublish());
+          if (!this._canPublish().audio) this._stopLocalMedia();  // the camera light goes off
         }
         break;
       case "MUTED": case "UNMUTED":
@@ -257,6 +261,13 @@ export class Room extends EventTarget {
     }
     this._emit(m.type, m);
     this._emit("*", m);
+  }
+
+  _stopLocalMedia() {
+    if (!this.localStream) return;
+    for (const track of this.localStream.getTracks()) track.stop();
+    this.localStream = null;
+    this._emit("local", null);
   }
 
   // a server mute also turns the local track off (the only enforcement in a P2P mesh)
@@ -312,7 +323,7 @@ export class Room extends EventTarget {
     clearTimeout(this._mediaRetry);
     if (this.media) this.media.close(state === "left");  // SFU: DELETE the session
     this.media = null;
-    if (this.localStream) for (const track of this.localStream.getTracks()) track.stop();
+    this._stopLocalMedia();
     this._setRemotes([]);
     this.socket.close();
   }

@@ -4,8 +4,10 @@ The story: a host opens the web app, creates a stage room with a waiting room an
 an invite link. The audience member opens it, knocks, is admitted, raises a hand and is
 promoted; the host's page decodes their video (``getStats``). The host mutes their audio
 and the host's page stops receiving it. The host records the call into a moto S3 bucket
-and the files, with sizes and checksums, appear in the page. The host kicks the member,
-whose page says so. Screenshots of both pages go to ``.artifacts/``.
+and the files, with sizes and checksums, appear in the page. The host moves the member
+back to the audience (their camera closes), then kicks them: their page says so, and
+again after a reload. Screenshots of both pages go to ``.artifacts/``. Beside the story:
+a socket blip, a full room, an ended room, a reload, and the web server's dev routes.
 """
 from __future__ import annotations
 
@@ -168,6 +170,12 @@ def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser)
         assert any(entry["sha256"] in f for f in files), (entry, files)
     host.screenshot(path=str(ARTIFACTS / "web-app-host.png"), full_page=True)
     audience.screenshot(path=str(ARTIFACTS / "web-app-audience.png"), full_page=True)
+
+    # back to the audience: the member stops sending and their camera closes
+    host.click("#people-list li[data-identity=ada] >> text=Move to audience")
+    page_wait(audience, "app.room.role === 'audience' && !app.room.publishing "
+                        "&& app.room.localStream === null")
+    page_wait(host, "document.querySelector('#audience-count').textContent.startsWith('1 ')")
 
     # kicked: the member's page says so
     host.click("#people-list li[data-identity=ada] >> text=Kick")
