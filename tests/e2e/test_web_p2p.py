@@ -1,8 +1,9 @@
 """dropon.js in a P2P room: the pages connect to each other through the room's socket
 (``{"action": "signal"}``), with no media node in the path.
 
-Two people join a P2P room from the web app; each page decodes the other's video; the
-one who leaves says goodbye and the other page drops their tile.
+Two people join a P2P room from the web app; each page decodes the other's video; a
+host's mute turns the muted page's own microphone track off; the one who leaves says
+goodbye and the other page drops their tile.
 """
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ def test_two_pages_see_each_other_in_a_p2p_room(system):
         wait_decoding(pages["hana"], ids["ivo"])
         wait_decoding(pages["ivo"], ids["hana"])
         assert system.node()["participants"] == 0  # nothing went through the node
+
+        # a mute in a mesh is a notice the muted client enforces: its own track goes off
+        system.ok("POST", f"/rooms/{room}/participants/{ids['ivo']}/mute", {"audio": True})
+        page_wait(pages["ivo"], "app.room.muted.audio && "
+                  "!app.room.localStream.getAudioTracks()[0].enabled")
 
         pages["ivo"].click("#leave")
         page_wait(pages["ivo"], "document.querySelector('#status').dataset.state === 'left'")
