@@ -3,7 +3,8 @@ import {Api, Room} from "./dropon.js";
 import {$, el, fill, humanMessage} from "./app/dom.js";
 import {HostPanel} from "./app/host.js";
 
-const app = window.app = {config: null, room: null, host: null, view: null};
+// window.app: what the page knows, for a developer's console (and the browser tests)
+const app = window.app = {config: null, room: null, host: null, view: null, events: []};
 
 function setStatus(state, error = null) {
   const status = $("#status");
@@ -100,6 +101,7 @@ function wireRoom(room) {
     if (state === "joined") refresh();
   });
   room.on("*", (message) => {
+    app.events = [...app.events.slice(-199), message];  // the room's last 200 messages
     if (message.type.startsWith("RECORDING_") && app.host) app.host.refreshRecordings();
     refresh();
   });

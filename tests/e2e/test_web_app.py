@@ -130,6 +130,10 @@ def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser)
     host.click("#waiting-list li[data-identity=ada] >> text=Admit")
     joined(audience)
     ada = audience.evaluate("app.room.participantId")
+    # GROUP_CALL_JOINED came to the admitted member, with its own session's callId
+    page_wait(audience, "app.events.some(m => m.type === 'GROUP_CALL_JOINED' && m.data.admitted)")
+    assert audience.evaluate("app.events.find(m => m.type === 'GROUP_CALL_JOINED').data.callId"
+                             " === app.room.join.callId")
     page_wait(host, "document.querySelector('#audience-count').textContent.startsWith('1 ')")
 
     # a raised hand, promoted from the hands list
