@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 
+import boto3
 import pytest
 
 from chalicelib.api.auth import mint_admin_token
@@ -78,7 +79,6 @@ def call(stack, method: str, path: str, body=None, token: str | None = None):
 @pytest.fixture(scope="module")
 def destination(stack, s3_endpoint):
     """A moto S3 bucket registered as a recording destination."""
-    import boto3
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
     return call(stack, "POST", "/destinations", {
         "type": "s3", "bucket": BUCKET, "region": "us-east-1", "prefix": "web",
@@ -99,7 +99,7 @@ def steady(page, participant_id: str, kind: str, field: str) -> bool:
     return inbound(page, participant_id, kind).get(field, 0) == before
 
 
-def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser):
+def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser, s3_endpoint):
     host = browser.new_context().new_page()
     audience = browser.new_context().new_page()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -143,7 +143,7 @@ def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser)
 
     # the host's page decodes the member's video, and hears their audio
     wait_decoding(host, ada)
-    page_wait(host, f"document.querySelector('.tile[data-identity=ada] video').videoWidth > 0")
+    page_wait(host, "document.querySelector('.tile[data-identity=ada] video').videoWidth > 0")
     audio = inbound(host, ada, "audio")["packetsReceived"]
     wait_until(lambda: inbound(host, ada, "audio")["packetsReceived"] > audio + 50, 30,
                what="the member's audio at the host")
@@ -170,8 +170,11 @@ def test_a_host_runs_a_stage_event_from_the_web_app(stack, destination, browser)
     files = host.locator("#recordings .recording-file").all_inner_texts()
     assert files and all(BUCKET in f and "sha256" in f for f in files), files
     recordings = call(stack, "GET", f"/rooms/{room_id}/recordings")["recordings"]
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     for entry in recordings[0]["files"]:
         assert any(entry["sha256"] in f for f in files), (entry, files)
+        key = entry["uri"].removeprefix(f"s3://{BUCKET}/")  # the object is in the bucket
+        assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] == entry["bytes"]
     host.screenshot(path=str(ARTIFACTS / "web-app-host.png"), full_page=True)
     audience.screenshot(path=str(ARTIFACTS / "web-app-audience.png"), full_page=True)
 
