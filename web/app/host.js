@@ -23,7 +23,10 @@ export class HostPanel {
     this._poll = null;
     $("#host-panel").hidden = false;
     $("#invite").hidden = !adminApi;
-    $("#invite-form").addEventListener("submit", (e) => { e.preventDefault(); this.invite(e.target); });
+    $("#invite-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this._act(this.invite(e.target));
+    });
     $("#record-start").addEventListener("click", () => this.startRecording());
     $("#record-stop").addEventListener("click", () => this.stopRecording());
     this.loadDestinations();
