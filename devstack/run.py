@@ -2,7 +2,7 @@
 
 Services start in the order of ``SERVICES`` (the embedded DynamoDB, tables, ``chalice local``,
 the WebSocket gateway with its stream poller, one media node, the ticker, the webhook
-deliverer) and stop in reverse, each by its pid, on Ctrl-C or when one of them dies. To add one (a media node, say), write a function that
+deliverer, the web app) and stop in reverse, each by its pid, on Ctrl-C or when one of them dies. To add one (a media node, say), write a function that
 takes the ``Stack``, starts the service, adds what others need to ``stack.env`` and
 returns something with ``stop()``; then append it to ``SERVICES``.
 """
@@ -23,6 +23,7 @@ API_PORT = int(os.environ.get("DROPON_API_PORT", "8000"))
 TICK_SECONDS = float(os.environ.get("DROPON_TICK_SECONDS", "5"))
 NODE_PORT = int(os.environ.get("DROPON_NODE_PORT", "8100"))
 WS_PORT = int(os.environ.get("DROPON_WS_PORT", "8001"))
+WEB_PORT = int(os.environ.get("DROPON_WEB_PORT", "8002"))
 DYNAMODB_PORT = int(os.environ.get("DROPON_DYNAMODB_PORT", "0"))  # 0: any free port
 
 
@@ -128,9 +129,18 @@ def media_node(stack: Stack):
     return server
 
 
+def web_app(stack: Stack):
+    """``web/`` (the browser SDK and the web app) with a dev-only admin-token route."""
+    server = stack.process([sys.executable, "-m", "devstack.web", "--host", "127.0.0.1",
+                            "--port", str(WEB_PORT)], WEB_PORT, "web.log").start()
+    stack.notes.append(f"Web app         http://127.0.0.1:{WEB_PORT}/  (open it in Chromium; "
+                       f"log {LOGS / 'web.log'})")
+    return server
+
+
 SERVICES = [("dynamodb", dynamodb), ("tables", tables), ("api", control_plane),
             ("ws-gateway", websocket_gateway), ("media-node", media_node), ("ticker", ticker),
-            ("webhooks", webhooks)]
+            ("webhooks", webhooks), ("web", web_app)]
 
 
 def base_env() -> dict:

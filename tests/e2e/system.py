@@ -42,6 +42,7 @@ class System:
     env: dict
     api_process: ServerProcess
     nodes: dict = field(default_factory=dict)  # node id -> (ServerProcess, public URL)
+    services: list = field(default_factory=list)  # more ServerProcesses, stopped first
 
     @property
     def node_id(self) -> str:
@@ -65,7 +66,25 @@ class System:
                    what=f"{node_id}'s first heartbeat")
         return url
 
+    def serve_sockets_and_web(self) -> tuple[str, str]:
+        """The room socket (``devstack.ws_gateway`` with its stream poller) and the web
+        app (``devstack.web``) for this control plane, as ``make run`` has them; returns
+        their URLs."""
+        from chalicelib import bootstrap
+        bootstrap.build_connections(self.env)  # the sockets' table, as make run makes it
+        ws_port, web_port = free_port(), free_port()
+        ws_url = f"ws://127.0.0.1:{ws_port}"
+        for module, port, env in (("devstack.ws_gateway", ws_port, self.env),
+                                  ("devstack.web", web_port, {**self.env, "DROPON_WS_URL": ws_url,
+                                                              "DROPON_CONTROL_URL": self.api_url})):
+            self.services.append(ServerProcess(
+                [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port)],
+                port, cwd=ROOT, env=env, log_path=self.logs / f"{module}.log").start())
+        return ws_url, f"http://127.0.0.1:{web_port}"
+
     def stop(self) -> None:
+        for process in self.services:
+            process.stop()
         for process, _ in self.nodes.values():
             process.stop()
         self.api_process.stop()

@@ -35,7 +35,8 @@ def readme_walkthrough() -> str:
 def stack(tmp_path_factory):
     data, port = tmp_path_factory.mktemp("stack"), free_port()
     env = {**os.environ, "DROPON_DATA_DIR": str(data), "DROPON_API_PORT": str(port),
-           "DROPON_TICK_SECONDS": "1", "DROPON_NODE_PORT": str(free_port())}
+           "DROPON_TICK_SECONDS": "1", "DROPON_NODE_PORT": str(free_port()),
+           "DROPON_WEB_PORT": str(free_port())}
     out = open(data / "run.out", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=ROOT, env=env,
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -62,7 +62,7 @@ def listening(port: int) -> bool:
 
 def test_sigkill_of_make_run_leaves_no_server_running(tmp_path):
     ports = {"DROPON_API_PORT": free_port(), "DROPON_NODE_PORT": free_port(),
-             "DROPON_DYNAMODB_PORT": free_port()}
+             "DROPON_DYNAMODB_PORT": free_port(), "DROPON_WEB_PORT": free_port()}
     env = {**os.environ, "DROPON_DATA_DIR": str(tmp_path), "DROPON_TICK_SECONDS": "1",
            **{k: str(v) for k, v in ports.items()}}
     out = tmp_path / "run.out"
