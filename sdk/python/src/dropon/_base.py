@@ -57,8 +57,9 @@ class ClientBase(RoomCalls, RecordingCalls):
         return self.ws_url
 
     def _follower(self, room_id: str, after: int | None, token: str | None) -> Follower:
-        source = (lambda: token) if token else self._tokens.current
-        return Follower(room_id, self._socket_base(), source, after)
+        if token:
+            return Follower(room_id, self._socket_base(), lambda: token, after, renewable=False)
+        return Follower(room_id, self._socket_base(), self._tokens.current, after)
 
     @staticmethod
     def _joined(handshake: JoinHandshake, token: str, media=None) -> JoinedCall:

@@ -66,16 +66,21 @@ class Follower:
     ws_url: str
     token_source: Callable[[], str]
     after: int | None = None
+    renewable: bool = True  # the source signs a fresh token on each call
     max_failures: int = 10
     failures: int = 0
     deadline: float = field(default=float("inf"))
     clock: Callable[[], float] = time.time
 
     def connect_url(self) -> str:
-        """The next connection's URL, with a token fresh enough to live a while."""
+        """The next connection's URL, with the source's token. A renewable (admin) token
+        is replaced a little before it expires; a participant's is kept to its end, when
+        the reconnection shows the refusal (``token_expired``). A token already past
+        its deadline is read until the server answers."""
         token = self.token_source()
         expiry = token_expiry(token)
-        self.deadline = (expiry - RENEW_BEFORE) if expiry else float("inf")
+        deadline = (expiry - (RENEW_BEFORE if self.renewable else 0)) if expiry else None
+        self.deadline = deadline if deadline and deadline > self.clock() else float("inf")
         return socket_url(self.ws_url, self.room_id, token, self.after)
 
     def recv_timeout(self) -> float | None:

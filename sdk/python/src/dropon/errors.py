@@ -20,13 +20,14 @@ class DropOnError(Exception):
     """
 
     default_code = "error"
+    default_status: int | None = None  # for errors the socket reports without a status
 
     def __init__(self, message: str = "", *, code: str | None = None,
                  status: int | None = None, body: dict | None = None,
                  retry_after: float | None = None):
         self.code = code or self.default_code
         self.message = message or self.code
-        self.status = status
+        self.status = status if status is not None else self.default_status
         self.body: dict[str, Any] = body or {"code": self.code, "message": self.message}
         self.retry_after = retry_after
         super().__init__(self.message)
@@ -44,29 +45,43 @@ class ConnectionFailed(DropOnError):
 class InvalidRequest(DropOnError):
     """400 or 422: the request's JSON, parameters or fields were refused."""
 
+    default_status = 422
+
 
 class AuthenticationError(DropOnError):
     """401: the token is missing, malformed, forged or from an unknown key."""
+
+    default_status = 401
 
 
 class PermissionDenied(DropOnError):
     """403: the token may not do this."""
 
+    default_status = 403
+
 
 class NotFound(DropOnError):
     """404: no such room, participant, destination, recording, webhook or route."""
+
+    default_status = 404
 
 
 class Conflict(DropOnError):
     """409: the room's state refuses the command."""
 
+    default_status = 409
+
 
 class TooLarge(DropOnError):
     """413: the body is over the API's limit."""
 
+    default_status = 413
+
 
 class ServiceUnavailable(DropOnError):
     """503: try again later (``retry_after`` seconds, when the API says)."""
+
+    default_status = 503
 
 
 class TokenExpired(AuthenticationError):
