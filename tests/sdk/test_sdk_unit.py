@@ -124,3 +124,28 @@ def test_the_resume_cursor_never_yields_a_seq_twice_and_refusals_are_typed():
     with pytest.raises(dropon.TokenExpired):
         follower.closed(4401, "token_expired: the token has expired")
     assert follower.closed(1006, "") > 0
+
+
+def test_every_public_item_of_the_sdk_has_a_docstring():
+    import importlib
+    import inspect
+    import pkgutil
+    public = [importlib.import_module(m.name) for m in pkgutil.walk_packages(
+        dropon.__path__, "dropon.") if not m.name.rsplit(".", 1)[1].startswith("_")]
+    missing = []
+    for module in [dropon, *public]:
+        missing += [module.__name__] if not module.__doc__ else []
+        for name, item in vars(module).items():
+            if name.startswith("_") or getattr(item, "__module__", None) != module.__name__:
+                continue
+            if not (inspect.isclass(item) or inspect.isfunction(item)):
+                continue
+            members = [(name, item)] + [(f"{name}.{n}", m) for n, m in vars(item).items()
+                                        if inspect.isclass(item) and not n.startswith("_")
+                                        and (inspect.isfunction(m) or isinstance(m, property))]
+            missing += [f"{module.__name__}.{n}" for n, m in members if not m.__doc__]
+    for name in dir(dropon.Client):  # the shared calls, seen from both clients
+        if not name.startswith("_") and callable(getattr(dropon.Client, name)):
+            if not getattr(dropon.Client, name).__doc__:
+                missing.append(f"Client.{name}")
+    assert missing == []

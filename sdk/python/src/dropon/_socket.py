@@ -29,6 +29,7 @@ def socket_url(ws_url: str, room_id: str, token: str, after: int | None = None) 
 
 
 def decode(text: str | bytes) -> dict:
+    """A socket message as a dict (``{}`` for anything else)."""
     try:
         message = json.loads(text)
     except ValueError:

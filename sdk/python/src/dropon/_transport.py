@@ -84,6 +84,7 @@ class AdminTokens:
 
 
 def headers(token: str, spec: Spec) -> dict:
+    """The request's headers: the bearer token, and JSON when there is a body."""
     sent = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     if spec.json is not None or spec.method in ("POST", "PATCH", "PUT"):
         sent["Content-Type"] = "application/json"
@@ -102,6 +103,7 @@ def request_args(spec: Spec, tokens: AdminTokens) -> dict:
 
 
 def retry_after(headers_) -> float | None:
+    """``Retry-After`` in seconds, when the answer gives it."""
     value = headers_.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None

@@ -22,6 +22,7 @@ class DropOnGroup(click.Group):
     """A click group that turns the SDK's errors into one line and a non-zero exit."""
 
     def invoke(self, ctx: click.Context):
+        """Run the command; an SDK error becomes one line and exit status 1."""
         try:
             return super().invoke(ctx)
         except DropOnError as exc:

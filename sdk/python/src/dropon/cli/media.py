@@ -13,12 +13,14 @@ pass_out = click.make_pass_decorator(Output)
 
 
 def print_recordings(out: Output, recordings) -> None:
+    """A table of recordings."""
     out.table("recordings", ["id", "output", "status", "files", "destination", "error"], [
         [r.recording_id, r.output, r.status, len(r.files), r.destination_id, r.error]
         for r in recordings])
 
 
 def print_recording(out: Output, recording) -> None:
+    """A recording and its files (sizes, checksums)."""
     print_recordings(out, [recording])
     out.table("files", ["uri", "kind", "size", "seconds", "sha256"], [
         [f.uri, f.kind, human_bytes(f.bytes), f.duration_seconds, f.sha256]
@@ -78,6 +80,7 @@ def destinations():
 
 
 def print_destinations(out: Output, found) -> None:
+    """A table of destinations, with the names of their secrets only."""
     out.table("destinations", ["id", "type", "where", "prefix", "secrets"], [
         [d.destination_id, d.type, d.get("bucket") or f"{d.get('account')}/{d.get('container')}",
          d.get("prefix"), ", ".join(d.secret_fields)] for d in found])
@@ -160,6 +163,7 @@ def webhooks():
 
 
 def print_webhooks(out: Output, found) -> None:
+    """A table of webhook endpoints."""
     out.table("webhooks", ["id", "url", "events", "rooms", "status"], [
         [w.webhook_id, w.url, ",".join(w.events), ",".join(w.rooms or ["*"]), w.status]
         for w in found])

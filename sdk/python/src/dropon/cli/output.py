@@ -23,6 +23,7 @@ def plain(value):
 
 
 def human_bytes(n) -> str:
+    """``1536`` -> ``1.5 KiB``."""
     if not isinstance(n, (int, float)):
         return ""
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -48,6 +49,7 @@ class Output:
         return self._client
 
     def json(self, value) -> None:
+        """One line of compact JSON."""
         click.echo(json.dumps(plain(value), separators=(",", ":"), sort_keys=True))
 
     def line(self, text: str) -> None:

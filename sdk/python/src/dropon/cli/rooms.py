@@ -12,6 +12,7 @@ pass_out = click.make_pass_decorator(Output)
 
 
 def print_room(out: Output, room) -> None:
+    """A room's fields and its participants, as tables."""
     out.fields(f"room {room.id}", [(k, room.get(k)) for k in (
         "name", "status", "version", "policy", "metadata", "counts", "mediaNode",
         "createdAt", "openedAt", "closedAt", "closedReason") if room.get(k) is not None])
@@ -98,6 +99,7 @@ def token(out: Output, room_id, identity, role, ttl, replace):
 
 
 def event_line(event) -> str:
+    """``seq<TAB>type<TAB>data`` for people."""
     return f"{event.seq}\t{event.type}\t{json.dumps(event.data, sort_keys=True)}"
 
 
@@ -129,6 +131,7 @@ def events(out: Output, room_id, follow, after, participant_token):
 
 
 def stored_events(client, room_id: str, after: int, token):
+    """The stored events after ``after``, page by page, until the last."""
     while True:
         page, next_after = client.room_events(room_id, after, limit=1000, token=token)
         yield from page
