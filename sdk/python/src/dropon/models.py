@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 T = TypeVar("T", bound="Model")
 
@@ -20,12 +20,15 @@ class Model:
     """Shared behaviour: built from the API's camelCase JSON, indexable by its keys."""
 
     raw: dict
+    # fields built from the JSON by a function of their own (a list of files, say)
+    nested: ClassVar[dict[str, Callable[[Any], Any]]] = {}
 
     @classmethod
     def from_api(cls: type[T], data: dict) -> T:
         """Build from the API's JSON; unknown keys stay in ``raw`` only."""
         names = {f.name for f in fields(cls)} - {"raw"}
         values = {_snake(k): v for k, v in data.items() if _snake(k) in names}
+        values.update({k: build(values.get(k)) for k, build in cls.nested.items()})
         return cls(**values, raw=data)
 
     def __getitem__(self, key: str) -> Any:
@@ -158,15 +161,9 @@ class Recording(Model):
     error: Any = None
     raw: dict = field(default_factory=dict, repr=False)
 
-    TERMINAL = ("completed", "failed")
-
-    @classmethod
-    def from_api(cls, data: dict) -> "Recording":
-        """From the API's JSON, each file a :class:`RecordingFile`."""
-        recording = Model.from_api.__func__(cls, data)
-        files = [RecordingFile.from_api(f) for f in data.get("files") or []]
-        object.__setattr__(recording, "files", files)
-        return recording
+    TERMINAL: ClassVar[tuple] = ("completed", "failed")
+    nested: ClassVar[dict] = {"files": lambda files: [RecordingFile.from_api(f)
+                                                      for f in files or []]}
 
     @property
     def done(self) -> bool:
