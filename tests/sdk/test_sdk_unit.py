@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 
 import httpx
@@ -149,3 +150,17 @@ def test_every_public_item_of_the_sdk_has_a_docstring():
             if not getattr(dropon.Client, name).__doc__:
                 missing.append(f"Client.{name}")
     assert missing == []
+
+
+def test_the_sdk_imports_nothing_of_the_server():
+    import ast
+    allowed = {"httpx", "websockets", "jwt", "click", "rich", "dropon"}
+    found = set()
+    for path in (ROOT / "sdk" / "python" / "src" / "dropon").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                found.add(node.module.split(".")[0])
+    assert found - set(sys.stdlib_module_names) - allowed == set()
+    assert {"httpx", "websockets", "jwt", "click", "rich"} <= found
