@@ -202,7 +202,7 @@ def main() -> int:
 def export_line(env: dict) -> str:
     """The ``export`` line that configures ``dropon.Client.from_env()`` and the CLI."""
     names = ("DROPON_API_URL", "DROPON_WS_URL", "DROPON_API_KEY", "DROPON_API_SECRET")
-    values = {"DROPON_API_URL": env["DROPON_CONTROL_URL"], **env}
+    values = {**env, "DROPON_API_URL": env["DROPON_CONTROL_URL"]}  # this stack's, always
     return "export " + " ".join(f"{name}={shlex.quote(values[name])}" for name in names)
 
 

@@ -20,10 +20,10 @@ import dropon  # noqa: E402 - after the path above
 from tests.local_stack import running_stack  # noqa: E402
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sdk_stack(tmp_path_factory):
-    """``python -m devstack.run`` on free ports; its banner's ``export`` variables in
-    ``["exports"]``."""
+    """``python -m devstack.run`` on free ports, for this folder's tests only (stopped when
+    they are done); its banner's ``export`` variables in ``["exports"]``."""
     with running_stack(tmp_path_factory.mktemp("sdk-stack")) as stack:
         yield stack
 
