@@ -2,7 +2,9 @@
 # Both set up what they need first: Debian packages, npm tools, the virtualenv.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+# a change to the pins or to the SDK's pyproject.toml (its dependencies, its console
+# script) reinstalls; the SDK is installed editable, so its code needs no reinstall
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt sdk/python/pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: setup system tools venv test test-unit run bench bench-sfu bench-api bench-burst bench-dynamodb package deploy destroy clean
 
@@ -18,9 +20,10 @@ tools:
 venv: $(STAMP)
 	@$(PY) -m media_node.sfu.build_fanout >/dev/null
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt sdk/python/pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -e sdk/python
 	@rm -f $(VENV)/.installed-* && touch $@
 
 test: setup

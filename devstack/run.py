@@ -9,6 +9,7 @@ returns something with ``stop()``; then append it to ``SERVICES``.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import time
@@ -208,6 +209,13 @@ def main() -> int:
         stop_all(stack)
 
 
+def export_line(env: dict) -> str:
+    """The ``export`` line that configures ``dropon.Client.from_env()`` and the CLI."""
+    names = ("DROPON_API_URL", "DROPON_WS_URL", "DROPON_API_KEY", "DROPON_API_SECRET")
+    values = {**env, "DROPON_API_URL": env["DROPON_CONTROL_URL"]}  # this stack's, always
+    return "export " + " ".join(f"{name}={shlex.quote(values[name])}" for name in names)
+
+
 def print_banner(stack: Stack) -> None:
     env = stack.env
     print("\nDropOnAir Rooms is running. Ctrl-C stops everything.\n")
@@ -215,6 +223,8 @@ def print_banner(stack: Stack) -> None:
         print("  " + line)
     print(f"\n  API key id      {env['DROPON_API_KEY']}")
     print(f"  API secret      {env['DROPON_API_SECRET']}   (development only; {DATA / 'dev-key.json'})")
+    print("\n  For the Python SDK and the dropon CLI (sdk/python; README.md):")
+    print("    " + export_line(env))
     print("\n  An admin token (1 h) for curl:")
     print("    export TOKEN=$(.venv/bin/python -m devstack.devkey)")
     print(f"    curl -s -H \"Authorization: Bearer $TOKEN\" {env['DROPON_CONTROL_URL']}/rooms\n",

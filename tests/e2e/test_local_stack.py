@@ -8,7 +8,6 @@ against it, and stops it with SIGINT as Ctrl-C would.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -20,41 +19,21 @@ from pathlib import Path
 
 import pytest
 
-from devstack.process import ROOT, free_port
-
+from devstack.process import ROOT
+from tests.local_stack import running_stack
 
 
 def readme_walkthrough() -> str:
     text = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
-    assert blocks, "README.md has no ```sh walk-through"
+    blocks = [b for b in re.findall(r"```sh\n(.*?)```", text, re.S) if "curl" in b]
+    assert blocks, "README.md has no ```sh walk-through with curl"
     return blocks[0]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    data, port = tmp_path_factory.mktemp("stack"), free_port()
-    env = {**os.environ, "DROPON_DATA_DIR": str(data), "DROPON_API_PORT": str(port),
-           "DROPON_TICK_SECONDS": "1", "DROPON_NODE_PORT": str(free_port()),
-           "DROPON_WEB_PORT": str(free_port())}
-    out = open(data / "run.out", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=ROOT, env=env,
-                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 180
-    while b"is running" not in (data / "run.out").read_bytes():
-        assert proc.poll() is None, (data / "run.out").read_text()
-        assert time.monotonic() < deadline, (data / "run.out").read_text()
-        time.sleep(0.5)
-    try:
-        yield {"port": port, "env": env, "data": data, "proc": proc}
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
 
 
 def request(stack, method, path, body=None, token=None):
