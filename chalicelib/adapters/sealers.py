@@ -52,8 +52,17 @@ class KMSSealer:
         return base64.b64encode(blob).decode("ascii")
 
     def open(self, sealed: str) -> bytes:
-        return self._client.decrypt(CiphertextBlob=base64.b64decode(sealed), KeyId=self.key_id,
-                                    EncryptionContext=KMS_CONTEXT)["Plaintext"]
+        try:
+            return self._client.decrypt(CiphertextBlob=base64.b64decode(sealed),
+                                        KeyId=self.key_id,
+                                        EncryptionContext=KMS_CONTEXT)["Plaintext"]
+        except self._client.exceptions.ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "AccessDeniedException":
+                raise
+            # deployed, the control plane may only encrypt (infra/): only media nodes open
+            raise InvalidState("this control plane may seal secrets but not open them; "
+                               "register the destination with verify: true to check it",
+                               code="secrets_sealed") from None
 
 
 class NoSealer:

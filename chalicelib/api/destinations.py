@@ -18,9 +18,10 @@ route = blueprint_route(destinations)
 NAME_MAX, URL_MAX, SECRET_MAX = 1024, 2048, 8192
 
 
-def destination_body(body: dict) -> tuple[str, dict, dict]:
-    """``(type, settings, secrets)`` of a ``POST /destinations`` body."""
+def destination_body(body: dict) -> tuple[str, dict, dict, bool]:
+    """``(type, settings, secrets, verify)`` of a ``POST /destinations`` body."""
     f = Fields(body)
+    verify = f.boolean("verify", default=False)
     kind = f.text("type", required=True, max_len=16)
     if kind not in TYPES:
         raise invalid("type", f"one of {', '.join(TYPES)}")
@@ -34,7 +35,7 @@ def destination_body(body: dict) -> tuple[str, dict, dict]:
     f.done()
     if kind == "azure" and len(secrets) > 1:
         raise invalid("accountKey", "give accountKey or sasToken, not both")
-    return kind, settings, secrets
+    return kind, settings, secrets, verify
 
 
 def _setting(f: Fields, kind: str, name: str):
@@ -70,8 +71,9 @@ def _secret(f: Fields, kind: str, name: str):
 def register():
     request = current_request()
     request.admin()
-    kind, settings, secrets = destination_body(request.body())
-    return created(bootstrap.destinations().register(kind, settings, secrets, bootstrap.now()))
+    kind, settings, secrets, verify = destination_body(request.body())
+    return created(bootstrap.destinations().register(kind, settings, secrets, bootstrap.now(),
+                                                      verify=verify))
 
 
 @route("/destinations", "GET")

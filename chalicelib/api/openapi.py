@@ -222,7 +222,8 @@ def _example(schema: dict, **example) -> dict:
 
 def _destination_body(kind: str, required: tuple, properties: dict, example: dict) -> dict:
     schema = strict({"type": {"type": "string", "enum": [kind]}, **properties,
-                     "prefix": NAME, "endpoint": ENDPOINT}, ("type", *required))
+                     "prefix": NAME, "endpoint": ENDPOINT, "verify": BOOL},
+                    ("type", *required))
     return _example(schema, type=kind, **example)
 
 

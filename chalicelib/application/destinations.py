@@ -15,7 +15,7 @@ from uuid import uuid4
 
 from chalicelib.application.views import iso
 from chalicelib.domain.destinations import Destination
-from chalicelib.domain.errors import DestinationNotFound
+from chalicelib.domain.errors import DestinationNotFound, DestinationRefused
 
 REDACTED = "[redacted]"
 
@@ -52,7 +52,15 @@ class DestinationService:
                  probes: Mapping[str, BucketProbe]) -> None:
         self.store, self.sealer, self.probes = store, sealer, probes
 
-    def register(self, type_: str, settings: dict, secrets: dict, now: datetime) -> dict:
+    def register(self, type_: str, settings: dict, secrets: dict, now: datetime, *,
+                 verify: bool = False) -> dict:
+        """Seal the secrets and keep the destination. With ``verify``, probe the bucket
+        first, while the secrets are still in hand (a deployed control plane may only seal
+        them, so this is where it can check them), and keep nothing if the store refuses."""
+        if verify:
+            error = self.probes[type_].probe(settings, secrets)
+            if error is not None:
+                raise DestinationRefused(redact(error, secrets))
         sealed = self.sealer.seal(json.dumps(secrets).encode()) if secrets else None
         destination = Destination(destination_id=str(uuid4()), type=type_, settings=settings,
                                   created_at=iso(now), secret_fields=tuple(sorted(secrets)),

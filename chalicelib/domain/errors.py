@@ -62,6 +62,12 @@ class RecordingNotFound(DomainError):
                          recording_id=recording_id, **ids)
 
 
+class DestinationRefused(DomainError):
+    """A destination registered with ``verify: true`` whose store refused the probe."""
+
+    code, status = "destination_refused", 422
+
+
 class DestinationNotFound(DomainError):
     code, status = "destination_not_found", 404
 

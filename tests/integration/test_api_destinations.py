@@ -130,3 +130,21 @@ def test_verify_in_google_cloud_storage(api, gcs_endpoint):
                      status=201)["destinationId"]
     refused = api.ok("POST", f"/destinations/{missing}/verify")
     assert refused["ok"] is False and refused["error"]
+
+
+def test_register_with_verify_probes_first_and_keeps_nothing_refused(api, s3_endpoint):
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="checked")
+    kept = api.ok("POST", "/destinations", s3_body(s3_endpoint, bucket="checked", verify=True),
+                  status=201)
+    assert kept["bucket"] == "checked" and "verify" not in kept
+    assert s3.list_objects_v2(Bucket="checked").get("KeyCount") == 0  # the probe was deleted
+    before = api.ok("GET", "/destinations")["destinations"]
+    status, body = api.call("POST", "/destinations",
+                            s3_body(s3_endpoint, bucket="absent", verify=True))
+    assert (status, body["error"]["code"]) == (422, "destination_refused")
+    assert "NoSuchBucket" in body["error"]["message"]
+    no_secret_in(body["error"]["message"])
+    assert api.ok("GET", "/destinations")["destinations"] == before
+    assert api.error("POST", "/destinations", s3_body(s3_endpoint, verify="yes")) == (
+        422, "invalid_field")

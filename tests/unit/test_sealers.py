@@ -47,3 +47,23 @@ def test_without_a_key_secrets_are_refused():
 def test_redact_hides_every_secret_string_in_a_message():
     message = "denied for AKIAEXAMPLE with s3cr3t-Value"
     assert redact(message, SECRETS) == "denied for [redacted] with [redacted]"
+
+
+@mock_aws
+def test_kms_refusing_decrypt_is_a_stable_code_other_errors_pass_through():
+    """Deployed, the control plane's role may Encrypt only (infra/): KMS answers
+    AccessDeniedException to its Decrypt, which becomes 409 secrets_sealed."""
+    from botocore.stub import Stubber
+    client = boto3.client("kms", region_name="us-east-1")
+    key_id = client.create_key()["KeyMetadata"]["KeyId"]
+    sealed = KMSSealer(key_id, client).seal(b"{}")
+    with Stubber(client) as stub:
+        stub.add_client_error("decrypt", service_error_code="AccessDeniedException",
+                              http_status_code=400)
+        stub.add_client_error("decrypt", service_error_code="InvalidCiphertextException",
+                              http_status_code=400)
+        with pytest.raises(errors.InvalidState) as caught:
+            KMSSealer(key_id, client).open(sealed)
+        assert caught.value.code == "secrets_sealed" and caught.value.status == 409
+        with pytest.raises(client.exceptions.ClientError):
+            KMSSealer(key_id, client).open(sealed)
