@@ -14,6 +14,7 @@ from chalicelib.application.nodes import NodeService
 from chalicelib.application.views import recording_view
 from chalicelib.domain.actor import Actor
 from chalicelib.domain.errors import DestinationNotFound
+from chalicelib.telemetry import metrics
 
 
 class RecordingService:
@@ -75,4 +76,6 @@ class RecordingService:
         self.nodes.check_room_node(node_id, room_id)
         room = self.rooms.update_room(room_id, lambda r, at: r.report_recording(
             Actor("node", node_id), recording_id, report, at=at), now)
+        if report.get("event") == "failed":
+            metrics.emit(metrics.RECORDINGS_FAILED, Reason=report.get("reason") or "failed")
         return recording_view(room.recording(recording_id))
