@@ -136,6 +136,11 @@ class NodeConfig:
         destinations' sealed credentials (never logged); empty: none can be opened.
     :param recording_dir: where recordings are written on the node's disk before and
         while they upload (and kept when an upload fails); empty: the temp folder.
+    :param drain_seconds: how long a stopping node may take to finish its recordings'
+        uploads (``DROPON_DRAIN_SECONDS``; below ECS's ``stopTimeout``).
+    :param stun_server: ``host:port`` of a STUN server that tells the node its public
+        address when ``DROPON_ICE_PUBLIC_IP`` is unset (``media_node.ice.public_address``).
+    :param metrics_token: bearer token ``GET /metrics`` wants (never logged); empty: none.
     :param fanout: the direct path's packet loop: ``c`` (``media_node/sfu/_fanout``, one
         ``sendmmsg`` per frame), ``python``, or ``auto`` (C where it is built).
     """
@@ -160,6 +165,9 @@ class NodeConfig:
     silent_timeout: float = 12.0
     secrets_key: str = ""
     recording_dir: str = ""
+    drain_seconds: float = 100.0
+    stun_server: str = ""
+    metrics_token: str = ""
 
     def __post_init__(self) -> None:
         if self.ice_public_ip:
@@ -217,4 +225,7 @@ class NodeConfig:
             silent_timeout=_float(env, "DROPON_SILENT_TIMEOUT", "12"),
             secrets_key=env.get("DROPON_SECRETS_KEY", ""),
             recording_dir=env.get("DROPON_RECORDING_DIR", ""),
+            drain_seconds=_float(env, "DROPON_DRAIN_SECONDS", "100"),
+            stun_server=env.get("DROPON_STUN_SERVER", "").strip(),
+            metrics_token=env.get("DROPON_METRICS_TOKEN", ""),
         )

@@ -63,11 +63,11 @@ class Recordings:
         elif kind == "RecordingRetryRequested":
             self._spawn(self._retry(room, recording_id))
 
-    async def room_closed(self, room: Room) -> None:
+    async def room_closed(self, room: Room, reason: str = "room_closed") -> None:
         """Stop every recording of ``room`` and wait for their outcome."""
         ids = [rid for rid, rec in self.active.items() if rec.room is room]
         ids += [rid for rid in self._starting if rid not in ids]
-        await asyncio.gather(*(self._stop(rid, "room_closed") for rid in ids))
+        await asyncio.gather(*(self._stop(rid, reason) for rid in ids))
 
     async def _start(self, room: Room, recording_id: str, fields: dict) -> None:
         async def report(body: dict) -> None:
