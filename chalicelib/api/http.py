@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
+import logging
+import time
 from datetime import datetime, timezone
 from typing import Callable
 from uuid import UUID, uuid4
@@ -26,6 +28,7 @@ from .auth import (Principal, authenticate, mint_participant_token, require_admi
 from .fields import json_body
 
 _request: contextvars.ContextVar = contextvars.ContextVar("dropon_request")
+log = logging.getLogger("chalicelib.api.access")
 
 
 def install(app: Chalice) -> Callable:
@@ -33,14 +36,18 @@ def install(app: Chalice) -> Callable:
 
     @app.middleware("http")
     def edge(event, get_response):
-        token = _request.set(event)
-        try:
-            with bound_contextvars(**request_context(event)):
-                return errors.normalize(get_response(event))
-        except Exception as exc:  # noqa: BLE001 - raised outside any view: still one shape
-            return errors.to_response(exc)
-        finally:
-            _request.reset(token)
+        token, started = _request.set(event), time.perf_counter()
+        with bound_contextvars(**request_context(event)):
+            try:
+                response = errors.normalize(get_response(event))
+            except Exception as exc:  # noqa: BLE001 - raised outside any view: one shape too
+                response = errors.to_response(exc)
+            finally:
+                _request.reset(token)
+            # the access line: Lambda has none of its own
+            log.info("%s %s %s %.1f ms", event.method, event.path, response.status_code,
+                     (time.perf_counter() - started) * 1000)
+        return response
 
     def route(path: str, method: str, **kwargs) -> Callable:
         def register(view: Callable) -> Callable:

@@ -45,6 +45,7 @@ class Recordings:
         self.make_uploader = make_uploader
         self.active: dict[str, Recording] = {}
         self._starting: dict[str, asyncio.Task] = {}
+        self._stopping: dict[str, asyncio.Task] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recording")
         self._tasks: set[asyncio.Task] = set()
 
@@ -106,6 +107,16 @@ class Recordings:
                                           credentials)
 
     async def _stop(self, recording_id: str, reason: str) -> None:
+        # a second stop (RecordingStopped after the node's own, or RoomClosed after it)
+        # waits for the first: it must not close the uploader under its uploads
+        stopping = self._stopping.get(recording_id)
+        if stopping is None:
+            stopping = self._stopping[recording_id] = self._spawn(
+                self._stop_once(recording_id, reason))
+            stopping.add_done_callback(lambda _: self._stopping.pop(recording_id, None))
+        await asyncio.shield(stopping)
+
+    async def _stop_once(self, recording_id: str, reason: str) -> None:
         starting = self._starting.get(recording_id)
         if starting is not None:
             await asyncio.gather(starting, return_exceptions=True)
