@@ -7,15 +7,11 @@ hands out is kept in :attr:`OpsStack.secrets`, so a test can look for each in th
 """
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
 import sys
 import threading
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from uuid import uuid4
@@ -24,7 +20,7 @@ from cryptography.fernet import Fernet
 
 from chalicelib.api.auth import mint_admin_token
 from devstack.process import ROOT, ServerProcess, free_port, popen
-from tests.e2e.system import wait_until
+from tests.e2e.system import System
 
 
 class WebhookReceiver:
@@ -67,41 +63,20 @@ class Worker:
             self.proc.wait(20)
 
 
-@dataclass
-class OpsStack:
-    logs: Path
-    env: dict
-    api_url: str = ""
-    processes: list = field(default_factory=list)
-    nodes: dict = field(default_factory=dict)  # node id -> (ServerProcess, url)
-    secrets: dict = field(default_factory=dict)  # what -> value; none may reach a log
+class OpsStack(System):
+    """:class:`~tests.e2e.system.System` with the run's secrets, its other processes and
+    its logs; one admin token for the whole run, so that the logs can be searched for it."""
 
-    @property
-    def key(self) -> str:
-        return self.env["DROPON_API_KEY"]
+    def __init__(self, logs: Path, env: dict) -> None:
+        super().__init__("", env["DROPON_API_KEY"], env["DROPON_API_SECRET"],
+                         env["DROPON_NODE_SECRET"], logs, env, None)
+        self.processes: list = []
+        self.secrets: dict = {}  # what -> value; none may reach a log
 
-    def admin(self) -> str:
-        token = mint_admin_token(self.key, self.env["DROPON_API_SECRET"], 600)
-        self.secrets.setdefault("admin token", token)
-        return token
-
-    def call(self, method: str, path: str, body=None, token: str | None = None):
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"}
-        if token != "":
-            headers["Authorization"] = f"Bearer {token or self.admin()}"
-        request = urllib.request.Request(self.api_url + path, data=data, method=method,
-                                         headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
-
-    def ok(self, method: str, path: str, body=None, token: str | None = None):
-        status, data = self.call(method, path, body, token)
-        assert status in (200, 201), (method, path, status, data)
-        return data
+    def admin_token(self) -> str:
+        if "admin token" not in self.secrets:
+            self.secrets["admin token"] = mint_admin_token(self.key, self.secret, 900)
+        return self.secrets["admin token"]
 
     def participant(self, room: str, identity: str, role: str) -> str:
         token = self.ok("POST", f"/rooms/{room}/tokens",
@@ -114,24 +89,6 @@ class OpsStack:
         if joined.get("media"):
             self.secrets[f"media token of {joined['identity']}"] = joined["media"]["token"]
         return joined
-
-    def node_view(self, node_id: str) -> dict:
-        return next((n for n in self.ok("GET", "/nodes")["nodes"] if n["nodeId"] == node_id),
-                    {})
-
-    def start_node(self, node_id: str, **env: str) -> str:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        process = ServerProcess([sys.executable, "-m", "media_node"], port, cwd=ROOT, env={
-            **self.env, "DROPON_CONTROL_URL": self.api_url, "DROPON_NODE_ID": node_id,
-            "DROPON_NODE_PORT": str(port), "DROPON_NODE_PUBLIC_URL": url,
-            "DROPON_HEARTBEAT_INTERVAL": "1",
-            "DROPON_RECORDING_DIR": str(self.logs / f"{node_id}-spool"), **env},
-            log_path=self.logs / f"{node_id}.log").start()
-        self.nodes[node_id] = (process, url)
-        wait_until(lambda: self.node_view(node_id).get("healthy"), 30,
-                   what=f"{node_id}'s first heartbeat")
-        return url
 
     def terminate_node(self, node_id: str, timeout: float = 90) -> int:
         """SIGTERM, as ECS sends it; the exit status once the node is gone."""
@@ -177,6 +134,7 @@ def start_ops_stack(dynamodb_endpoint: str, logs: Path) -> OpsStack:
             [sys.executable, "-m", "devstack.local_api", "--host", "127.0.0.1", "--port",
              str(api_port)], api_port, cwd=ROOT, env=env, log_path=logs / "api.log").start())
         stack.api_url = f"http://127.0.0.1:{api_port}"
+        stack.api_process = stack.processes[0]
         stack.processes.append(ServerProcess(
             [sys.executable, "-m", "devstack.ws_gateway", "--host", "127.0.0.1", "--port",
              str(ws_port)], ws_port, cwd=ROOT, env=env, log_path=logs / "ws-gateway.log").start())
