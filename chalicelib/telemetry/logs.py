@@ -54,6 +54,19 @@ def _hidden(key: str, value):
     return value
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a line is written (a test runner swaps
+    it), not to what it was when logging was configured."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def configure_logging(stream: TextIO | None = None, *, force: bool = False) -> None:
     """Send every record of the process, as one JSON line, to ``stream`` (stdout, which
     Lambda sends to CloudWatch Logs); once per container unless ``force``.
@@ -73,7 +86,7 @@ def configure_logging(stream: TextIO | None = None, *, force: bool = False) -> N
                     structlog.processors.format_exc_info, redact,
                     structlog.processors.EventRenamer("message"),
                     structlog.processors.JSONRenderer(default=str)])
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = logging.StreamHandler(stream) if stream else _StdoutHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]  # Lambda's runtime handler included: one format only

@@ -19,17 +19,18 @@ from structlog.contextvars import bind_contextvars, bound_contextvars, merge_con
 __all__ = ["configure_logging", "bind_contextvars", "bound_contextvars", "redact"]
 
 REDACTED = "[redacted]"
-# a key naming one of these is never printed, whatever it holds
-SECRET_KEY = re.compile(r"token|secret|password|authorization|credential|sealed|signature"
-                        r"|private.?key|access.?key|sas|connection.?string", re.I)
-# values that look like a secret wherever they appear in a message
-SECRET_TEXT = [
+# a field whose name says it holds a secret is never printed (the control plane's
+# chalicelib/telemetry/logs.py keeps the same lists: the two share no module)
+SECRET_FIELD = re.compile(r"token|secret|password|authorization|credential|sealed|signature"
+                          r"|private.?key|access.?key|api.?key|sas|connection.?string", re.I)
+# text that looks like a secret, wherever it appears in a message
+SECRET_TEXT = (
     (re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"), REDACTED),  # a JWT
     (re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+"), r"\1 " + REDACTED),
     (re.compile(r"gAAAAA[\w-]+=*"), REDACTED),  # a Fernet token (sealed credentials)
-    (re.compile(r"(?i)((?:x-amz-)?(?:signature|credential|security-token)|sig|token|secret"
-                r"|password|accountkey)=([^&\s;\"']+)"), r"\1=" + REDACTED),
-]
+    (re.compile(r"(?i)\b(v1|signature|sig|token|secret|password|accountkey)=([^&\s,;\"']+)"),
+     r"\1=" + REDACTED),  # signatures, query strings (presigned URLs, SAS), connection strings
+)
 
 
 def redact(_logger, _method, event: dict) -> dict:
@@ -38,7 +39,7 @@ def redact(_logger, _method, event: dict) -> dict:
 
 
 def _clean(key: str, value):
-    if SECRET_KEY.search(key) and value not in (None, "", False):
+    if SECRET_FIELD.search(key) and value not in (None, "", False):
         return REDACTED
     if isinstance(value, str):
         for pattern, replacement in SECRET_TEXT:
