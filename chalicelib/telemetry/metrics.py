@@ -2,9 +2,12 @@
 (aws-lambda-powertools): CloudWatch Logs turns each line into a data point of namespace
 ``DropOn``, with no API call from the Lambda.
 
-Every metric is written at once, with its own dimensions (``single_metric``), so one
-request's figures never mix with another thread's. The names are the contract with the
-dashboards and alarms in ``infra/`` and with docs/runbook.md.
+Every data point is written at once by a provider of its own, so one request's figures
+never mix with another thread's. A metric with a dimension (``Command``, ``Code``...)
+is also kept without it (EMF dimension sets ``[]`` and ``[name]``): the alarms watch
+the total. No ``service`` dimension, even with ``POWERTOOLS_SERVICE_NAME`` set: the
+alarms name exact dimension sets. The names are the contract with the dashboards and
+alarms in ``infra/`` and with docs/runbook.md.
 """
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ import logging
 import time
 from typing import Iterator
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider)
 
 NAMESPACE = "DropOn"
 log = logging.getLogger(__name__)
@@ -42,9 +47,11 @@ def emit(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count,
          **dimensions: str) -> None:
     """Write one data point now; a failure to write it is logged, never raised."""
     try:
-        with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE,
-                           default_dimensions={k: str(v) for k, v in dimensions.items()}):
-            pass
+        provider = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service="")
+        provider.add_metric(name=name, unit=unit, value=value)
+        if dimensions:
+            provider.add_dimensions(**{k: str(v) for k, v in dimensions.items()})
+        provider.flush_metrics()  # one EMF line on stdout
     except Exception:  # noqa: BLE001 - a metric is never worth a failed request
         log.warning("metric %s not written", name, exc_info=True)
 

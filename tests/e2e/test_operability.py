@@ -180,3 +180,5 @@ def test_the_control_plane_emits_its_metrics_as_emf(run):
     assert {"create_room", "join", "heartbeat", "media"} <= commands
     refused = [r for r in emf if "JoinsRefused" in r]
     assert run["refused"][0] == 409 and {r["Code"] for r in refused} == {"room_closed"}
+    # kept per code and in total, the total being what an alarm watches
+    assert refused[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [[], ["Code"]]

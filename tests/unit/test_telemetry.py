@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import pytest
 import structlog
 from chalice.test import Client
+from eventsourcing.persistence import IntegrityError
 
 from chalicelib import bootstrap
 from chalicelib.application import Actor, RoomsApplication
@@ -123,3 +124,31 @@ def test_health_says_ok_or_not_and_nothing_else(nodes, monkeypatch):
         down = client.http.get("/health")
     assert (ok.status_code, json.loads(ok.body)) == (200, {"ok": True})
     assert (down.status_code, json.loads(down.body)) == (503, {"ok": False})
+
+
+class LosingOnce(RoomsApplication):
+    """Its first save of a command loses to another writer."""
+
+    lost = 0
+
+    def save(self, *objs, **kwargs):
+        if self.lost == 0:
+            self.lost += 1
+            raise IntegrityError("another writer saved first")
+        return super().save(*objs, **kwargs)
+
+
+def test_a_conflict_and_its_retry_are_counted(capsys):
+    rooms = LosingOnce(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    rooms.lost = 1  # the room's creation saves
+    room = rooms.create_room(Actor("api_key", "k"), name="r", persistent=True, now=T0)["id"]
+    rooms.lost = 0
+    capsys.readouterr()
+    rooms.join(Actor("participant", "ann"), room, identity="ann", role="speaker", now=T0)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+           if line.startswith('{"_aws"')]
+    names = [m["Name"] for r in emf for d in r["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+    assert names == ["Conflicts", "Retries"]
+    assert all(d["Namespace"] == "DropOn" and d["Dimensions"] == [[]]
+               for r in emf for d in r["_aws"]["CloudWatchMetrics"])
+    rooms.close()
