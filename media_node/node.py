@@ -197,7 +197,8 @@ class MediaNode:
         ``node_draining`` and closes it without reporting a leave, so that participants
         stay in their rooms and reconnect through ``POST /rooms/{roomId}/media``; waits
         for the uploads until the budget is spent. A recording still uploading then
-        keeps its files on disk and is reported ``node_lost`` by the control plane.
+        leaves its files on this node's disk (gone with an ECS task) and the control
+        plane fails it ``node_lost``.
         """
         if self.draining:
             return
@@ -214,7 +215,7 @@ class MediaNode:
             session.notify({"type": "bye", "reason": "node_draining"})
             await self._end(session, "node_draining", report=False)
         if stopping:
-            done, pending = await asyncio.wait(stopping,
+            _, pending = await asyncio.wait(stopping,
                                                timeout=max(deadline - loop.time(), 0.0))
             if pending:
                 logger.error("drain budget of %.0f s spent with %d rooms' recordings still "
