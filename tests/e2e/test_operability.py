@@ -20,7 +20,7 @@ from media_node_dev.sources import EncodedAudioSource, EncodedVideoSource
 from tests.e2e.ops_stack import WebhookReceiver, start_ops_stack
 from tests.e2e.system import LoopThread, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.media  # real aiortc peers and node processes
 restrict_to_loopback()  # the test's peers offer 127.0.0.1 only, like the nodes
 
 
