@@ -16,11 +16,15 @@ from chalicelib.api.cors import browser_cors
 from chalicelib.api.http import created, current_request, install
 from chalicelib.api.node_tokens import with_media_access
 from chalicelib.api.destinations import destinations
+from chalicelib.api.health import health
 from chalicelib.api.nodes import events_access, nodes
 from chalicelib.api.recordings import recordings
 from chalicelib.api.webhooks import webhooks
+from chalicelib.telemetry import metrics
+from chalicelib.telemetry.logs import bound_contextvars, configure_logging
 
-app = Chalice(app_name="dropon-rooms")
+configure_logging()  # one JSON object per line, secrets hidden (docs/runbook.md)
+app = Chalice(app_name="dropon-rooms", configure_logs=False)  # app.log goes to the root
 app.experimental_feature_flags.update(["WEBSOCKETS"])  # Chalice's WebSocket API
 app.api.cors = browser_cors()
 route = install(app)
@@ -28,6 +32,19 @@ app.register_blueprint(nodes)
 app.register_blueprint(destinations)
 app.register_blueprint(recordings)
 app.register_blueprint(webhooks)
+app.register_blueprint(health)
+
+
+@app.middleware("all")
+def lambda_request_id(event, get_response):
+    """Lines logged outside an HTTP request (tick, webhooks, sockets, stream) carry the
+    Lambda invocation's request id."""
+    context = getattr(app, "lambda_context", None)
+    request_id = getattr(context, "aws_request_id", None)
+    if not request_id:
+        return get_response(event)
+    with bound_contextvars(requestId=request_id):
+        return get_response(event)
 
 # the deployed stack replaces this with the events table's stream (infra/template.py)
 EVENTS_STREAM_ARN = os.environ.get(
@@ -207,4 +224,5 @@ def room_events_stream(event):
         app.websocket_api.configure(os.environ["DROPON_WS_DOMAIN"],
                                     os.environ.get("DROPON_WS_STAGE", "api"))
     sent = websocket.stream(event, websocket.sender(app.websocket_api))
+    metrics.emit(metrics.EVENTS_FANNED_OUT, sent)
     app.log.info("stream: %d messages sent", sent)

@@ -37,6 +37,7 @@ from chalicelib.api.errors import error_body
 from .process import ROOT
 
 JSON = {"Content-Type": "application/json"}
+access_log = logging.getLogger("devstack.local_api.access")
 # what LocalGateway raises itself, as (status -> code); the body never carries its text
 GATEWAY_CODES = {401: "unauthorized", 403: "forbidden", 500: "internal_error"}
 # what the standard library's HTTP parser refuses before any route is looked at
@@ -82,6 +83,10 @@ class EdgeRequestHandler(local.ChaliceRequestHandler):
     def __init__(self, request, client_address, server, app_object, config):
         self.local_gateway = EdgeLocalGateway(app_object, config)
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+    def log_message(self, format, *args):  # noqa: A002 - the standard library's name
+        # the access line goes through logging, so it is JSON like every other line
+        access_log.info(format, *args)
 
     def __getattr__(self, name: str):
         # BaseHTTPRequestHandler answers a method without a do_<METHOD> with a 501 HTML
@@ -130,6 +135,15 @@ class EdgeHTTPServer(local.ThreadedHTTPServer):
     request_queue_size = BACKLOG
     daemon_threads = True
 
+    def handle_error(self, request, client_address):
+        # socketserver prints a traceback to stderr; here it is one JSON log line, and a
+        # caller gone mid-answer (a node stopped during its long poll) is no error
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError)):
+            access_log.info("client %s:%s went away before its answer", *client_address[:2])
+        else:
+            access_log.error("request from %s:%s failed", *client_address[:2], exc_info=True)
+
 
 def create_server(host: str, port: int, stage: str = "dev",
                   project_dir: str = str(ROOT)) -> local.LocalDevServer:
@@ -155,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     # chalice local logs to stdout the way Lambda does
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     server = create_server(args.host, args.port, args.stage)
+    logging.getLogger("devstack.local_api").info("serving on http://%s:%s", args.host, args.port)
     try:
-        server.serve_forever()  # SIGTERM ends the process; there is no child to leave behind
+        server.server.serve_forever()  # SIGTERM ends the process; no child is left behind
     except KeyboardInterrupt:
         pass
     return 0

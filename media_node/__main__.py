@@ -1,33 +1,79 @@
-"""``python -m media_node``: run one media node until SIGINT/SIGTERM."""
+"""``python -m media_node``: run one media node until SIGTERM or SIGINT, then drain.
+
+The first signal drains (``MediaNode.drain``: no new rooms, recordings stopped and
+uploaded, sessions told ``bye``) within ``DROPON_DRAIN_SECONDS`` and exits 0; a second
+one exits at once. ECS sends SIGTERM and, ``stopTimeout`` later, SIGKILL.
+"""
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import os
+import signal
 import sys
 
 from aiohttp import web
 
 from .bootstrap import build_node
 from .config import NodeConfig
+from .ice.public_address import discover_public_ip
 from .signaling.http import make_app
+from .telemetry.logs import configure_logging
+
+logger = logging.getLogger(__name__)
 
 
 def main() -> int:
     """Read the environment, start the HTTP server, serve until stopped."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(os.environ.get("DROPON_NODE_ID", "node-1"))
     try:
         config = NodeConfig.from_env()
     except ValueError as exc:
-        print(f"media_node: {exc}", file=sys.stderr)
+        logger.error("media_node: %s", exc)
         return 2
-    logging.getLogger(__name__).info("starting %r", config)
+    return asyncio.run(serve(config))
+
+
+async def serve(config: NodeConfig) -> int:
+    address, source = await discover_public_ip(os.environ)
+    if address and address != config.ice_public_ip:
+        try:
+            config = dataclasses.replace(config, ice_public_ip=address)
+        except ValueError as exc:  # e.g. a public address while in loopback mode
+            logger.error("media_node: %s (from %s)", exc, source)
+            return 2
+        logger.info("announcing public address %s (from %s)", address, source)
+    logger.info("starting %r", config)
     try:
         node = build_node(config)
     except RuntimeError as exc:  # e.g. DROPON_FANOUT=c without the C module
-        print(f"media_node: {exc}", file=sys.stderr)
+        logger.error("media_node: %s", exc)
         return 2
-    web.run_app(make_app(node), host=config.host, port=config.port,
-                print=None, handle_signals=True)
+    runner = web.AppRunner(make_app(node), handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, config.host, config.port).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _on_signal, stop, signum)
+    await stop.wait()
+    drain = asyncio.ensure_future(node.drain(config.drain_seconds))
+    stop.clear()
+    forced = asyncio.ensure_future(stop.wait())  # a second signal
+    await asyncio.wait([drain, forced], return_when=asyncio.FIRST_COMPLETED)
+    if not drain.done():
+        logger.warning("second signal: exiting without finishing the drain")
+        drain.cancel()
+    forced.cancel()
+    await runner.cleanup()
+    logger.info("stopped")
     return 0
+
+
+def _on_signal(stop: asyncio.Event, signum: int) -> None:
+    logger.info("%s received", signal.Signals(signum).name)
+    stop.set()
 
 
 if __name__ == "__main__":

@@ -138,6 +138,11 @@ class NodeConfig:
         credentials when deployed (instead of ``secrets_key``); empty: Fernet.
     :param recording_dir: where recordings are written on the node's disk before and
         while they upload (and kept when an upload fails); empty: the temp folder.
+    :param drain_seconds: how long a stopping node may take to finish its recordings'
+        uploads (``DROPON_DRAIN_SECONDS``; below ECS's ``stopTimeout``).
+    :param stun_server: ``host:port`` of a STUN server that tells the node its public
+        address when ``DROPON_ICE_PUBLIC_IP`` is unset (``media_node.ice.public_address``).
+    :param metrics_token: bearer token ``GET /metrics`` wants (never logged); empty: none.
     :param fanout: the direct path's packet loop: ``c`` (``media_node/sfu/_fanout``, one
         ``sendmmsg`` per frame), ``python``, or ``auto`` (C where it is built).
     """
@@ -163,6 +168,9 @@ class NodeConfig:
     secrets_key: str = ""
     recording_dir: str = ""
     kms_key_id: str = ""
+    drain_seconds: float = 100.0
+    stun_server: str = ""
+    metrics_token: str = ""
 
     def __post_init__(self) -> None:
         if self.ice_public_ip:
@@ -221,4 +229,7 @@ class NodeConfig:
             secrets_key=env.get("DROPON_SECRETS_KEY", ""),
             recording_dir=env.get("DROPON_RECORDING_DIR", ""),
             kms_key_id=env.get("DROPON_KMS_KEY_ID", ""),
+            drain_seconds=_float(env, "DROPON_DRAIN_SECONDS", "100"),
+            stun_server=env.get("DROPON_STUN_SERVER", "").strip(),
+            metrics_token=env.get("DROPON_METRICS_TOKEN", ""),
         )

@@ -8,7 +8,7 @@ import secrets
 from .config import NodeConfig
 from .control.client import ControlPlane
 from .control.events import event_payload, muted_kinds
-from .errors import Conflict, Forbidden, NotFound, Unauthorized
+from .errors import Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from .ice.binding import IceBinding
 from .recording.recordings import RECORDING_EVENTS, Recordings
 from .sfu.liveness import ReceiveLiveness
@@ -16,6 +16,7 @@ from .sfu.room import Room
 from .sfu.session import Session
 from .signaling.sdp import sends_media
 from .signaling.tokens import MediaClaims, verify_media_token
+from .telemetry.logs import bind_contextvars, bound_contextvars
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class MediaNode:
         self.sessions: dict[str, Session] = {}
         self.liveness = ReceiveLiveness(config.silent_timeout, self._on_silent)
         self.recordings = recordings or Recordings(control_plane, None, config.recording_dir)
+        self.draining = False
         self._tasks: set[asyncio.Task] = set()
 
     def room(self, room_id: str) -> Room:
@@ -59,6 +61,9 @@ class MediaNode:
     async def join(self, room_id: str, token: str, offer_sdp: str) -> tuple[Session, str]:
         """Admit a participant and answer their offer (WHIP/WHEP POST)."""
         claims = self.authenticate(token, room_id)
+        bind_contextvars(roomId=room_id, participantId=claims.participant_id)
+        if self.draining:  # the client asks the control plane for another node
+            raise Unavailable("node_draining", "this node is shutting down; ask for media again")
         room = self.room(room_id)
         # a room that moved away and came back is followed again (idempotent)
         self.control_plane.watch_room(room_id, self.apply_room_event)
@@ -180,7 +185,47 @@ class MediaNode:
             "rooms": len(self.rooms),
             "participants": len(self.sessions),
             "streams": sum(len(r.sources) for r in self.rooms.values()),
+            "draining": self.draining,
         }
+
+    async def drain(self, budget: float) -> None:
+        """Leave the fleet cleanly within ``budget`` s (SIGTERM, as ECS sends).
+
+        Tells the control plane at once that this node is draining (it assigns no room
+        here from then on, and moves this node's rooms on their next media request);
+        stops every recording, whose files then upload; sends every session ``bye``
+        ``node_draining`` and closes it without reporting a leave, so that participants
+        stay in their rooms and reconnect through ``POST /rooms/{roomId}/media``; waits
+        for the uploads until the budget is spent. A recording still uploading then
+        leaves its files on this node's disk (gone with an ECS task) and the control
+        plane fails it ``node_lost``.
+        """
+        if self.draining:
+            return
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        logger.info("draining: %d rooms, %d sessions, %d recordings", len(self.rooms),
+                    len(self.sessions), len(self.recordings.active))
+        await self.control_plane.heartbeat_now()
+        stopping = [asyncio.ensure_future(self._stop_recordings(room))
+                    for room in list(self.rooms.values())]
+        await asyncio.sleep(0)  # the recordings stop writing before their publishers go
+        for session in list(self.sessions.values()):
+            session.notify({"type": "bye", "reason": "node_draining"})
+            await self._end(session, "node_draining", report=False)
+        if stopping:
+            _, pending = await asyncio.wait(stopping,
+                                               timeout=max(deadline - loop.time(), 0.0))
+            if pending:
+                logger.error("drain budget of %.0f s spent with %d rooms' recordings still "
+                             "uploading; their files stay on this node's disk", budget,
+                             len(pending))
+        logger.info("drained")
+
+    async def _stop_recordings(self, room: Room) -> None:
+        with bound_contextvars(roomId=room.id):
+            await self.recordings.room_closed(room, "node_draining")
 
     async def close(self) -> None:
         """Close every session and cancel every task (shutdown)."""

@@ -14,6 +14,7 @@ import logging
 from chalice import Response
 
 from ..application.errors import NoMediaNode
+from ..telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def _store_error(exc: Exception) -> Response | None:
         return error_response(exc.code, str(exc), 422)
     if _store_busy(exc):
         log.warning("event store unavailable: %s", type(exc).__name__)
+        metrics.emit(metrics.STORE_THROTTLED)
         return error_response("store_unavailable", "the room store is busy or unavailable; "
                               "retry shortly", 503, {"Retry-After": STORE_RETRY_AFTER})
     return None

@@ -10,13 +10,17 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
+import logging
+import time
 from datetime import datetime, timezone
 from typing import Callable
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from chalice import Chalice, Response
 
 from .. import bootstrap
+from ..telemetry import metrics
+from ..telemetry.logs import bound_contextvars
 from ..domain.actor import Actor
 from . import errors
 from .auth import (Principal, authenticate, mint_participant_token, require_admin,
@@ -24,6 +28,7 @@ from .auth import (Principal, authenticate, mint_participant_token, require_admi
 from .fields import json_body
 
 _request: contextvars.ContextVar = contextvars.ContextVar("dropon_request")
+log = logging.getLogger("chalicelib.api.access")
 
 
 def install(app: Chalice) -> Callable:
@@ -31,13 +36,18 @@ def install(app: Chalice) -> Callable:
 
     @app.middleware("http")
     def edge(event, get_response):
-        token = _request.set(event)
-        try:
-            return errors.normalize(get_response(event))
-        except Exception as exc:  # noqa: BLE001 - raised outside any view: still one shape
-            return errors.to_response(exc)
-        finally:
-            _request.reset(token)
+        token, started = _request.set(event), time.perf_counter()
+        with bound_contextvars(**request_context(event)):
+            try:
+                response = errors.normalize(get_response(event))
+            except Exception as exc:  # noqa: BLE001 - raised outside any view: one shape too
+                response = errors.to_response(exc)
+            finally:
+                _request.reset(token)
+            # the access line: Lambda has none of its own
+            log.info("%s %s %s %.1f ms", event.method, event.path, response.status_code,
+                     (time.perf_counter() - started) * 1000)
+        return response
 
     def route(path: str, method: str, **kwargs) -> Callable:
         def register(view: Callable) -> Callable:
@@ -45,6 +55,17 @@ def install(app: Chalice) -> Callable:
         return register
 
     return route
+
+
+def request_context(event) -> dict:
+    """What every log line of this request carries: API Gateway's request id (a new one
+    locally) and the room, participant and node its path names."""
+    context = getattr(event, "context", None) or {}
+    params = getattr(event, "uri_params", None) or {}
+    found = {"requestId": context.get("requestId") or uuid4().hex,
+             "roomId": params.get("roomId"), "participantId": params.get("participantId"),
+             "nodeId": params.get("nodeId")}
+    return {key: value for key, value in found.items() if value}
 
 
 def blueprint_route(blueprint) -> Callable:
@@ -61,10 +82,14 @@ def json_view(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def handled(*args, **kw):
-        try:
-            result = view(*args, **kw)
-        except Exception as exc:  # noqa: BLE001 - the one mapping point
-            return errors.to_response(exc)
+        with metrics.timed(view.__name__):
+            try:
+                result = view(*args, **kw)
+            except Exception as exc:  # noqa: BLE001 - the one mapping point
+                response = errors.to_response(exc)
+                if view.__name__ == "join":
+                    metrics.emit(metrics.JOINS_REFUSED, Code=getattr(exc, "code", "error"))
+                return response
         return result if isinstance(result, Response) else json_response(result)
     return handled
 

@@ -60,8 +60,12 @@ def heartbeat_report(body: dict) -> dict:
     cpu = f.value("cpu", required=True)
     if isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0 <= cpu <= CPU_MAX:
         raise invalid("cpu", f"must be a number from 0 to {CPU_MAX}")
+    draining = f.value("draining")
+    draining = False if draining is None else draining
+    if not isinstance(draining, bool):
+        raise invalid("draining", "must be true or false")
     f.done()
-    return {**report, "cpu": float(cpu)}
+    return {**report, "cpu": float(cpu), "draining": draining}
 
 
 @route("/nodes/{nodeId}/heartbeat", "POST")

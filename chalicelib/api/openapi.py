@@ -15,7 +15,7 @@ from ..domain.recordings import OUTPUTS
 from . import destinations, recordings, webhooks
 from .openapi_schemas import (BOOL, CLOSE_REASON, COMPONENTS, CPU, CURSOR, IDENTITY, NODE_ID,
                               OBJ, REASON, ROLE, ROOM_NAME, SEQ, TIME, URL,
-                              count, nullable, ref, strict, text)
+                              count, fixed, nullable, ref, strict, text)
 
 ROOM = {"name": "roomId", "in": "path", "required": True, "schema": {"type": "string"}}
 PARTICIPANT = {"name": "participantId", "in": "path", "required": True,
@@ -102,6 +102,10 @@ def _room_paths() -> dict:
     return {
         "/openapi.json": {"get": op("This document", auth="any valid token",
                                     result=ref("OpenAPI"))},
+        "/health": {"get": op("Whether the API's event store answers: {ok: true}, or 503 "
+                              "{ok: false}; nothing else is said", auth="none (load "
+                              "balancers and uptime checks)",
+                              result=fixed({"ok": BOOL}))},
         "/rooms": {
             "post": op("Create a room: persistent, or with startsAt and endsAt (endsAt "
                        "after startsAt)", status="201", result=ref("Room"), request=body({
@@ -182,7 +186,7 @@ def _node_paths() -> dict:
             "A node's heartbeat; the first one registers it", auth=node + " naming nodeId",
             caller="node", params=[NODE_PATH], result=ref("NodeHeartbeat"), request=body({
                 "url": URL, "rooms": count(), "participants": count(), "streams": count(),
-                "cpu": CPU, "capacity": count(1)},
+                "cpu": CPU, "capacity": count(1), "draining": {"type": "boolean"}},
                 ("url", "rooms", "participants", "streams", "cpu", "capacity"),
                 example={"url": "http://127.0.0.1:8100", "rooms": 0, "participants": 0,
                          "streams": 0, "cpu": 0.5, "capacity": 64}))},

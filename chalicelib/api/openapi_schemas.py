@@ -120,7 +120,7 @@ JOIN = fixed({
     "media": nullable(MEDIA_GRANT), "mediaError": nullable(MEDIA_ERROR)})
 NODE = fixed({"nodeId": STRING, "url": STRING, "rooms": INT, "participants": INT,
               "streams": INT, "cpu": {"type": "number"}, "capacity": INT, "healthy": BOOL,
-              "secondsSinceHeartbeat": {"type": "number"}})
+              "draining": BOOL, "secondsSinceHeartbeat": {"type": "number"}})
 ERROR = fixed({"error": {"type": "object", "required": ["code", "message"], "properties": {
     "code": STRING, "message": STRING}, "description": "code, message and the ids the "
     "error is about (roomId, participantId, field, ...)"}})

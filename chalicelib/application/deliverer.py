@@ -29,7 +29,9 @@ from eventsourcing.persistence import IntegrityError
 
 from chalicelib.application.webhooks import ROOMS_LOG, WebhooksApplication
 from chalicelib.domain.signature import DELIVERY_ID_HEADER, EVENT_TYPE_HEADER, HEADER, sign
+from chalicelib.domain.policy import parse_time
 from chalicelib.domain.webhooks import ACTIVE, DeliveryCursor, DeliveryQueue
+from chalicelib.telemetry import metrics
 
 if TYPE_CHECKING:
     from chalicelib.config import WebhookSettings
@@ -140,8 +142,12 @@ class WebhookDeliverer:
                 self.webhooks.save(*changed)
             except IntegrityError:
                 continue  # the endpoint changed meanwhile (deleted?): look again
+            age = (at - parse_time(delivery["time"], "time")).total_seconds()
             if attempt["outcome"] != "delivered":
+                metrics.emit(metrics.WEBHOOK_FAILURES, Outcome=attempt["outcome"])
+                metrics.emit(metrics.WEBHOOK_BACKLOG_AGE, age, metrics.MetricUnit.Seconds)
                 return False, cursor.next_attempt_at
+            metrics.emit(metrics.WEBHOOK_DELIVERY_LAG, age * 1000, metrics.MetricUnit.Milliseconds)
 
     def send(self, endpoint: Any, delivery: dict, now: datetime) -> dict[str, Any]:
         body = json.dumps(delivery, separators=(",", ":"), sort_keys=True).encode()

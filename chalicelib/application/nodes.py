@@ -17,6 +17,7 @@ from chalicelib.application.rooms import RoomsApplication
 from chalicelib.domain.actor import Actor
 from chalicelib.domain.errors import InvalidState, NotAllowed
 from chalicelib.domain.nodes import NodeRecord
+from chalicelib.telemetry import metrics
 
 
 class NodeRegistry(Protocol):
@@ -85,8 +86,16 @@ class NodeService:
         heard from within ``recording_node_lost_after`` s: a room's recordings fail
         (``node_lost``) when its node is not among them."""
         t = now.timestamp()
-        live = {r.node_id for r in self.registry.all() if t - r.seen <= recording_node_lost_after}
-        return self.rooms.tick(now, live_nodes=live)
+        records = self.registry.all()
+        live = {r.node_id for r in records if t - r.seen <= recording_node_lost_after}
+        alive = [r for r in records if r.healthy(t, self.dead_after)]
+        metrics.emit(metrics.HEALTHY_NODES, sum(1 for r in alive if not r.draining))
+        metrics.emit(metrics.DRAINING_NODES, sum(1 for r in alive if r.draining))
+        done = self.rooms.tick(now, live_nodes=live)
+        for change in done or []:
+            if change.get("type") == "RecordingFailed":
+                metrics.emit(metrics.RECORDINGS_FAILED, Reason=change.get("reason") or "failed")
+        return done
 
     def check_room_node(self, node_id: str, room_id: str) -> dict:
         """The room, if ``node_id`` is its assigned node; ``not_room_node`` (403) if not."""
@@ -124,6 +133,7 @@ class NodeService:
         if view["mediaMode"] != "SFU" or view["status"] != "joined":
             return {**view, "media": None, "mediaError": None}
         if (view["mediaNode"] or {}).get("nodeId") not in {n.node_id for n in healthy}:
+            metrics.emit(metrics.MEDIA_UNAVAILABLE)
             error = NoMediaNode()
             return {**view, "media": None, "mediaError": {
                 "code": error.code, "message": error.message, "retryAfter": error.retry_after}}
@@ -132,9 +142,16 @@ class NodeService:
     def media(self, room_id: str, identity: str, now: datetime) -> MediaGrant:
         """A fresh media grant for the identity's joined session (after admission, or to
         reconnect after its node died: the room moves to a healthy node first)."""
-        return MediaGrant.from_join_view(
-            self.rooms.place_media(room_id, identity, self._healthy(now), now))
+        try:
+            view = self.rooms.place_media(room_id, identity, self._healthy(now), now)
+        except NoMediaNode:
+            metrics.emit(metrics.MEDIA_UNAVAILABLE)
+            raise
+        return MediaGrant.from_join_view(view)
 
     def _healthy(self, now: datetime) -> list[NodeRecord]:
+        """The nodes a room may have: alive and not draining (a draining node's rooms
+        move on their next join or media grant, since it is about to go)."""
         t = now.timestamp()
-        return [r for r in self.registry.all() if r.healthy(t, self.dead_after)]
+        return [r for r in self.registry.all()
+                if r.healthy(t, self.dead_after) and not r.draining]

@@ -14,6 +14,7 @@ from chalicelib.application.nodes import NodeService
 from chalicelib.application.views import recording_view
 from chalicelib.domain.actor import Actor
 from chalicelib.domain.errors import DestinationNotFound
+from chalicelib.telemetry import metrics
 
 
 class RecordingService:
@@ -73,6 +74,14 @@ class RecordingService:
     def report(self, node_id: str, room_id: str, recording_id: str, report: dict,
                now: datetime) -> dict:
         self.nodes.check_room_node(node_id, room_id)
-        room = self.rooms.update_room(room_id, lambda r, at: r.report_recording(
-            Actor("node", node_id), recording_id, report, at=at), now)
+        recorded = []  # whether this report was news (a retried one records nothing)
+
+        def command(r, at):
+            before = len(r.pending_events)
+            r.report_recording(Actor("node", node_id), recording_id, report, at=at)
+            recorded[:] = [len(r.pending_events) > before]
+
+        room = self.rooms.update_room(room_id, command, now)
+        if report.get("event") == "failed" and recorded == [True]:
+            metrics.emit(metrics.RECORDINGS_FAILED, Reason=report.get("reason") or "failed")
         return recording_view(room.recording(recording_id))

@@ -32,6 +32,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.nodes import NodeRecord
 from chalicelib.domain.policy import parse_time
+from chalicelib.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -348,11 +349,14 @@ class RoomsApplication(Application):
                         self.save(room)
                     except IntegrityError:
                         attempt += 1
+                        metrics.emit(metrics.CONFLICTS)
                         if attempt >= self.max_attempts:
+                            metrics.emit(metrics.CONFLICTS_EXHAUSTED)
                             raise Conflict(f"room {room_id} is too busy; try again",
                                            room_id=room_id) from None
                         delay = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2**attempt)
                         time.sleep(random.uniform(0, delay))
+                        metrics.emit(metrics.RETRIES)
                         continue
                 settle()
                 return

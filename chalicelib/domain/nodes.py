@@ -22,6 +22,8 @@ class NodeRecord:
     capacity: int
     seen: float
     registered: float
+    #: stopping (SIGTERM): no room is placed on it, and its rooms move on their next join
+    draining: bool = False
 
     def healthy(self, now: float, dead_after: float) -> bool:
         return now - self.seen <= dead_after
@@ -34,6 +36,7 @@ class NodeRecord:
         return {"nodeId": self.node_id, "url": self.url, "rooms": self.rooms,
                 "participants": self.participants, "streams": self.streams, "cpu": self.cpu,
                 "capacity": self.capacity, "healthy": self.healthy(now, dead_after),
+                "draining": self.draining,
                 "secondsSinceHeartbeat": round(max(now - self.seen, 0.0), 3)}
 
 

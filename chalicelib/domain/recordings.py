@@ -123,6 +123,8 @@ class RecordingCommands:
     def _on_uploading(self, r: dict, report: dict):
         if r["status"] == "stopping":
             return ev.RecordingUploadStarted, {}
+        if r["status"] == "recording":  # the node stopped it itself: it is draining
+            return ev.RecordingStopped, {"reason": "node_stopped"}
         if r["status"] == "uploading":
             return None
         raise invalid_state(r, "uploading")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import asdict
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.domain.nodes import NodeRecord
@@ -53,6 +53,7 @@ class NodeItem(Model):
     capacity = NumberAttribute()
     seen = NumberAttribute()
     registered = NumberAttribute()
+    draining = BooleanAttribute(default=False)
 
 
 class DynamoDBNodeRegistry(OwnTable):
@@ -89,4 +90,4 @@ def _record(item: NodeItem) -> NodeRecord:
     return NodeRecord(node_id=item.node_id, url=item.url, rooms=int(item.rooms),
                       participants=int(item.participants), streams=int(item.streams),
                       cpu=float(item.cpu), capacity=int(item.capacity), seen=float(item.seen),
-                      registered=float(item.registered))
+                      registered=float(item.registered), draining=bool(item.draining))

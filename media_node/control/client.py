@@ -14,6 +14,7 @@ from typing import Awaitable, Callable, Protocol
 
 import aiohttp
 import jwt
+from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ class ControlPlane(Protocol):
 
     async def start(self, stats: StatsSource) -> None:
         """Begin heartbeats (the first one registers the node)."""
+
+    async def heartbeat_now(self) -> bool:
+        """Send one heartbeat at once (a drain's); whether the control plane took it."""
 
     def watch_room(self, room_id: str, handler: EventHandler) -> None:
         """Feed the room's events to ``handler(room_id, event)`` until unwatched."""
@@ -62,6 +66,8 @@ class StandaloneControlPlane:
     recording id); reports are kept in :attr:`recording_reports`.
     """
 
+    reachable = True  # nothing to reach
+
     def __init__(self) -> None:
         self.disconnected: list[tuple[str, str, str]] = []
         self.destinations: dict[str, dict] = {}
@@ -69,6 +75,9 @@ class StandaloneControlPlane:
 
     async def start(self, stats: StatsSource) -> None:
         return None
+
+    async def heartbeat_now(self) -> bool:
+        return True
 
     def watch_room(self, room_id: str, handler: EventHandler) -> None:
         return None
@@ -122,6 +131,8 @@ class HttpControlPlane:
         self._wait = wait
         self._http: aiohttp.ClientSession | None = None
         self._heartbeat: asyncio.Task | None = None
+        self._stats: StatsSource | None = None
+        self._last_taken: float | None = None  # monotonic time of the last heartbeat taken
         self._feeds: dict[str, asyncio.Task] = {}
 
     def _headers(self) -> dict[str, str]:
@@ -133,20 +144,34 @@ class HttpControlPlane:
                 timeout=aiohttp.ClientTimeout(total=self._wait + 10))
         return self._http
 
-    async def start(self, stats: StatsSource) -> None:
-        self._heartbeat = asyncio.ensure_future(self._beat(stats))
+    @property
+    def reachable(self) -> bool:
+        """The control plane took a heartbeat within the last three intervals."""
+        return (self._last_taken is not None
+                and time.monotonic() - self._last_taken <= 3 * self._interval)
 
-    async def _beat(self, stats: StatsSource) -> None:
-        url = f"{self._base}/nodes/{self._node_id}/heartbeat"
+    async def start(self, stats: StatsSource) -> None:
+        self._stats = stats
+        self._heartbeat = asyncio.ensure_future(self._beat())
+
+    async def _beat(self) -> None:
         while True:
-            body = {"url": self._public_url, "capacity": self._capacity, "cpu": _cpu(), **stats()}
-            try:
-                async with self._client().post(url, json=body, headers=self._headers()) as r:
-                    if r.status >= 300:
-                        logger.warning("heartbeat refused: HTTP %s", r.status)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                logger.warning("heartbeat failed: %s", exc)
+            await self.heartbeat_now()
             await asyncio.sleep(self._interval)
+
+    async def heartbeat_now(self) -> bool:
+        url = f"{self._base}/nodes/{self._node_id}/heartbeat"
+        stats = self._stats() if self._stats is not None else {}
+        body = {"url": self._public_url, "capacity": self._capacity, "cpu": _cpu(), **stats}
+        try:
+            async with self._client().post(url, json=body, headers=self._headers()) as r:
+                if r.status < 300:
+                    self._last_taken = time.monotonic()
+                    return True
+                logger.warning("heartbeat refused: HTTP %s", r.status)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            logger.warning("heartbeat failed: %s", exc)
+        return False
 
     def watch_room(self, room_id: str, handler: EventHandler) -> None:
         if room_id not in self._feeds:
@@ -158,6 +183,9 @@ class HttpControlPlane:
             task.cancel()
 
     async def _follow(self, room_id: str, handler: EventHandler) -> None:
+        # this task's lines are the room's, not those of the request that started it
+        unbind_contextvars("participantId", "requestId")
+        bind_contextvars(roomId=room_id)
         after, backoff = 0, 0.5
         url = f"{self._base}/rooms/{room_id}/events"
         while self._feeds.get(room_id) is asyncio.current_task():  # until unwatched

@@ -12,6 +12,7 @@ import logging
 from concurrent.futures import Executor
 from typing import Awaitable, Callable
 
+from ..counters import COUNTERS
 from ..sfu.forwarding import PublishedTrack
 from ..sfu.room import Room
 from ..storage.base import Uploader
@@ -161,6 +162,7 @@ class Recording:
         message = failure.message
         if self.kept:
             message += "; kept on the node at " + ", ".join(w.file.path for w in self.kept)
+        COUNTERS.recordings_failed += 1
         logger.warning("recording %s failed (%s): %s", self.id, reason, message)
         await self._report({"event": "failed", "reason": failure.reason, "error": message,
                             "files": list(self.files)})

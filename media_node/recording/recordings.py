@@ -45,6 +45,7 @@ class Recordings:
         self.make_uploader = make_uploader
         self.active: dict[str, Recording] = {}
         self._starting: dict[str, asyncio.Task] = {}
+        self._stopping: dict[str, asyncio.Task] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recording")
         self._tasks: set[asyncio.Task] = set()
 
@@ -63,11 +64,11 @@ class Recordings:
         elif kind == "RecordingRetryRequested":
             self._spawn(self._retry(room, recording_id))
 
-    async def room_closed(self, room: Room) -> None:
+    async def room_closed(self, room: Room, reason: str = "room_closed") -> None:
         """Stop every recording of ``room`` and wait for their outcome."""
         ids = [rid for rid, rec in self.active.items() if rec.room is room]
         ids += [rid for rid in self._starting if rid not in ids]
-        await asyncio.gather(*(self._stop(rid, "room_closed") for rid in ids))
+        await asyncio.gather(*(self._stop(rid, reason) for rid in ids))
 
     async def _start(self, room: Room, recording_id: str, fields: dict) -> None:
         async def report(body: dict) -> None:
@@ -106,6 +107,16 @@ class Recordings:
                                           credentials)
 
     async def _stop(self, recording_id: str, reason: str) -> None:
+        # a second stop (RecordingStopped after the node's own, or RoomClosed after it)
+        # waits for the first: it must not close the uploader under its uploads
+        stopping = self._stopping.get(recording_id)
+        if stopping is None:
+            stopping = self._stopping[recording_id] = self._spawn(
+                self._stop_once(recording_id, reason))
+            stopping.add_done_callback(lambda _: self._stopping.pop(recording_id, None))
+        await asyncio.shield(stopping)
+
+    async def _stop_once(self, recording_id: str, reason: str) -> None:
         starting = self._starting.get(recording_id)
         if starting is not None:
             await asyncio.gather(starting, return_exceptions=True)

@@ -28,6 +28,7 @@ from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random32
 
 from ..config import FANOUT_MODES, check_choice
+from ..counters import COUNTERS
 from ..internals import aioice_internals, aiortc_internals
 from ..internals.pylibsrtp_internals import (PROTECT_ADDRESS, address, ffi, srtp_protect,
                                              srtp_session)
@@ -182,6 +183,7 @@ class RtpWriter:
         backlog = udp.get_write_buffer_size()
         if backlog > MAX_SOCKET_BACKLOG:
             self.backlogged += 1
+            COUNTERS.queue_drops += 1
             return False
         delta = self._seq_delta
         if delta is None:
@@ -204,6 +206,8 @@ class RtpWriter:
         # for the sender reports (lip sync, receiver stats); see sync_sender
         self.packets_out += sent
         self.octets_out += octets
+        COUNTERS.packets_out += sent
+        COUNTERS.bytes_out += octets
         self.frames_out += 1
         self._last = (ntp_time, ts)
         return True
@@ -268,6 +272,7 @@ class RtpWriter:
 
     async def _retransmit(self, sequence_number: int) -> None:
         # libsrtp refuses to protect the same index twice, so only RTX can resend
+        COUNTERS.nacks_received += 1
         entry = self._history[sequence_number & _HISTORY_MASK]
         if entry is None or entry[0] != sequence_number or self._rtx_pt is None:
             return
@@ -278,6 +283,7 @@ class RtpWriter:
         rtx = wrap_rtx(packet, payload_type=self._rtx_pt, sequence_number=self._rtx_seq,
                        ssrc=aiortc_internals.sender_rtx_ssrc(self._sender))
         self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+        COUNTERS.rtx_sent += 1
         try:
             await aiortc_internals.send_rtp(self._dtls, rtx.serialize(self._ext_map))
         except ConnectionError:

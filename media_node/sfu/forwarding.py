@@ -22,6 +22,7 @@ import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver, clock
 from aiortc.mediastreams import MediaStreamError
 
+from ..counters import COUNTERS
 from ..internals import aiortc_internals
 from .fanout import RtpWriter
 from .ingest import RtpIngest, RtpPayload
@@ -138,11 +139,13 @@ class PublishedTrack:
         for writer in self._writers:  # the hot loop: one call per subscriber
             if writer.need_keyframe and not keyframe:
                 writer.frames_dropped += 1
+                COUNTERS.keyframe_skips += 1
                 self.request_keyframe()
             elif writer.write(packets, timestamp, ntp_time):
                 writer.need_keyframe = False
             else:  # not connected yet, or its socket backlog is full: skip to a keyframe
                 writer.frames_dropped += 1
+                COUNTERS.queue_drops += 1
                 writer.resync()
                 if self.kind == "video":
                     writer.need_keyframe = True
@@ -207,6 +210,7 @@ class PublishedTrack:
             return
         self._last_pli = asyncio.get_running_loop().time()
         self.pli_sent += 1
+        COUNTERS.plis_sent += 1
         task = asyncio.ensure_future(aiortc_internals.send_pli(self.receiver, ssrc))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -256,11 +260,13 @@ class ForwardedTrack(MediaStreamTrack):
         if self.need_keyframe:
             if not keyframe:
                 self.frames_dropped += 1
+                COUNTERS.keyframe_skips += 1
                 self.source.request_keyframe()
                 return
             self.need_keyframe = False
         if len(self._frames) >= self._max:
             self.frames_dropped += len(self._frames)
+            COUNTERS.queue_drops += len(self._frames)
             self._frames.clear()
             if self.kind == "video" and not keyframe:
                 self.need_keyframe = True

@@ -25,6 +25,7 @@ from aiortc.codecs import depayload, is_rtx
 from aiortc.rtp import (RTCP_PSFB_APP, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket,
                         RtpPacket, pack_remb_fci)
 
+from ..counters import COUNTERS
 from ..internals import aiortc_internals
 from .remb import RembSchedule, publisher_max_bitrate
 from .rxpath import NackList, ReceiveStatistics, SocketRtpPath
@@ -107,6 +108,8 @@ class RtpIngest:
         if pos > end:
             return
         self.socket_packets += 1
+        COUNTERS.packets_in += 1
+        COUNTERS.bytes_in += len(data)
         self._receive(ssrc, b1 & 0x7F, seq, timestamp, b1 >> 7, data[pos:end], _now_ms())
         if self._rtcp:
             task = asyncio.ensure_future(self._send_queued_rtcp())
@@ -144,7 +147,9 @@ class RtpIngest:
             nacks = self._nacks.get(ssrc)
             if nacks is None:
                 nacks = self._nacks[ssrc] = NackList()
+            missing = len(nacks.missing)
             if nacks.add(seq):
+                COUNTERS.packets_lost += max(len(nacks.missing) - missing, 0)
                 self._queue_nack(ssrc, sorted(nacks.missing))
         if not payload:
             return  # padding only
@@ -173,6 +178,7 @@ class RtpIngest:
             packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=rtcp_ssrc, media_ssrc=media_ssrc)
             packet.lost = lost
             self._rtcp.append(packet)
+            COUNTERS.nacks_sent += 1
 
     def _forward(self, codec, timestamp: int, seq: int, marker: int, payload: bytes) -> None:
         if self._audio:

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from ..errors import BadRequest, NodeError, Unauthorized, error_body
+from ..telemetry import routes as telemetry
 from .cors import cors_middleware
 
 logger = logging.getLogger(__name__)
@@ -16,8 +17,12 @@ class SignalingNode(Protocol):
     """What the HTTP edge calls (:class:`~media_node.node.MediaNode`); the edge imports no
     node module, so the node's packages never depend back on signaling's edge."""
 
-    config: Any  # NodeConfig: public_url
-    control_plane: Any  # ControlPlane: start(stats), close()
+    config: Any  # NodeConfig: public_url, metrics_token
+    control_plane: Any  # ControlPlane: start(stats), close(), reachable
+    rooms: dict  # what /metrics counts
+    sessions: dict
+    recordings: Any
+    draining: bool
 
     async def join(self, room_id: str, token: str, offer_sdp: str) -> tuple[Any, str]:
         """Admit a participant; ``(session, answer SDP)``."""
@@ -104,10 +109,12 @@ async def patch_session(request: web.Request) -> web.Response:
 
 
 def make_app(node: SignalingNode) -> web.Application:
-    """The node's aiohttp application; closing it closes the node."""
-    app = web.Application(middlewares=[cors_middleware, errors_middleware],
-                          client_max_size=MAX_SDP)
+    """The node's aiohttp application (signaling, and ``/health``, ``/ready``, ``/metrics``);
+    closing it closes the node."""
+    app = web.Application(middlewares=[telemetry.request_context, cors_middleware,
+                                       errors_middleware], client_max_size=MAX_SDP)
     app[NODE_KEY] = node
+    telemetry.install(app, node, getattr(node.config, "metrics_token", ""))
     app.router.add_post("/rooms/{roomId}/whip", post_offer)
     app.router.add_delete("/sessions/{sessionId}", delete_session)
     app.router.add_patch("/sessions/{sessionId}", patch_session)

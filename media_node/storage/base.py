@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..counters import COUNTERS
 from .errors import DestinationRefused, StorageError, UploadFailed, VerificationFailed
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class Uploader(ABC):
             except Exception as exc:  # the SDKs raise their own hierarchies
                 error = self.translate(exc)
                 if isinstance(error, DestinationRefused) or attempt == attempts - 1:
+                    COUNTERS.upload_failures += 1
                     raise error from None
                 delay = self.retry.delay(attempt)
                 logger.warning("%s failed (attempt %d of %d), retrying in %.1f s: %s",
@@ -215,6 +217,7 @@ class ObjectUpload(ABC):
         part = await self.uploader.call(put, what=f"part {number} of {self.key}",
                                         attempts=attempts)
         self.parts.append(part)
+        COUNTERS.upload_bytes += len(chunk)
 
     async def complete(self, first_part: bytes | None = None, sha256: str = "") -> StoredObject:
         """Send the first part (``first_part`` replaces it, same length) and the tail,

@@ -94,9 +94,12 @@ class System:
         self.api_process.stop()
         return self.api_process
 
+    def admin_token(self) -> str:
+        return mint_admin_token(self.key, self.secret, 300)
+
     def call(self, method: str, path: str, body=None, token: str | None = None):
         """One JSON request to the control plane; ``(status, body)``."""
-        token = token or mint_admin_token(self.key, self.secret, 300)
+        token = token or self.admin_token()
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.api_url + path, data=data, method=method,
                                          headers={"Authorization": f"Bearer {token}",

@@ -58,7 +58,8 @@ def test_lambda_pins_equal_the_projects():
 def test_lambda_requirements_are_complete_and_lean():
     lam = pins(LAMBDA)
     assert closure(lam) <= set(lam), closure(lam) - set(lam)
-    # what chalicelib imports (cryptography, urllib3 and certifi for webhooks)
+    # what chalicelib imports (cryptography, urllib3 and certifi for webhooks; structlog
+    # and Powertools for logs and metrics)
     assert closure(["eventsourcing", "pynamodb", "pyjwt", "cryptography", "urllib3",
-                    "certifi"]) == set(lam)
+                    "certifi", "structlog", "aws-lambda-powertools"]) == set(lam)
     assert not set(lam) & {"aiortc", "av", "playwright", "moto", "pytest", "chalice"}
