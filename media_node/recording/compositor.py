@@ -1,0 +1,290 @@
+"""The compositor: decodes every speaker, lays out a grid, mixes, encodes one MP4.
+
+It runs in a process of its own (:func:`run`), fed by the node's event loop through a
+bounded queue (:mod:`.composite`), so that decoding and encoding never share the loop's
+interpreter. Everything it does follows the messages' own clock: each frame carries its
+arrival time on the node (``time.monotonic``, one clock for every process of the
+machine), and a track's RTP timestamps are anchored to it by the smallest
+``arrival - rtp time`` seen (the least delayed frame), so a speaker's audio and video
+keep the timing their source gave them. Output time ``t`` is rendered once the node's
+clock has passed ``t + latency``; a slow compositor falls behind, it never changes the
+file.
+
+The file is fragmented MP4 (H.264 + AAC, or AAC alone when the stage had no video when
+it opened): it only grows, so it streams to the bucket while recording.
+"""
+from __future__ import annotations
+
+import fractions
+import logging
+import math
+from dataclasses import dataclass, field
+
+import av
+
+from .canvas import Canvas
+from .frames import FrameAssembler
+from .layout import fit, grid
+from .mixer import RATE, Mixer
+
+logger = logging.getLogger(__name__)
+DECIDE_WAIT = 3.0  # seconds an empty stage may wait for a first track before the file opens
+DECODERS = {"vp8": "vp8", "h264": "h264", "opus": "opus"}
+
+
+@dataclass(frozen=True)
+class CompositeSettings:
+    """What the composite looks like and what it may use.
+
+    :param width: the picture's width (even).
+    :param height: the picture's height (even).
+    :param fps: output frames per second, steady.
+    :param threads: threads of every decoder and of the encoder.
+    :param preset: libx264's preset.
+    :param latency: seconds the output lags the node's clock (frames arriving later
+        than that are late: shown late, or their sound cut).
+    """
+
+    width: int = 640
+    height: int = 480
+    fps: int = 30
+    threads: int = 1
+    preset: str = "veryfast"
+    latency: float = 0.5
+
+
+@dataclass
+class Track:
+    """One published track as the compositor sees it."""
+
+    participant: str
+    kind: str
+    assembler: FrameAssembler
+    decoder: av.CodecContext
+    added_at: float
+    ended_at: float | None = None
+    anchor: float | None = None  # node clock of RTP time 0: min(arrival - rtp seconds)
+    # video: [ext, arrival, frame or None (muted/ended: placeholder), scaled frame]
+    # audio: [ext, pcm]
+    items: list = field(default_factory=list)
+    asked_keyframe: float = -1e9
+    resampler: av.AudioResampler | None = None  # audio: to the mix's s16 stereo 48 kHz
+
+    def at(self, ext: int) -> float:
+        """Node-clock time of RTP timestamp ``ext`` (unwrapped from the first frame)."""
+        return self.anchor + ext / self.assembler.clock_rate
+
+    def live(self, t: float) -> bool:
+        return self.added_at <= t and (self.ended_at is None or t < self.ended_at)
+
+
+class Compositor:
+    """Turns the node's messages into the MP4 at ``path`` (blocking; in its process).
+
+    :param path: the spool file.
+    :param t0: the node-clock time of the output's first instant.
+    :param settings: size, rate, threads.
+    :param ask_keyframe: called with a track id whose publisher should send a keyframe.
+    """
+
+    def __init__(self, path: str, t0: float, settings: CompositeSettings,
+                 ask_keyframe=lambda tid: None) -> None:
+        self.path, self.t0, self.s = path, t0, settings
+        self._ask_keyframe = ask_keyframe
+        self.tracks: dict[int, Track] = {}
+        self.order: dict[str, int] = {}  # participant -> place on the stage (first publish)
+        self.now = t0
+        self.container = None
+        self.video = self.audio = None
+        self.canvas = Canvas(settings.width, settings.height)
+        self.mixer = Mixer()
+        self.frames_out = 0
+        self.decode_errors = 0
+
+    # -- input -------------------------------------------------------------------------
+    def track(self, at: float, tid: int, participant: str, kind: str, codec: str) -> None:
+        decoder = av.CodecContext.create(DECODERS[codec], "r")
+        decoder.thread_count = self.s.threads
+        self.tracks[tid] = Track(participant, kind, FrameAssembler(codec), decoder, at)
+        if kind == "audio":
+            self.tracks[tid].resampler = av.AudioResampler(format="s16", layout="stereo",
+                                                           rate=RATE)
+        self.order.setdefault(participant, len(self.order))
+
+    def frame(self, at: float, tid: int, timestamp: int, packets: list, keyframe: bool) -> None:
+        track = self.tracks.get(tid)
+        if track is None or track.ended_at is not None:
+            return
+        got = track.assembler.push(timestamp, packets, keyframe)
+        if got is not None:
+            try:
+                decoded = track.decoder.decode(av.Packet(got.data))
+            except av.FFmpegError:
+                self.decode_errors += 1
+                track.assembler.needs_keyframe = track.kind == "video"
+                decoded = []
+            offset = at - got.pts / track.assembler.clock_rate
+            track.anchor = offset if track.anchor is None else min(track.anchor, offset)
+            for out in decoded:
+                if track.kind == "video":
+                    track.items.append([got.pts, at, out, None])
+                else:
+                    position = got.pts  # Opus's RTP clock is the mix's 48 kHz
+                    for pcm in track.resampler.resample(out):
+                        track.items.append([position, bytes(pcm.planes[0])[:pcm.samples * 4]])
+                        position += pcm.samples
+        if track.assembler.needs_keyframe and at - track.asked_keyframe > 0.3:
+            track.asked_keyframe = at
+            self._ask_keyframe(tid)
+
+    def muted(self, at: float, tid: int, muted: bool) -> None:
+        track = self.tracks.get(tid)
+        if track is not None and muted and track.kind == "video":
+            track.items.append([None, at, None, None])
+
+    def ended(self, at: float, tid: int) -> None:
+        track = self.tracks.get(tid)
+        if track is not None and track.ended_at is None:
+            track.ended_at = at
+            if track.kind == "video":
+                track.items.append([None, at, None, None])
+
+    # -- output ------------------------------------------------------------------------
+    def advance(self, now: float) -> None:
+        """The node's clock reached ``now``: render what can no longer change."""
+        self.now = max(self.now, now)
+        self._render(self.now - self.s.latency)
+
+    def stop(self, at: float) -> dict:
+        """Render up to ``at``, close the file; what it holds."""
+        self._render(at, final=True)
+        if self.container is None:
+            self._open()
+        if self.video is not None:
+            self._mux(self.video, None)
+        self._mux(self.audio, None)
+        self.container.close()
+        seconds = self.mixer.start / RATE
+        return {"durationSeconds": round(seconds, 3), "videoFrames": self.frames_out,
+                "codecs": ["h264", "aac"] if self.video is not None else ["aac"],
+                "lateSamples": self.mixer.late, "decodeErrors": self.decode_errors}
+
+    def _open(self) -> None:
+        has_video = any(t.kind == "video" for t in self.tracks.values()) or not self.tracks
+        self.container = av.open(self.path, "w", format="mp4", options={"flush_packets": "1"},
+                                 container_options={
+                                     "movflags": "empty_moov+default_base_moof+frag_keyframe",
+                                     "frag_duration": "1000000"})
+        if has_video:
+            video = self.container.add_stream("libx264", rate=self.s.fps)
+            video.width, video.height, video.pix_fmt = self.s.width, self.s.height, "yuv420p"
+            video.codec_context.thread_count = self.s.threads
+            video.codec_context.gop_size = self.s.fps * 2
+            video.codec_context.options = {"preset": self.s.preset, "tune": "zerolatency"}
+            self.video = video
+        audio = self.container.add_stream("aac", rate=RATE)
+        audio.codec_context.layout = "stereo"
+        audio.codec_context.bit_rate = 128_000
+        audio.codec_context.thread_count = self.s.threads
+        self.audio = audio
+
+    def _render(self, until: float, final: bool = False) -> None:
+        if self.container is None:
+            waited = until - self.t0 >= DECIDE_WAIT - self.s.latency
+            if not final and until < self.t0 or not (self.tracks or waited or final):
+                return
+            self._open()
+        end = (until - self.t0) * RATE
+        samples = math.ceil(end) if final else int(end)
+        if self.video is not None:
+            while self.t0 + self.frames_out / self.s.fps < until:
+                self._video_frame(self.t0 + self.frames_out / self.s.fps)
+                self.frames_out += 1
+            if final:  # the audio ends with the last frame's duration
+                samples = max(samples, round(self.frames_out * RATE / self.s.fps))
+        if samples > self.mixer.start:
+            self._mix(samples)
+
+    def _video_frame(self, t: float) -> None:
+        half = 0.5 / self.s.fps  # each output frame shows the source frame nearest to it
+        on_stage = sorted({tr.participant for tr in self.tracks.values() if tr.live(t)},
+                          key=self.order.__getitem__)
+        self.canvas.clear()
+        for participant, cell in zip(on_stage, grid(len(on_stage), self.s.width,
+                                                    self.s.height)):
+            shown = None
+            for track in self.tracks.values():
+                if track.participant == participant and track.kind == "video" \
+                        and track.live(t) and track.anchor is not None:
+                    shown = self._current(track, t + half)
+            if shown is None:
+                self.canvas.placeholder(cell, participant)
+                continue
+            rect = fit(shown[2].width, shown[2].height, cell)
+            if shown[3] is None or (shown[3].width, shown[3].height) != rect[2:]:
+                shown[3] = shown[2].reformat(width=rect.w, height=rect.h, format="yuv420p")
+            self.canvas.paste(rect, shown[3])
+        frame = self.canvas.frame()
+        frame.pts = self.frames_out
+        frame.time_base = fractions.Fraction(1, self.s.fps)
+        self._mux(self.video, frame)
+
+    @staticmethod
+    def _current(track: Track, t: float) -> list | None:
+        """The video item showing at ``t`` (None: nothing yet, or a muted/ended picture)."""
+        def when(item):
+            return item[1] if item[0] is None else track.at(item[0])
+
+        items = track.items
+        while len(items) > 1 and when(items[1]) <= t:
+            items.pop(0)
+        if not items or when(items[0]) > t or items[0][2] is None:
+            return None
+        return items[0]
+
+    def _mix(self, upto: int) -> None:
+        for track in self.tracks.values():
+            if track.kind != "audio" or track.anchor is None:
+                continue
+            while track.items:
+                position = round((track.at(track.items[0][0]) - self.t0) * RATE)
+                if position >= upto:
+                    break
+                self.mixer.add(position, track.items.pop(0)[1])
+        start = self.mixer.start
+        pcm = self.mixer.take(upto)
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=len(pcm) // 4)
+        frame.sample_rate = RATE
+        frame.planes[0].update(pcm)
+        frame.pts = start
+        frame.time_base = fractions.Fraction(1, RATE)
+        self._mux(self.audio, frame)
+
+    def _mux(self, stream, frame) -> None:
+        for packet in stream.encode(frame):
+            self.container.mux(packet)
+
+
+def run(inbox, outbox, path: str, t0: float, settings: CompositeSettings) -> None:
+    """The compositor process: messages from ``inbox`` until ``("stop", at)``.
+
+    ``("batch", now, events)``: events in arrival order, each ``(kind, at, ...)`` for
+    :meth:`Compositor.track`, ``frame``, ``muted`` or ``ended``. Sends ``("keyframe",
+    tid)`` while it runs, then ``("done", summary)`` or ``("error", message)``.
+    """
+    try:
+        compositor = Compositor(path, t0, settings,
+                                lambda tid: outbox.put(("keyframe", tid)))
+        while True:
+            message = inbox.get()
+            if message[0] == "stop":
+                outbox.put(("done", compositor.stop(message[1])))
+                return
+            _, now, events = message
+            for kind, *args in events:
+                getattr(compositor, kind)(*args)
+            compositor.advance(now)
+    except Exception as exc:  # the node reports it; the process ends
+        logger.exception("compositor failed")
+        outbox.put(("error", f"{type(exc).__name__}: {exc}"))
+
