@@ -2,6 +2,7 @@
 points over time, and the tones in its sound (decoded with PyAV; no numpy)."""
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 
@@ -65,3 +66,14 @@ def tones(samples: list[int], threshold: int = 3000, gap: float = 0.05) -> list[
         result.append({"start": a / RATE, "end": b / RATE,
                        "frequency": crossings / 2 / max((b - a) / RATE, 1e-9)})
     return result
+
+
+def level_of(samples: list[int], frequency: float, start: float, end: float) -> float:
+    """The amplitude of ``frequency`` in ``samples[start:end]`` (seconds; Goertzel)."""
+    window = samples[round(start * RATE):round(end * RATE)]
+    coefficient = 2 * math.cos(2 * math.pi * frequency / RATE)
+    s1 = s2 = 0.0
+    for value in window:
+        s1, s2 = value + coefficient * s1 - s2, s1
+    power = s1 * s1 + s2 * s2 - coefficient * s1 * s2
+    return 2 * math.sqrt(max(power, 0.0)) / max(len(window), 1)

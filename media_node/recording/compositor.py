@@ -18,6 +18,8 @@ from __future__ import annotations
 import fractions
 import logging
 import math
+import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import av
@@ -42,7 +44,8 @@ class CompositeSettings:
     :param threads: threads of every decoder and of the encoder.
     :param preset: libx264's preset.
     :param latency: seconds the output lags the node's clock (frames arriving later
-        than that are late: shown late, or their sound cut).
+        than that, after a stall of the node's loop, are late: shown late, or their sound
+        cut); what waits meanwhile is still encoded, decoded only when rendered.
     """
 
     width: int = 640
@@ -50,7 +53,19 @@ class CompositeSettings:
     fps: int = 30
     threads: int = 1
     preset: str = "veryfast"
-    latency: float = 0.5
+    latency: float = 2.0
+
+
+class Picture:
+    """A video frame waiting to be shown (``ext`` None: a muted or ended track's mark;
+    ``data`` None once decoded)."""
+
+    __slots__ = ("ext", "at", "data", "frame", "scaled")
+
+    def __init__(self, ext: int | None, at: float, data: bytes | None) -> None:
+        self.ext, self.at, self.data = ext, at, data
+        self.frame: av.VideoFrame | None = None  # once decoded
+        self.scaled: av.VideoFrame | None = None  # the frame at its tile's size
 
 
 @dataclass
@@ -64,10 +79,10 @@ class Track:
     added_at: float
     ended_at: float | None = None
     anchor: float | None = None  # node clock of RTP time 0: min(arrival - rtp seconds)
-    # video: [ext, arrival, frame or None (muted/ended: placeholder), scaled frame]
-    # audio: [ext, pcm]
-    items: list = field(default_factory=list)
+    items: deque = field(default_factory=deque)  # Picture s, or audio's [ext, encoded]
+    last: av.VideoFrame | None = None  # video: the last picture decoded
     asked_keyframe: float = -1e9
+    frames: int = 0  # whole frames received
     resampler: av.AudioResampler | None = None  # audio: to the mix's s16 stereo 48 kHz
 
     def at(self, ext: int) -> float:
@@ -116,44 +131,46 @@ class Compositor:
         if track is None or track.ended_at is not None:
             return
         got = track.assembler.push(timestamp, packets, keyframe)
-        if got is not None:
-            try:
-                decoded = track.decoder.decode(av.Packet(got.data))
-            except av.FFmpegError:
-                self.decode_errors += 1
-                track.assembler.needs_keyframe = track.kind == "video"
-                decoded = []
+        if got is not None:  # decoded when rendered: only encoded frames wait
+            track.frames += 1
             offset = at - got.pts / track.assembler.clock_rate
             track.anchor = offset if track.anchor is None else min(track.anchor, offset)
-            for out in decoded:
-                if track.kind == "video":
-                    track.items.append([got.pts, at, out, None])
-                else:
-                    position = got.pts  # Opus's RTP clock is the mix's 48 kHz
-                    for pcm in track.resampler.resample(out):
-                        track.items.append([position, bytes(pcm.planes[0])[:pcm.samples * 4]])
-                        position += pcm.samples
-        if track.assembler.needs_keyframe and at - track.asked_keyframe > 0.3:
-            track.asked_keyframe = at
+            track.items.append(Picture(got.pts, at, got.data) if track.kind == "video"
+                               else [got.pts, got.data])
+        self._keyframe_if_needed(tid, track)
+
+    def _keyframe_if_needed(self, tid: int, track: Track) -> None:
+        if track.assembler.needs_keyframe and self.now - track.asked_keyframe > 0.3:
+            track.asked_keyframe = self.now
             self._ask_keyframe(tid)
+
+    def _decode(self, track: Track, data: bytes) -> list:
+        try:
+            return track.decoder.decode(av.Packet(data))
+        except av.FFmpegError:
+            self.decode_errors += 1
+            track.assembler.needs_keyframe = track.kind == "video"
+            return []
 
     def muted(self, at: float, tid: int, muted: bool) -> None:
         track = self.tracks.get(tid)
         if track is not None and muted and track.kind == "video":
-            track.items.append([None, at, None, None])
+            track.items.append(Picture(None, at, None))
 
     def ended(self, at: float, tid: int) -> None:
         track = self.tracks.get(tid)
         if track is not None and track.ended_at is None:
             track.ended_at = at
             if track.kind == "video":
-                track.items.append([None, at, None, None])
+                track.items.append(Picture(None, at, None))
 
     # -- output ------------------------------------------------------------------------
     def advance(self, now: float) -> None:
         """The node's clock reached ``now``: render what can no longer change."""
         self.now = max(self.now, now)
         self._render(self.now - self.s.latency)
+        for tid, track in self.tracks.items():
+            self._keyframe_if_needed(tid, track)
 
     def stop(self, at: float) -> dict:
         """Render up to ``at``, close the file; what it holds."""
@@ -167,7 +184,11 @@ class Compositor:
         seconds = self.mixer.start / RATE
         return {"durationSeconds": round(seconds, 3), "videoFrames": self.frames_out,
                 "codecs": ["h264", "aac"] if self.video is not None else ["aac"],
-                "lateSamples": self.mixer.late, "decodeErrors": self.decode_errors}
+                "lateSamples": self.mixer.late, "decodeErrors": self.decode_errors,
+                "cpuSeconds": round(time.process_time(), 3),
+                "tracks": [{"participantId": t.participant, "kind": t.kind, "frames": t.frames,
+                            "anchor": t.anchor and round(t.anchor - self.t0, 3)}
+                           for t in self.tracks.values()]}
 
     def _open(self) -> None:
         has_video = any(t.kind == "video" for t in self.tracks.values()) or not self.tracks
@@ -220,27 +241,38 @@ class Compositor:
             if shown is None:
                 self.canvas.placeholder(cell, participant)
                 continue
-            rect = fit(shown[2].width, shown[2].height, cell)
-            if shown[3] is None or (shown[3].width, shown[3].height) != rect[2:]:
-                shown[3] = shown[2].reformat(width=rect.w, height=rect.h, format="yuv420p")
-            self.canvas.paste(rect, shown[3])
+            rect = fit(shown.frame.width, shown.frame.height, cell)
+            if shown.scaled is None or (shown.scaled.width, shown.scaled.height) != rect[2:]:
+                shown.scaled = shown.frame.reformat(width=rect.w, height=rect.h,
+                                                    format="yuv420p")
+            self.canvas.paste(rect, shown.scaled)
         frame = self.canvas.frame()
         frame.pts = self.frames_out
         frame.time_base = fractions.Fraction(1, self.s.fps)
         self._mux(self.video, frame)
 
-    @staticmethod
-    def _current(track: Track, t: float) -> list | None:
-        """The video item showing at ``t`` (None: nothing yet, or a muted/ended picture)."""
-        def when(item):
-            return item[1] if item[0] is None else track.at(item[0])
+    def _current(self, track: Track, t: float) -> Picture | None:
+        """The picture showing at ``t`` (the last one due), or None: nothing due yet, or
+        a muted or ended track. Every frame passed over is decoded, in order."""
+        def when(item: Picture) -> float:
+            return item.at if item.ext is None else track.at(item.ext)
 
         items = track.items
         while len(items) > 1 and when(items[1]) <= t:
-            items.pop(0)
-        if not items or when(items[0]) > t or items[0][2] is None:
+            self._decode_picture(track, items.popleft())
+        if not items or when(items[0]) > t:
             return None
-        return items[0]
+        self._decode_picture(track, items[0])
+        return items[0] if items[0].frame is not None else None
+
+    def _decode_picture(self, track: Track, item: Picture) -> None:
+        if item.ext is None:  # a mute or an end: what follows starts afresh
+            track.last = None
+        elif item.data is not None:
+            decoded = self._decode(track, item.data)
+            item.data = None
+            track.last = decoded[-1] if decoded else track.last  # a lost frame: the last
+            item.frame = track.last
 
     def _mix(self, upto: int) -> None:
         for track in self.tracks.values():
@@ -250,7 +282,10 @@ class Compositor:
                 position = round((track.at(track.items[0][0]) - self.t0) * RATE)
                 if position >= upto:
                     break
-                self.mixer.add(position, track.items.pop(0)[1])
+                for out in self._decode(track, track.items.popleft()[1]):
+                    for pcm in track.resampler.resample(out):
+                        self.mixer.add(position, bytes(pcm.planes[0])[:pcm.samples * 4])
+                        position += pcm.samples
         start = self.mixer.start
         pcm = self.mixer.take(upto)
         frame = av.AudioFrame(format="s16", layout="stereo", samples=len(pcm) // 4)
