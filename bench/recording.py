@@ -199,7 +199,8 @@ def print_composite(composite: dict, per_track: float, baseline: float) -> None:
     minutes = seconds / 60
     print(f"composite, 2 speakers 640x480 VP8 + Opus -> {entry['codecs']} 640x480@30, "
           f"{seconds:.1f} s: compositor process {cpu:.2f} CPU-s "
-          f"(decode, grid, mix, encode; 1 thread)")
+          f"(decode, grid, mix, encode; 1 thread), {summary['startupCpuSeconds']:.2f} more "
+          f"to start (its imports)")
     print(f"composite encode speed:         {seconds / cpu:.2f}x real time on one core "
           f"(target >= 1.5x)")
     print(f"composite on the node's loop:   {node_side / seconds:+.3f} CPU-s/s over the "

@@ -213,13 +213,18 @@ class Compositor:
 
     def _render(self, until: float, final: bool = False) -> None:
         if self.container is None:
-            waited = until - self.t0 >= DECIDE_WAIT - self.s.latency
-            if not final and until < self.t0 or not (self.tracks or waited or final):
+            # the streams are chosen once a track is known (or the stage stayed empty)
+            waited = self.now >= self.t0 + DECIDE_WAIT
+            if not final and (until < self.t0 or not (self.tracks or waited)):
                 return
             self._open()
         end = (until - self.t0) * RATE
         samples = math.ceil(end) if final else int(end)
-        if self.video is not None:
+        if self.video is None:  # an audio-only file: a camera turned on later is not kept
+            for track in self.tracks.values():
+                if track.kind == "video":
+                    track.items.clear()
+        else:
             while self.t0 + self.frames_out / self.s.fps < until:
                 self._video_frame(self.t0 + self.frames_out / self.s.fps)
                 self.frames_out += 1
