@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import resource
@@ -142,7 +143,11 @@ def ffmpeg_baseline(s3, bucket: str, tracks: list[dict], folder: Path) -> float:
     for entry in tracks:
         key = entry["uri"].split("/", 3)[3]
         path = folder / key.replace("/", "_")
-        path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        if hashlib.sha256(body).hexdigest() != entry["sha256"]:
+            print(f"warning: {key} in the bucket is not the manifest's ({len(body)} bytes, "
+                  f"{entry['bytes']} in the manifest)")
+        path.write_bytes(body)
         paths[entry["participantId"], entry["kind"]] = path
     inputs = [paths[who, kind] for who in ("alice", "bob") for kind in ("video", "audio")]
     tile = "scale=320:240,pad=320:480:0:120,fps=30"

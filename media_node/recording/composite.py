@@ -31,7 +31,7 @@ from .track_writer import RecordingFailed, complete_spool, spool_entry
 logger = logging.getLogger(__name__)
 BATCH_INTERVAL = 0.1  # seconds between batches to the compositor
 UPLOAD_INTERVAL = 1.0  # seconds between reads of the growing MP4
-QUEUE_BATCHES = 50  # batches the compositor may be behind (5 s) before frames are dropped
+QUEUE_BATCHES = 100  # batches (10 s, ~2 MB for 2 speakers) the compositor may be behind
 STOP_TIMEOUT = 30.0  # seconds to get the final batch into a full queue
 
 
