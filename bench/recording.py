@@ -200,7 +200,7 @@ def print_composite(composite: dict, per_track: float, baseline: float) -> None:
     """The composite's figures: its process's speed, the node's side, against ffmpeg."""
     summary, entry = composite["summary"], composite["file"]
     seconds, cpu = summary["durationSeconds"], summary["cpuSeconds"]
-    node_side = max(0.0, composite["cpu_window"] - per_track) * seconds
+    node_side = composite["cpu_window"] - per_track  # CPU-s/s; noisy, may come out < 0
     minutes = seconds / 60
     print(f"composite, 2 speakers 640x480 VP8 + Opus -> {entry['codecs']} 640x480@30, "
           f"{seconds:.1f} s: compositor process {cpu:.2f} CPU-s "
@@ -208,11 +208,12 @@ def print_composite(composite: dict, per_track: float, baseline: float) -> None:
           f"to start (its imports)")
     print(f"composite encode speed:         {seconds / cpu:.2f}x real time on one core "
           f"(target >= 1.5x)")
-    print(f"composite on the node's loop:   {node_side / seconds:+.3f} CPU-s/s over the "
-          f"per-track window (taps, queue, upload)")
-    print(f"composite CPU per recorded min: {(cpu + node_side) / minutes:.1f} CPU-s; ffmpeg "
+    print(f"composite on the node's process: {node_side:+.3f} CPU-s/s over the per-track "
+          f"window (taps, queue, upload; counted below when above 0)")
+    total = cpu + max(0.0, node_side) * seconds
+    print(f"composite CPU per recorded min: {total / minutes:.1f} CPU-s; ffmpeg "
           f"xstack/amix offline on the per-track files: {baseline / minutes:.1f} CPU-s "
-          f"(ratio {(cpu + node_side) / baseline:.2f})")
+          f"(ratio {total / baseline:.2f})")
     print(f"composite stop to complete:     {composite['stop_to_complete']:.2f} s; frames "
           f"dropped at the queue: {composite['dropped_frames']}, late samples: "
           f"{summary['lateSamples']}, decode errors: {summary['decodeErrors']}")
