@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import av
+from av.video.reformatter import VideoReformatter
 
 from .canvas import Canvas
 from .frames import FrameAssembler
@@ -84,6 +85,7 @@ class Track:
     asked_keyframe: float = -1e9
     frames: int = 0  # whole frames received
     resampler: av.AudioResampler | None = None  # audio: to the mix's s16 stereo 48 kHz
+    scaler: VideoReformatter = field(default_factory=VideoReformatter)  # video: to its tile
 
     def at(self, ext: int) -> float:
         """Node-clock time of RTP timestamp ``ext`` (unwrapped from the first frame)."""
@@ -240,18 +242,19 @@ class Compositor:
         self.canvas.clear()
         for participant, cell in zip(on_stage, grid(len(on_stage), self.s.width,
                                                     self.s.height)):
-            shown = None
-            for track in self.tracks.values():
-                if track.participant == participant and track.kind == "video" \
-                        and track.live(t) and track.anchor is not None:
-                    shown = self._current(track, t + half)
+            shown, track = None, None
+            for candidate in self.tracks.values():
+                if candidate.participant == participant and candidate.kind == "video" \
+                        and candidate.live(t) and candidate.anchor is not None:
+                    shown, track = self._current(candidate, t + half), candidate
             if shown is None:
                 self.canvas.placeholder(cell, participant)
                 continue
             rect = fit(shown.frame.width, shown.frame.height, cell)
             if shown.scaled is None or (shown.scaled.width, shown.scaled.height) != rect[2:]:
-                shown.scaled = shown.frame.reformat(width=rect.w, height=rect.h,
-                                                    format="yuv420p")
+                # the track's own scaler keeps its context from frame to frame
+                shown.scaled = track.scaler.reformat(shown.frame, rect.w, rect.h, "yuv420p",
+                                                     interpolation="AREA")
             self.canvas.paste(rect, shown.scaled)
         frame = self.canvas.frame()
         frame.pts = self.frames_out
