@@ -1,11 +1,12 @@
 """Wire a media node from its configuration, in one place."""
 from __future__ import annotations
 
-from .config import NodeConfig
+from .config import NodeConfig, parse_composite_video
 from .control.client import ControlPlane, HttpControlPlane, StandaloneControlPlane
 from .ice.binding import IceBinding, PortRange
 from .ice.loopback import restrict_to_loopback, tolerate_consent_misses
 from .node import MediaNode
+from .recording.compositor import CompositeSettings
 from .recording.recordings import Recordings
 from .sfu.fanout import use_native
 from .sfu.remb import set_publisher_max_bitrate
@@ -32,7 +33,10 @@ def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) ->
     ports = PortRange(config.ice_port_min, config.ice_port_max) if config.ice_port_min else None
     ice = IceBinding(ports, config.ice_public_ip or None)
     opener = secret_opener(config)
-    recordings = Recordings(control_plane, opener, config.recording_dir)
+    width, height, fps = parse_composite_video(config.composite_video)
+    recordings = Recordings(control_plane, opener, config.recording_dir,
+                            composite=CompositeSettings(width, height, fps,
+                                                        config.composite_threads))
     return MediaNode(config, control_plane, ice, recordings)
 
 

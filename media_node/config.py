@@ -25,6 +25,23 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def parse_composite_video(value: str) -> tuple[int, int, int]:
+    """``(width, height, fps)`` of ``<width>x<height>@<fps>``.
+
+    :raises ValueError: naming ``DROPON_COMPOSITE_VIDEO``, for any other form.
+    """
+    try:
+        size, fps = value.split("@")
+        width, height = (int(v) for v in size.lower().split("x"))
+        if width % 2 or height % 2 or not (16 <= width <= 3840 and 16 <= height <= 2160) \
+                or not 1 <= int(fps) <= 60:
+            raise ValueError
+        return width, height, int(fps)
+    except ValueError:
+        raise ValueError("DROPON_COMPOSITE_VIDEO must be <width>x<height>@<fps>, even sizes "
+                         f"from 16x16 to 3840x2160 and 1-60 fps, got {value!r}") from None
+
+
 def _int(env, name: str, default: str) -> int:
     value = env.get(name, default)
     try:
@@ -143,6 +160,10 @@ class NodeConfig:
     :param stun_server: ``host:port`` of a STUN server that tells the node its public
         address when ``DROPON_ICE_PUBLIC_IP`` is unset (``media_node.ice.public_address``).
     :param metrics_token: bearer token ``GET /metrics`` wants (never logged); empty: none.
+    :param composite_video: the composite recording's picture, ``<width>x<height>@<fps>``
+        (even sizes, 1-60 fps).
+    :param composite_threads: threads of the composite's decoders and encoder (its own
+        process; 1 is one core at most for the encoder).
     :param fanout: the direct path's packet loop: ``c`` (``media_node/sfu/_fanout``, one
         ``sendmmsg`` per frame), ``python``, or ``auto`` (C where it is built).
     """
@@ -171,8 +192,13 @@ class NodeConfig:
     drain_seconds: float = 100.0
     stun_server: str = ""
     metrics_token: str = ""
+    composite_video: str = "640x480@30"
+    composite_threads: int = 1
 
     def __post_init__(self) -> None:
+        parse_composite_video(self.composite_video)
+        if self.composite_threads < 1:
+            raise ValueError("DROPON_COMPOSITE_THREADS must be at least 1")
         if self.ice_public_ip:
             check_ice_public_ip(self.ice_public_ip, self.ice_loopback_only)
         check_ice_ports(self.ice_port_min, self.ice_port_max)
@@ -232,4 +258,6 @@ class NodeConfig:
             drain_seconds=_float(env, "DROPON_DRAIN_SECONDS", "100"),
             stun_server=env.get("DROPON_STUN_SERVER", "").strip(),
             metrics_token=env.get("DROPON_METRICS_TOKEN", ""),
+            composite_video=env.get("DROPON_COMPOSITE_VIDEO", "640x480@30"),
+            composite_threads=_int(env, "DROPON_COMPOSITE_THREADS", "1"),
         )

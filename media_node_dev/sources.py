@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import math
+import struct
 import time
 
 import av
@@ -75,20 +77,25 @@ class EncodedVideoSource(_PacedTrack):
     async def recv(self) -> av.Packet:
         while True:
             index = await self._pace()
-            frame = av.VideoFrame(self._codec.width, self._codec.height, "yuv420p")
-            for plane, data in zip(frame.planes, self._pictures[index % self._fps]):
-                plane.update(data)
-            frame.pts = index
-            if self._force_keyframe:
-                self._force_keyframe = False
-                frame.pict_type = PictureType.I
-            for packet in self._codec.encode(frame):
+            for packet in _encode(self, self._pictures[index % self._fps], index):
                 payload = bytes(packet)
                 self.sent.append((time.monotonic(), payload, bool(packet.is_keyframe)))
                 out = av.Packet(payload)
                 out.pts = index * (90000 // self._fps)
                 out.time_base = VIDEO_CLOCK
                 return out
+
+
+def _encode(track, planes, index: int) -> list[av.Packet]:
+    """Encode one yuv420p picture with ``track._codec``; a keyframe if one was asked for."""
+    frame = av.VideoFrame(track._codec.width, track._codec.height, "yuv420p")
+    for plane, data in zip(frame.planes, planes):
+        plane.update(data)
+    frame.pts = index
+    if track._force_keyframe:
+        track._force_keyframe = False
+        frame.pict_type = PictureType.I
+    return track._codec.encode(frame)
 
 
 class EncodedAudioSource(_PacedTrack):
@@ -117,4 +124,110 @@ class EncodedAudioSource(_PacedTrack):
                 out = av.Packet(payload)
                 out.pts = index * 960
                 out.time_base = fractions.Fraction(1, 48000)
+                return out
+
+
+class Cue:
+    """When a speaker flashes and sounds, on the machine's monotonic clock.
+
+    Both of a speaker's tracks are paced from ``origin`` (frame ``i`` is captured at
+    ``origin + i / rate``), so their RTP timestamps carry the source's own A/V timing;
+    the times may be set while the tracks run.
+    """
+
+    def __init__(self, origin: float, frequency: float, level: int = 60) -> None:
+        self.origin = origin
+        self.frequency = frequency
+        self.level = level  # the picture's grey outside the flash
+        self.flash_at = self.tone_at = float("inf")
+        self.length = 0.4  # seconds of white, and of tone
+
+    def on_frame_grid(self, at: float, fps: int = 30) -> float:
+        """The first video frame time at or after ``at``."""
+        return self.origin + -(-(at - self.origin) * fps // 1) / fps
+
+
+class _CuedTrack(MediaStreamTrack):
+    def __init__(self, cue: Cue, rate: float) -> None:
+        super().__init__()
+        self.cue, self._rate = cue, rate
+        self._index: int | None = None
+
+    async def _next(self) -> tuple[int, float]:
+        if self._index is None:  # start at the next slot: never a burst to catch up
+            self._index = int((time.monotonic() - self.cue.origin) * self._rate) + 1
+        index, self._index = self._index, self._index + 1
+        at = self.cue.origin + index / self._rate
+        if at > time.monotonic():
+            await asyncio.sleep(at - time.monotonic())
+        return index, at
+
+
+class FlashVideoSource(_CuedTrack):
+    """VP8 of a flat grey picture that turns white for ``cue.length`` from ``cue.flash_at``;
+    a keyframe every second and on request."""
+
+    kind = "video"
+
+    def __init__(self, cue: Cue, width: int = 320, height: int = 240, fps: int = 30) -> None:
+        super().__init__(cue, fps)
+        codec = av.CodecContext.create("libvpx", "w")
+        codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
+        codec.time_base, codec.framerate = fractions.Fraction(1, fps), fps
+        codec.bit_rate, codec.gop_size, codec.thread_count = 300_000, fps, 1
+        codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        self._codec, self._fps = codec, fps
+        self._force_keyframe = False
+        self._planes = {level: [bytes([level]) * (width * height),
+                                bytes([128]) * (width * height // 4)] for level in
+                        (cue.level, 235)}
+
+    def request_keyframe(self) -> None:
+        self._force_keyframe = True
+
+    async def recv(self) -> av.Packet:
+        while True:
+            index, at = await self._next()
+            white = self.cue.flash_at <= at + 1e-6 < self.cue.flash_at + self.cue.length
+            luma, chroma = self._planes[235 if white else self.cue.level]
+            for packet in _encode(self, (luma, chroma, chroma), index):
+                out = av.Packet(bytes(packet))
+                out.pts, out.time_base = index * (90000 // self._fps), VIDEO_CLOCK
+                return out
+
+
+class ToneAudioSource(_CuedTrack):
+    """Opus, silent but for a sine of ``cue.frequency`` for ``cue.length`` from
+    ``cue.tone_at`` (to the sample)."""
+
+    kind = "audio"
+
+    def __init__(self, cue: Cue) -> None:
+        super().__init__(cue, 50)
+        codec = av.CodecContext.create("libopus", "w")
+        codec.sample_rate, codec.layout, codec.format = 48000, "stereo", "s16"
+        codec.time_base = fractions.Fraction(1, 48000)
+        self._codec = codec
+
+    def _samples(self, at: float) -> bytes:
+        out = bytearray(960 * 4)
+        if not self.cue.tone_at - 0.02 < at < self.cue.tone_at + self.cue.length:
+            return bytes(out)
+        for i in range(960):
+            t = at + i / 48000 - self.cue.tone_at
+            if 0 <= t < self.cue.length:
+                value = int(10000 * math.sin(2 * math.pi * self.cue.frequency * t))
+                out[i * 4:i * 4 + 4] = struct.pack("<hh", value, value)
+        return bytes(out)
+
+    async def recv(self) -> av.Packet:
+        while True:
+            index, at = await self._next()
+            frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+            frame.sample_rate = 48000
+            frame.planes[0].update(self._samples(at))
+            frame.pts = index * 960
+            for packet in self._codec.encode(frame):
+                out = av.Packet(bytes(packet))
+                out.pts, out.time_base = index * 960, fractions.Fraction(1, 48000)
                 return out

@@ -4,7 +4,10 @@
 - :mod:`.remux`: a frame sequence into WebM/Matroska with PyAV, on a spool file;
 - :mod:`.track_writer`: one track's file: queued on the loop, muxed and uploaded off it;
 - :mod:`.recording`: one recording of a room: its writers, manifest and reports;
-- :mod:`.recordings`: the node's recordings, driven by the room's events.
+- :mod:`.recordings`: the node's recordings, driven by the room's events;
+- :mod:`.composite`: the composite output on the loop (taps, the queue, the upload);
+- :mod:`.compositor`: its own process: decode, :mod:`.layout`, :mod:`.canvas`,
+  :mod:`.mixer`, encode into one MP4.
 
 Imports :mod:`media_node.sfu` (tracks, rooms), :mod:`media_node.storage` and
 :mod:`media_node.control`; nothing of the node imports it but :mod:`media_node.node`.

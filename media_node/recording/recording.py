@@ -79,8 +79,11 @@ class Recording:
 
     def _add(self, source: PublishedTrack) -> None:
         codec = source.mime_type.split("/")[-1].lower()
-        if self.stopped or source.closed or codec not in CLOCK_RATES:
-            return
+        if not (self.stopped or source.closed or codec not in CLOCK_RATES):
+            self._record(source)
+
+    def _record(self, source: PublishedTrack) -> None:
+        """Start recording one more track (a file of its own)."""
         key = (source.publisher_id, source.kind)
         self._counts[key] = number = self._counts.get(key, 0) + 1
         writer = TrackWriter(source, f"{self.id}/{source.publisher_id}/{source.kind}-{number:02d}",
@@ -113,7 +116,7 @@ class Recording:
             await self._open(writer)  # it ended before its upload was opened
         await writer.finish()
         if writer.stored is not None:
-            entry = writer.manifest_entry(writer.source.publisher_id)
+            entry = writer.manifest_entry()
             self.files.append(entry)
             await self._report({"event": "uploaded", "file": entry})
         elif writer.error is not None:
@@ -147,7 +150,7 @@ class Recording:
                 continue
             writer.error = None
             self.kept.remove(writer)
-            entry = writer.manifest_entry(writer.source.publisher_id)
+            entry = writer.manifest_entry()
             self.files.append(entry)
             await self._report({"event": "uploaded", "file": entry})
         await self._conclude("retry")
@@ -190,7 +193,7 @@ async def upload_spool(uploader: Uploader, writer: TrackWriter, pool: Executor):
     upload = await uploader.open(writer.name, writer.file.content_type)
     try:
         offset = 0
-        while chunk := await loop.run_in_executor(pool, _read_at, writer.file.path, offset):
+        while chunk := await loop.run_in_executor(pool, read_at, writer.file.path, offset):
             await upload.write(chunk)
             offset += len(chunk)
         stored = await upload.complete(sha256=writer.sha256)
@@ -201,7 +204,8 @@ async def upload_spool(uploader: Uploader, writer: TrackWriter, pool: Executor):
     return stored
 
 
-def _read_at(path: str, offset: int) -> bytes:
+def read_at(path: str, offset: int) -> bytes:
+    """Up to 1 MiB of the file at ``path`` from ``offset`` (blocking)."""
     with open(path, "rb") as f:
         f.seek(offset)
         return f.read(SPOOL_READ)

@@ -1,7 +1,8 @@
 """The node's recordings, started and stopped by the room's events feed.
 
 ``RecordingStarted {recordingId, output, destinationId}``: fetch the destination from the
-control plane, open its sealed credentials, start a writer per track.
+control plane, open its sealed credentials, start a writer per track (``per-track``) or
+the compositor (``composite``).
 ``RecordingStopped {recordingId, reason}`` (or ``RoomClosed``): finish, upload the tails,
 verify, report. ``RecordingRetryRequested {recordingId}``: upload again what a failed
 upload left on the node's disk.
@@ -21,6 +22,8 @@ from ..storage.base import Uploader
 from ..storage.credentials import SecretOpener
 from ..storage.destinations import uploader_for
 from ..storage.errors import DestinationRefused, StorageError
+from .composite import CompositeRecording
+from .compositor import CompositeSettings
 from .recording import Recording
 
 logger = logging.getLogger(__name__)
@@ -34,15 +37,18 @@ class Recordings:
     :param opener: opens a destination's ``sealed`` credentials (None: none can be opened).
     :param spool_dir: where files are written on the node's disk (created if missing).
     :param make_uploader: ``(destination, credentials) -> Uploader`` (tests pass their own).
+    :param composite: the composite output's picture, rate and threads.
     """
 
     def __init__(self, control_plane: ControlPlane, opener: SecretOpener | None,
                  spool_dir: str = "",
-                 make_uploader: Callable[[dict, dict | None], Uploader] = uploader_for) -> None:
+                 make_uploader: Callable[[dict, dict | None], Uploader] = uploader_for,
+                 composite: CompositeSettings | None = None) -> None:
         self.control_plane = control_plane
         self.opener = opener
         self.spool_dir = spool_dir or os.path.join(tempfile.gettempdir(), "dropon-recordings")
         self.make_uploader = make_uploader
+        self.composite = composite or CompositeSettings()
         self.active: dict[str, Recording] = {}
         self._starting: dict[str, asyncio.Task] = {}
         self._stopping: dict[str, asyncio.Task] = {}
@@ -74,13 +80,17 @@ class Recordings:
         async def report(body: dict) -> None:
             await self._report(room.id, recording_id, body)
 
-        if fields.get("output", "per-track") != "per-track":
+        output = fields.get("output", "per-track")
+        if output not in ("per-track", "composite"):
             await report({"event": "failed", "reason": "output_not_supported",
-                          "error": f"this node records per-track only, not "
-                                   f"{fields.get('output')!r}", "files": []})
+                          "error": f"no such output: {output!r}", "files": []})
             return
         os.makedirs(self.spool_dir, exist_ok=True)
-        recording = Recording(recording_id, room, report, self.spool_dir, self._pool)
+        if output == "composite":
+            recording = CompositeRecording(recording_id, room, report, self.spool_dir,
+                                           self._pool, self.composite)
+        else:
+            recording = Recording(recording_id, room, report, self.spool_dir, self._pool)
         self.active[recording_id] = recording
         recording.begin()  # frames are kept from the event on, while the destination comes
         try:

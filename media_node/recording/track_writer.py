@@ -164,31 +164,7 @@ class TrackWriter:
             await self._pump
         else:
             await self._flush(final=True)
-        loop = asyncio.get_running_loop()
-        if self.upload is None:  # the destination never came: the recording says why
-            await loop.run_in_executor(self._pool, remove_spool, self.file.path)
-            return
-        if self.file.frames == 0:
-            await self.upload.abort()
-            await loop.run_in_executor(self._pool, remove_spool, self.file.path)
-            return
-        try:
-            if self.error is not None:
-                raise self.error
-            head, self.sha256 = await loop.run_in_executor(
-                self._pool, _digest, self.file.path, self.upload.first_part_size,
-                self.upload.parts, self.upload.uploader.part_size)
-            self.stored = await self.upload.complete(head, self.sha256)
-            await loop.run_in_executor(self._pool, remove_spool, self.file.path)
-        except StorageError as exc:
-            self.error = exc
-            if not self.sha256:
-                self.sha256 = (await loop.run_in_executor(
-                    self._pool, _digest, self.file.path, 0, [], 1 << 20))[1]
-            try:
-                await self.upload.abort()
-            except StorageError as abort_error:
-                logger.warning("recording %s: abort failed: %s", self.name, abort_error.message)
+        await complete_spool(self, self.file.frames == 0, self._pool)
 
     def cancel(self) -> None:
         """Stop at once (node shutdown): the spool stays on disk."""
@@ -206,23 +182,61 @@ class TrackWriter:
         span = (self.file.last_pts - self.file.first_pts) / self.assembler.clock_rate
         return round(span + (span / (frames - 1) if frames > 1 else 0.0), 3)
 
-    def manifest_entry(self, participant_id: str) -> dict:
+    def manifest_entry(self) -> dict:
         """The file's entry in the recording's manifest (after :meth:`finish`)."""
-        stored = self.stored
-        return {
-            "uri": stored.uri if stored else None,
-            "bytes": stored.bytes if stored else os.path.getsize(self.file.path),
-            "sha256": self.sha256,
-            "etag": stored.etag if stored else None,
-            "durationSeconds": self.duration,
-            "kind": self.kind,
-            "codecs": [self.assembler.codec_name],
-            "participantId": participant_id,
-            "startedAt": iso(self.started_at) if self.started_at else None,
-            "endedAt": iso(self.ended_at) if self.ended_at else None,
-            "startSeq": self.start_seq,
-            "endSeq": self.end_seq,
-        }
+        return {**spool_entry(self), "kind": self.kind, "codecs": [self.assembler.codec_name],
+                "participantId": self.source.publisher_id}
+
+
+def spool_entry(writer) -> dict:
+    """The manifest fields every writer's file has (``uri``, ``bytes``, checksums,
+    duration, times and seqs); ``writer`` is a :class:`TrackWriter` or alike."""
+    stored = writer.stored
+    return {
+        "uri": stored.uri if stored else None,
+        "bytes": stored.bytes if stored else os.path.getsize(writer.file.path),
+        "sha256": writer.sha256,
+        "etag": stored.etag if stored else None,
+        "durationSeconds": writer.duration,
+        "startedAt": iso(writer.started_at) if writer.started_at else None,
+        "endedAt": iso(writer.ended_at) if writer.ended_at else None,
+        "startSeq": writer.start_seq,
+        "endSeq": writer.end_seq,
+    }
+
+
+async def complete_spool(writer, empty: bool, pool: Executor) -> None:
+    """A closed spool file to its object: the first part and tail sent, completed,
+    verified, the spool deleted; or the upload aborted and the spool kept.
+
+    Sets ``writer.stored`` and ``writer.sha256``, or ``writer.error`` (the spool stays);
+    an ``empty`` file, or one with no upload (the destination never came), leaves
+    nothing. ``writer`` has ``upload``, ``file.path``, ``error``, ``sha256``, ``stored``.
+    """
+    loop = asyncio.get_running_loop()
+    path = writer.file.path
+    if writer.upload is None or empty:
+        if writer.upload is not None:
+            await writer.upload.abort()
+        await loop.run_in_executor(pool, remove_spool, path)
+        return
+    upload = writer.upload
+    try:
+        if writer.error is not None:
+            raise writer.error
+        head, writer.sha256 = await loop.run_in_executor(
+            pool, _digest, path, upload.first_part_size, upload.parts,
+            upload.uploader.part_size)
+        writer.stored = await upload.complete(head, writer.sha256)
+        await loop.run_in_executor(pool, remove_spool, path)
+    except StorageError as exc:
+        writer.error = exc
+        if not writer.sha256:
+            writer.sha256 = (await loop.run_in_executor(pool, _digest, path, 0, [], 1 << 20))[1]
+        try:
+            await upload.abort()
+        except StorageError as abort_error:
+            logger.warning("recording %s: abort failed: %s", writer.name, abort_error.message)
 
 
 def _digest(path: str, head_size: int, parts: list[Part], part_size: int) -> tuple[bytes, str]:

@@ -110,7 +110,7 @@ def test_frames_become_a_file_that_streams_while_recording(tmp_path, monkeypatch
     writer, parts_while_recording = asyncio.run(scenario())
     assert writer.error is None and writer.stored is not None
     assert parts_while_recording >= 1, "parts went out before the stop"
-    entry = writer.manifest_entry("p1")
+    entry = writer.manifest_entry()
     assert entry["uri"].endswith(f"rec/r1/p1/{kind}-01.{writer.file.format.replace('matroska', 'mkv')}")
     assert (entry["kind"], entry["codecs"], entry["participantId"]) == (kind, [codec_name], "p1")
     assert entry["startSeq"] == entry["endSeq"] == 7

@@ -1,0 +1,109 @@
+"""The compositor alone, fed as the node feeds it (RTP payloads stamped with arrival
+times), writing a real MP4: an empty stage is black, the grid follows who publishes
+(a late joiner, an audio-only speaker's placeholder, a leaver), sound follows its
+speakers. No network: the node's side is replayed from synthetic VP8 and Opus."""
+from __future__ import annotations
+
+import fractions
+import math
+import struct
+
+import av
+from aiortc.codecs.vpx import Vp8Encoder
+
+from media_node.recording.compositor import Compositor, CompositeSettings
+from tests.composite_checks import level_of, picture, sound
+
+T0 = 1000.0
+FPS = 30
+
+
+def vp8_frames(level: int, seconds: float) -> list[tuple[int, list, bool]]:
+    """``(rtp timestamp, packets, keyframe)`` of a flat ``level`` grey, 160x120."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = 160, 120, "yuv420p"
+    codec.time_base, codec.framerate, codec.gop_size = fractions.Fraction(1, FPS), FPS, FPS
+    codec.thread_count, codec.options = 1, {"deadline": "realtime", "cpu-used": "8"}
+    packer, out, seq = Vp8Encoder(), [], 0
+    for i in range(int(seconds * FPS)):
+        frame = av.VideoFrame(160, 120, "yuv420p")
+        for plane, value in zip(frame.planes, (level, 128, 128)):
+            plane.update(bytes([value]) * (plane.line_size * plane.height))
+        frame.pts = i
+        for packet in codec.encode(frame):
+            packet.pts, packet.time_base = i * 3000, fractions.Fraction(1, 90000)
+            payloads, _ = packer.pack(packet)
+            packets = [(seq + j, 0x80 if j == len(payloads) - 1 else 0, p)
+                       for j, p in enumerate(payloads)]
+            seq += len(payloads)
+            out.append((i * 3000, packets, packet.is_keyframe))
+    return out
+
+
+def opus_frames(frequency: float, seconds: float) -> list[tuple[int, list, bool]]:
+    """``(rtp timestamp, packets, keyframe)`` of a sine of ``frequency``, in 20 ms frames."""
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate, codec.layout, codec.format = 48000, "stereo", "s16"
+    out = []
+    for i in range(int(seconds * 50)):
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+        frame.sample_rate, frame.pts = 48000, i * 960
+        frame.planes[0].update(b"".join(
+            struct.pack("<hh", v, v) for v in
+            (int(8000 * math.sin(2 * math.pi * frequency * (i * 960 + k) / 48000))
+             for k in range(960))))
+        out.extend((i * 960, [(i, 0x80, bytes(p))], True) for p in codec.encode(frame))
+    return out
+
+
+def test_the_grid_follows_the_stage_and_the_sound_its_speakers(tmp_path):
+    path = tmp_path / "composite.mp4"
+    compositor = Compositor(str(path), T0, CompositeSettings(width=320, height=240))
+    # (start, stop) on the output's clock, and what each speaker sends
+    plan = {0: ("ann", "video", 1.0, 4.0, vp8_frames(200, 3.0)),
+            1: ("ann", "audio", 1.0, 4.0, opus_frames(440, 3.0)),
+            2: ("ben", "video", 2.0, 6.0, vp8_frames(160, 4.0)),
+            3: ("cat", "audio", 3.0, 6.0, opus_frames(1000, 3.0))}
+    events = []
+    for tid, (who, kind, start, stop, frames) in plan.items():
+        clock = 90000 if kind == "video" else 48000
+        events.append((T0 + start, 0, "track", tid, who, kind, "vp8" if kind == "video"
+                       else "opus"))
+        events += [(T0 + start + ts / clock + 0.002, 1, "frame", tid, ts, packets, key)
+                   for ts, packets, key in frames]
+        events.append((T0 + stop, 0, "ended", tid))
+    events.sort(key=lambda e: e[:2])
+    tick = T0
+    for at, _, kind, *args in events:
+        getattr(compositor, kind)(at, *args)
+        if at >= tick + 0.1:
+            tick = at
+            compositor.advance(at)
+    summary = compositor.stop(T0 + 6.0)
+    assert summary["codecs"] == ["h264", "aac"] and summary["durationSeconds"] == 6.0
+    assert summary["lateSamples"] == summary["decodeErrors"] == 0
+
+    frames = picture(path, {"middle": (160, 120), "left": (80, 120), "right": (240, 120),
+                            "top_left": (80, 60), "top_right": (240, 60),
+                            "bottom_left": (80, 180), "bottom_left_edge": (10, 130)})
+
+    def at(t: float) -> dict:
+        return next(levels for time_, levels in frames if time_ >= t)
+
+    def near(value: float, expected: float) -> bool:
+        return abs(value - expected) <= 12
+
+    assert near(at(0.5)["middle"], 16), "nobody on stage: black"
+    assert near(at(1.5)["middle"], 200), "ann alone fills the picture"
+    both = at(2.5)
+    assert near(both["left"], 200) and near(both["right"], 160), "ben joins on the right"
+    three = at(3.5)  # 2x2: ann, ben; cat (audio only) below left, as a placeholder
+    assert near(three["top_left"], 200) and near(three["top_right"], 160)
+    assert near(three["bottom_left"], 110) and near(three["bottom_left_edge"], 40), \
+        "cat's placeholder: a grey cell, her colour's square in the middle"
+    after = at(4.5)  # ann left: ben and cat side by side
+    assert near(after["left"], 160) and near(after["right"], 110)
+    samples = sound(path)
+    assert level_of(samples, 440, 1.2, 1.8) > 2000 and level_of(samples, 1000, 1.2, 1.8) < 500
+    assert level_of(samples, 440, 3.2, 3.8) > 2000 and level_of(samples, 1000, 3.2, 3.8) > 2000
+    assert level_of(samples, 440, 4.3, 4.9) < 500, "ann's sound ends with her"
