@@ -19,7 +19,7 @@ from ..domain.connections import ConnectionRecord
 from . import errors
 from .auth import authenticate, require_room
 from .http import to_json
-from .node_tokens import with_media_access
+from .ice_servers import join_answer
 
 Post = Callable[[str, str], bool]
 REQUEST_ID_MAX = 64
@@ -108,7 +108,7 @@ def _run(action, reader: ConnectionRecord, connection_id: str, post: Post):
     if action == "join":
         joined = bootstrap.nodes().join(actor, room_id, identity=reader.actor_id,
                                         role=reader.role, replace=reader.replace, now=now)
-        return with_media_access(joined, bootstrap.settings())
+        return join_answer(joined, bootstrap.settings())
     if action == "raise_hand":
         return rooms.raise_hand(actor, room_id, now)
     if action == "lower_hand":
