@@ -14,7 +14,7 @@ from chalicelib import bootstrap
 from chalicelib.api import longpoll, openapi, schemas, websocket
 from chalicelib.api.cors import browser_cors
 from chalicelib.api.http import created, current_request, install
-from chalicelib.api.node_tokens import with_media_access
+from chalicelib.api.ice_servers import join_answer
 from chalicelib.api.destinations import destinations
 from chalicelib.api.health import health
 from chalicelib.api.nodes import events_access, nodes
@@ -120,7 +120,7 @@ def join(roomId):
     schemas.empty(request.body())
     joined = bootstrap.nodes().join(request.actor, roomId, identity=caller.identity,
                                     role=caller.role, replace=caller.replace, now=now())
-    return with_media_access(joined, request.settings)
+    return join_answer(joined, request.settings)
 
 
 @route("/rooms/{roomId}/leave", "POST")

@@ -6,7 +6,7 @@ registry and the recording destinations beside it, the ``NodeService`` on both, 
 secrets' sealer, the buckets' probes, the ``RecordingService``, and the webhooks
 (``WebhooksApplication`` with its secret box and URL guard, and the ``WebhookDeliverer``
 with its HTTP sender), and the real-time sockets (the connections table and the
-``SocketService``). Everything is built lazily on first use; tests call ``configure`` to pass their own parts instead of patching module globals.
+``SocketService``, and the ``SignalingService`` of P2P rooms on the same sockets). Everything is built lazily on first use; tests call ``configure`` to pass their own parts instead of patching module globals.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .application.deliverer import WebhookDeliverer
 from .application.nodes import NodeRegistry, NodeService
 from .application.recordings import RecordingService
 from .application.rooms import RoomsApplication
+from .application.signaling import SignalingService
 from .application.sockets import ConnectionStore, SocketService
 from .application.webhooks import WebhooksApplication
 from .config import Settings, WebhookSettings
@@ -31,7 +32,8 @@ DYNAMODB_MODULE = "chalicelib.persistence.dynamodb"
 _lock = threading.RLock()
 _parts: dict[str, object] = {}  # settings, application, node_registry, nodes, webhooks...
 # what ``configure`` builds again on the parts it is given
-_DERIVED = ("nodes", "destinations", "recordings", "webhooks", "webhook_deliverer", "sockets")
+_DERIVED = ("nodes", "destinations", "recordings", "webhooks", "webhook_deliverer", "sockets",
+            "signaling")
 _clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
@@ -160,6 +162,11 @@ def connections() -> ConnectionStore:
 def sockets() -> SocketService:
     """The real-time sockets' use cases, on this container's application."""
     return _part("sockets", lambda: SocketService(application(), connections()))
+
+
+def signaling() -> SignalingService:
+    """Signaling between the peers of P2P rooms, on the same sockets."""
+    return _part("signaling", lambda: SignalingService(application(), connections()))
 
 
 def build_application(store_env: Mapping[str, str]) -> RoomsApplication:

@@ -45,6 +45,13 @@ class Settings:
     secrets_key: str = field(default="", repr=False)
     #: AWS KMS key (id, ARN or alias) sealing destinations' secrets when deployed
     kms_key_id: str = ""
+    #: ICE servers every join answer carries (``api/ice_servers.py``): STUN URLs, TURN
+    #: URLs and the secret shared with the TURN server (coturn's ``static-auth-secret``)
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = field(default="", repr=False)
+    #: lifetime of a minted TURN credential, in seconds
+    turn_ttl: int = 86400
     store_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -64,9 +71,23 @@ class Settings:
             recording_node_lost_after=float(environ.get("DROPON_RECORDING_NODE_LOST_AFTER", 30)),
             secrets_key=environ.get("DROPON_SECRETS_KEY", ""),
             kms_key_id=environ.get("DROPON_KMS_KEY_ID", ""),
+            stun_urls=ice_urls(environ.get("DROPON_STUN_URLS", ""), ("stun:", "stuns:")),
+            turn_urls=ice_urls(environ.get("DROPON_TURN_URLS", ""), ("turn:", "turns:")),
+            turn_secret=environ.get("DROPON_TURN_SECRET", ""),
+            turn_ttl=int(environ.get("DROPON_TURN_TTL", 86400)),
             store_env={k: v for k, v in environ.items()
                        if k in STORE_VARIABLES or k.startswith(STORE_PREFIXES)},
         )
+
+
+def ice_urls(value: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of ICE server URLs, each of one of ``schemes``; a wrong
+    one stops the start-up rather than reaching clients."""
+    urls = tuple(u.strip() for u in value.split(",") if u.strip())
+    wrong = [u for u in urls if not u.lower().startswith(schemes)]
+    if wrong:
+        raise ValueError(f"ICE server URLs must start with {' or '.join(schemes)}: {wrong}")
+    return urls
 
 
 @dataclass(frozen=True)

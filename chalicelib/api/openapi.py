@@ -143,8 +143,9 @@ def _room_paths() -> dict:
         "/rooms/{roomId}/join": {"post": op(
             "Join (joined, or waiting for admission); in an SFU room a joined participant "
             "gets media {nodeId, url, token, expiresAt}, or media null and mediaError "
-            "no_media_node when no node is healthy", request=EMPTY, result=ref("JoinResult"),
-            **own)},
+            "no_media_node when no node is healthy; every join answer carries iceServers "
+            "(STUN, and TURN with a credential minted for the participant)", request=EMPTY,
+            result=ref("JoinResult"), **own)},
         "/rooms/{roomId}/leave": {"post": op("Leave the room", request=reason,
                                              result=ref("RoomView"), **own)},
         "/rooms/{roomId}/participants/{participantId}/mute": {"post": op(

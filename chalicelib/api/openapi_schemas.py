@@ -111,13 +111,21 @@ EVENT = fixed({"seq": INT, "type": STRING, "time": TIME, "actor": ACTOR, "data":
 MEDIA_GRANT = fixed({"nodeId": STRING, "url": STRING, "token": STRING, "expiresAt": TIME})
 MEDIA_ERROR = fixed({"code": {"type": "string", "enum": ["no_media_node"]},
                      "message": STRING, "retryAfter": INT})
+ICE_SERVER = {**fixed({"urls": {"type": "array", "items": STRING, "minItems": 1},
+                      "username": STRING, "credential": STRING},
+                     optional=("username", "credential")),
+              "description": "an RTCIceServer: STUN urls alone; TURN urls with a credential "
+                             "minted for this participant (username <expiry unix>:"
+                             "<participantId>, credential base64(HMAC-SHA1(secret, "
+                             "username)), docs/api.md)"}
 JOIN = fixed({
     "roomId": STRING, "participantId": STRING, "identity": STRING, "callId": nullable(STRING),
     "status": {"type": "string", "enum": ["joined", "waiting"]},
     "role": {"type": "string", "enum": list(ROLES)},
     "mediaMode": POLICY["properties"]["mediaMode"], "audioOnly": BOOL,
     "canPublish": MUTED, "mediaNode": MEDIA_NODE, "version": INT,
-    "media": nullable(MEDIA_GRANT), "mediaError": nullable(MEDIA_ERROR)})
+    "media": nullable(MEDIA_GRANT), "mediaError": nullable(MEDIA_ERROR),
+    "iceServers": {"type": "array", "items": ref("IceServer")}})
 NODE = fixed({"nodeId": STRING, "url": STRING, "rooms": INT, "participants": INT,
               "streams": INT, "cpu": {"type": "number"}, "capacity": INT, "healthy": BOOL,
               "draining": BOOL, "secondsSinceHeartbeat": {"type": "number"}})
@@ -144,6 +152,7 @@ COMPONENTS = {
                     "role": {"type": "string", "enum": list(ROLES)}, "expiresAt": TIME}),
     "MediaGrant": MEDIA_GRANT,
     "JoinResult": JOIN,
+    "IceServer": ICE_SERVER,
     "MediaResult": fixed({"media": ref("MediaGrant")}),
     "Node": NODE,
     "NodeHeartbeat": {"allOf": [ref("Node"), fixed({"deadAfterSeconds": {"type": "number"}})]},

@@ -16,13 +16,19 @@ from chalice.app import WebsocketDisconnectedError
 
 from .. import bootstrap
 from ..domain.connections import ConnectionRecord
+from ..domain.signaling import DESCRIPTIONS, TYPES
 from . import errors
 from .auth import authenticate, require_room
 from .http import to_json
-from .node_tokens import with_media_access
+from .ice_servers import join_answer
 
 Post = Callable[[str, str], bool]
 REQUEST_ID_MAX = 64
+ACTIONS = ("join", "raise_hand", "lower_hand", "leave", "signal")
+PARTICIPANT_ID_MAX = 64
+# a signal's data as JSON: room for an SDP of many m-lines, well under API Gateway's
+# 32 KB frame and 128 KB message
+SIGNAL_DATA_MAX = 16 * 1024
 
 
 def sender(websocket_api) -> Post:
@@ -74,7 +80,7 @@ def message(event, post: Post) -> None:
         reader = bootstrap.sockets().reader(event.connection_id)
         if reader is None:
             raise errors.unauthorized("unauthorized", "this socket is not connected")
-        data = _run(action, reader, event.connection_id, post)
+        data = _run(action, body, reader, event.connection_id, post)
         reply = {"type": "REPLY", "action": action, "requestId": request_id, "data": data}
     except Exception as exc:  # noqa: BLE001 - the one mapping point
         error = errors.to_response(exc).body["error"]
@@ -92,13 +98,13 @@ def stream(event, post: Post) -> int:
     return sum(bootstrap.sockets().deliver(room, post, to_json) for room in rooms)
 
 
-def _run(action, reader: ConnectionRecord, connection_id: str, post: Post):
+def _run(action, body: dict, reader: ConnectionRecord, connection_id: str, post: Post):
     if action == "resume":
         return {"delivered": bootstrap.sockets().deliver(reader.room_id, post, to_json,
                                                          only=connection_id)}
-    if action not in ("join", "raise_hand", "lower_hand", "leave"):
+    if action not in ACTIONS:
         raise errors.ApiError("invalid_field", "action must be join, raise_hand, lower_hand, "
-                              "leave or resume", 422)
+                              "leave, signal or resume", 422)
     if reader.kind != "participant":
         raise errors.forbidden("forbidden", "this command needs a participant token")
     if reader.expires < time.time():
@@ -108,12 +114,37 @@ def _run(action, reader: ConnectionRecord, connection_id: str, post: Post):
     if action == "join":
         joined = bootstrap.nodes().join(actor, room_id, identity=reader.actor_id,
                                         role=reader.role, replace=reader.replace, now=now)
-        return with_media_access(joined, bootstrap.settings())
+        return join_answer(joined, bootstrap.settings())
     if action == "raise_hand":
         return rooms.raise_hand(actor, room_id, now)
     if action == "lower_hand":
         return rooms.lower_own_hand(actor, room_id, now)
-    return rooms.leave_own_session(actor, room_id, "left", now)
+    if action == "leave":
+        return rooms.leave_own_session(actor, room_id, "left", now)
+    to, data = _signal(body)
+    return bootstrap.signaling().signal(reader, to, data, post, to_json)
+
+
+def _signal(body: dict) -> tuple[str, dict]:
+    """``to`` and ``data`` of a ``signal``: the shapes in ``docs/api.md``, "Signaling"."""
+    to, data = body.get("to"), body.get("data")
+    if to is None or data is None:
+        raise errors.ApiError("missing_field", "a signal needs to and data", 422)
+    if not isinstance(to, str) or not 0 < len(to) <= PARTICIPANT_ID_MAX:
+        raise errors.ApiError("invalid_field", "to is a participantId", 422)
+    if not isinstance(data, dict) or data.get("type") not in TYPES:
+        raise errors.ApiError("invalid_field", "data is an object whose type is one of "
+                              + ", ".join(TYPES), 422)
+    if data["type"] in DESCRIPTIONS and not (isinstance(data.get("sdp"), str) and data["sdp"]):
+        raise errors.ApiError("invalid_field", f"a {data['type']}'s data has its sdp", 422)
+    if data["type"] == "candidate" and not isinstance(data.get("candidate", False),
+                                                      (dict, type(None))):
+        raise errors.ApiError("invalid_field", "a candidate's data has candidate: an "
+                              "RTCIceCandidateInit object, or null at the end", 422)
+    if len(to_json(data).encode()) > SIGNAL_DATA_MAX:
+        raise errors.ApiError("signal_too_large",
+                              f"a signal's data is at most {SIGNAL_DATA_MAX} bytes of JSON", 413)
+    return to, data
 
 
 def _json_object(body) -> dict:

@@ -6,21 +6,30 @@ reads), scopes them per socket (``realtime.ReaderFeed``), sends what each socket
 had, and moves its cursor. So a catch-up and the live stream are one path: whatever
 triggers a delivery (a stream record, a ``resume``), a socket gets every event after its
 cursor once, in order. Deliveries of one room are serialized in this process.
+
+A delivery to the whole room writes its sockets' cursors as one ``RoomCursor`` item (the
+sockets it brought up to the last event), not one write per socket: a socket's cursor is
+then the higher of its own and the room's, if it is a member. A ``resume`` moves only its
+own socket's cursor. A room of more sockets than one item can name writes each cursor.
 """
 from __future__ import annotations
 
 import threading
 import time
 from collections import defaultdict
+from dataclasses import replace
 from typing import Callable, Protocol
 
 from ..domain.actor import Actor
-from ..domain.connections import ConnectionRecord
+from ..domain.connections import ConnectionRecord, RoomCursor
 from ..domain.errors import IdentityBanned
 from .realtime import ReaderFeed
 from .rooms import RoomsApplication
 
 PAGE = 1000
+# the connection ids one RoomCursor item names (API Gateway's are 16 characters, the
+# local gateway's 32; an item holds 400 KB)
+ROOM_CURSOR_MAX = 8000
 # post(connection_id, text) -> False when the socket is gone
 Post = Callable[[str, str], bool]
 Encode = Callable[[dict], str]
@@ -34,6 +43,8 @@ class ConnectionStore(Protocol):
     def in_room(self, room_id: str) -> list[ConnectionRecord]: ...
     def advance_all(self, cursors: list[tuple[ConnectionRecord, int]]) -> None: ...
     def remove(self, connection_id: str) -> None: ...
+    def room_cursor(self, room_id: str) -> RoomCursor | None: ...
+    def save_room_cursor(self, cursor: RoomCursor) -> None: ...
 
 
 class SocketService:
@@ -73,6 +84,9 @@ class SocketService:
                 sockets = self.connections.in_room(room_id)
             else:  # read whole, not from the room's index, which may lag behind a connect
                 sockets = [s for s in [self.connections.get(only)] if s is not None]
+            shared = self.connections.room_cursor(room_id)
+            if shared is not None:
+                sockets = [replace(s, sent=shared.cursor(s)) for s in sockets]
             now = time.time()
             for gone in [s for s in sockets if s.expires < now]:
                 self.connections.remove(gone.connection_id)  # its token expired: no more
@@ -91,17 +105,30 @@ class SocketService:
                     cursors.append((socket, cursor))
             # every socket has its messages before any cursor is written: the writes do
             # not hold up the next socket (a crash in between repeats, never loses)
-            if cursors:
-                self.connections.advance_all(cursors)
+            self._advance(room_id, events[-1]["seq"], cursors, whole_room=only is None)
             return sent
+
+    def _advance(self, room_id: str, last: int, cursors: list[tuple[ConnectionRecord, int]],
+                 whole_room: bool) -> None:
+        """Write the cursors of a delivery: the room's item when it reached the whole room
+        (a socket left out of it, gone or not listed yet, keeps its own cursor), else
+        each socket's own."""
+        if whole_room and 0 < len(cursors) <= ROOM_CURSOR_MAX:
+            self.connections.save_room_cursor(RoomCursor(
+                room_id, last, frozenset(s.connection_id for s, _ in cursors),
+                max(s.expires for s, _ in cursors)))
+            return
+        moved = [(s, cursor) for s, cursor in cursors if cursor > s.sent]
+        if moved:
+            self.connections.advance_all(moved)
 
     def _send(self, socket: ConnectionRecord, view: dict, events: list[dict], post: Post,
               encode: Encode) -> tuple[int, int | None]:
-        """Post what ``socket`` has not had; the count and its new cursor (``None``: none,
-        or the socket is gone)."""
+        """Post what ``socket`` has not had; the count and its cursor now (``None``: the
+        socket is gone)."""
         new = [e for e in events if e["seq"] > socket.sent]
         if not new:
-            return 0, None
+            return 0, socket.sent
         count = 0
         for message in ReaderFeed(socket.actor, view).messages(new):
             if not post(socket.connection_id, encode(message)):

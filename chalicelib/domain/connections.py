@@ -32,3 +32,26 @@ class ConnectionRecord:
     @property
     def actor(self) -> Actor:
         return Actor(self.kind, self.actor_id)
+
+
+@dataclass(frozen=True)
+class RoomCursor:
+    """The sockets of one room that a delivery brought up to ``seq`` together.
+
+    One item per room instead of one cursor write per socket: a live room's sockets all
+    move together, so the delivery of an event to a thousand sockets writes one item,
+    not a thousand. A socket's cursor is the highest of its own ``sent`` and, if it is a
+    member, ``seq``: both say "it has everything up to here", so either may lag. ``expires``
+    (epoch seconds) is the latest expiry of the members' tokens.
+    """
+
+    room_id: str
+    seq: int
+    members: frozenset[str]
+    expires: int
+
+    def cursor(self, record: ConnectionRecord) -> int:
+        """``record``'s cursor, counting this delivery if it was a member."""
+        if record.connection_id in self.members:
+            return max(record.sent, self.seq)
+        return record.sent

@@ -2,7 +2,8 @@
 
 ``DynamoDBConnectionStore`` (pynamodb, ``<DYNAMODB_TABLE_PREFIX>-connections``, an index
 on the room and a TTL on the token's expiry) serves API Gateway's handlers and the
-stream handler; ``InMemoryConnectionStore`` is its twin in one process's memory.
+stream handler; ``InMemoryConnectionStore`` is its twin in one process's memory. Beside
+the sockets, each room's ``RoomCursor`` (the sockets a delivery brought up together).
 """
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from pynamodb.attributes import (BooleanAttribute, NumberAttribute, TTLAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.domain.connections import ConnectionRecord
+from chalicelib.domain.connections import ConnectionRecord, RoomCursor
 
+from .items import Endpoint, bind
 from .own_table import OwnTable
 from .settings import DynamoDBSettings
+
+ROOM_CURSOR_PREFIX = "room:"  # never an API Gateway connection id, nor a gateway's uuid
 
 
 class InMemoryConnectionStore:
@@ -26,7 +30,14 @@ class InMemoryConnectionStore:
 
     def __init__(self) -> None:
         self._items: dict[str, ConnectionRecord] = {}
+        self._rooms: dict[str, RoomCursor] = {}
         self._lock = threading.Lock()
+
+    def room_cursor(self, room_id: str) -> RoomCursor | None:
+        return self._rooms.get(room_id)
+
+    def save_room_cursor(self, cursor: RoomCursor) -> None:
+        self._rooms[cursor.room_id] = cursor
 
     def save(self, record: ConnectionRecord) -> None:
         with self._lock:
@@ -69,11 +80,38 @@ class ConnectionItem(Model):
     by_room = RoomIndex()
 
 
+class RoomCursorItem(Model):
+    """A room's ``RoomCursor`` in the same table, under ``room:<roomId>``; it has no
+    ``room_id``, so the room index never lists it."""
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute()
+    members = UnicodeAttribute()  # connection ids, space-separated: one small string
+    expires = TTLAttribute()
+
+
 class DynamoDBConnectionStore(OwnTable):
     """Connections in a DynamoDB table of their own (``<prefix>-connections``), one item
-    per socket."""
+    per socket, and one ``RoomCursor`` item per room."""
 
     item = ConnectionItem
+
+    def __init__(self, table_name: str, endpoint: Endpoint, create: bool = False) -> None:
+        super().__init__(table_name, endpoint, create)
+        self._cursors = bind(RoomCursorItem, table_name, endpoint)
+
+    def room_cursor(self, room_id: str) -> RoomCursor | None:
+        try:
+            item = self._cursors.get(ROOM_CURSOR_PREFIX + room_id, consistent_read=True)
+        except self._cursors.DoesNotExist:
+            return None
+        return RoomCursor(room_id, int(item.seq), frozenset(item.members.split()),
+                          int(item.expires.timestamp()))
+
+    def save_room_cursor(self, cursor: RoomCursor) -> None:
+        self._cursors(ROOM_CURSOR_PREFIX + cursor.room_id, seq=cursor.seq,
+                      members=" ".join(sorted(cursor.members)),
+                      expires=datetime.fromtimestamp(cursor.expires, timezone.utc)).save()
 
     @staticmethod
     def table_name(settings: DynamoDBSettings) -> str:

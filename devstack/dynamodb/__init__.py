@@ -9,6 +9,8 @@ and adds what a local store needs:
   and rolls back only the items it touched, so its cost follows its own size, not the
   table's;
 - ``limits.py``: 400 KB an item and 4 MB a transaction (moto enforces the 100 actions);
+- ``responses.py``: the item-carrying answers (``Query``, ``GetItem``, ...) written with
+  ``json.dumps`` instead of moto's shape walk, which cost 0.7 ms of CPU per item;
 - ``journal.py``: a write-ahead journal and snapshots under ``--data-dir``.
 
 Start it with ``python -m devstack.dynamodb --host 127.0.0.1 --port PORT [--data-dir DIR]``,

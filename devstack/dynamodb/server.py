@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import threading
 import time
@@ -20,7 +21,7 @@ from moto.moto_server.werkzeug_app import create_backend_app
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import Client
 
-from . import limits, transactions
+from . import limits, responses, transactions
 from .journal import Journal, Record
 
 DYNAMODB = "DynamoDB_20120810."
@@ -50,6 +51,8 @@ class SerializedApp:
 
     def __init__(self, journal: Journal | None = None):
         transactions.install()
+        # DROPON_DYNAMODB_VERIFY_ANSWERS=1: every fast answer is checked against moto's own
+        responses.install(verify=os.environ.get("DROPON_DYNAMODB_VERIFY_ANSWERS") == "1")
         self.dynamodb = create_backend_app("dynamodb")
         self.streams = create_backend_app("dynamodbstreams")
         self.journal = journal

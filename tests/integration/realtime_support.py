@@ -21,10 +21,10 @@ TIMEOUT = 30  # a safety net against a hang, never a measurement
 
 
 class Stack:
-    def __init__(self, dynamodb_endpoint: str, logs):
+    def __init__(self, dynamodb_endpoint: str, logs, env: dict | None = None):
         self.env = {**store_env(dynamodb_endpoint), "DROPON_API_KEY": KEY,
                     "DROPON_API_SECRET": SECRET, "DROPON_NODE_SECRET": secrets.token_hex(16),
-                    "PYTHONUNBUFFERED": "1"}
+                    "PYTHONUNBUFFERED": "1", **(env or {})}
         api_port, ws_port = free_port(), free_port()
         self.api_url, self.ws_url = f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{ws_port}"
         self.api = ServerProcess([sys.executable, "-m", "devstack.local_api", "--host",

@@ -11,7 +11,7 @@ from chalicelib.application.realtime import TYPES
 from chalicelib.application.sockets import SocketService
 from chalicelib.bootstrap import build_application, build_connections
 from chalicelib.domain.actor import Actor
-from chalicelib.domain.connections import ConnectionRecord
+from chalicelib.domain.connections import ConnectionRecord, RoomCursor
 from chalicelib.persistence.connections import InMemoryConnectionStore
 from devstack.stream_poller import StreamPoller
 from tests.integration.api_support import store_env
@@ -38,6 +38,17 @@ def test_the_connection_store_contract(store):
     assert [store.get(f"m{i}").sent for i in range(60)] == list(range(60))
     store.remove("c2"), store.remove("c2")
     assert [r.connection_id for r in store.in_room("r1")] == ["c1"]
+
+
+def test_a_room_cursor_is_one_item_the_room_index_never_lists(store):
+    assert store.room_cursor("r9") is None
+    store.save(record("c9", room="r9"))
+    cursor = RoomCursor("r9", 12, frozenset({"c9", "gone="}), 2**31)
+    store.save_room_cursor(cursor)
+    assert store.room_cursor("r9") == cursor
+    store.save_room_cursor(RoomCursor("r9", 13, frozenset({"c9"}), 2**31))
+    assert store.room_cursor("r9").seq == 13
+    assert [r.connection_id for r in store.in_room("r9")] == ["c9"]
 
 
 def test_stream_records_from_the_embedded_store_reach_the_sockets(dynamodb_endpoint):

@@ -123,3 +123,36 @@ def test_a_socket_whose_token_expired_gets_nothing_more():
     rooms.join(Actor("participant", "ada"), room["id"], identity="ada", role="speaker")
     assert service.deliver(room["id"], lambda c, t: True, json.dumps) == 0
     assert store.get("old") is None
+
+
+def test_a_room_wide_delivery_writes_one_room_cursor_and_a_newcomer_keeps_its_own():
+    rooms = RoomsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    room = rooms.create_room(Actor("api_key", "k"), name="r", persistent=True)["id"]
+    store = InMemoryConnectionStore()
+    service = SocketService(rooms, store)
+    got: dict[str, list[int]] = {}
+
+    def post(connection_id, text):
+        got.setdefault(connection_id, []).append(json.loads(text)["seq"])
+        return True
+
+    for cid in ("a", "b"):
+        service.connect(Actor("api_key", "k"), room, cid, after=1, role=None, replace=False,
+                        expires=2**31)
+    ada = Actor("participant", "ada")
+    rooms.join(ada, room, identity="ada", role="speaker")
+    service.deliver(room, post, json.dumps)
+    shared = store.room_cursor(room)
+    assert (shared.seq, shared.members) == (rooms.get_room(room)["version"], {"a", "b"})
+    assert store.get("a").sent == 1  # its own cursor is not written: the room's counts
+    service.connect(Actor("api_key", "k"), room, "c", after=1, role=None, replace=False,
+                    expires=2**31)
+    rooms.raise_hand(ada, room)
+    service.deliver(room, post, json.dumps, only="c")  # a resume: c's own cursor moves
+    assert store.get("c").sent == shared.seq + 1 and store.room_cursor(room) == shared
+    rooms.lower_own_hand(ada, room)
+    for _ in range(2):  # a retry repeats nothing
+        service.deliver(room, post, json.dumps)
+    shown = [e["seq"] for e in rooms.room_events(room, after=1) if e["type"] in TYPES]
+    assert len(shown) == 3 and got == {"a": shown, "b": shown, "c": shown}
+    assert store.room_cursor(room).members == {"a", "b", "c"}
