@@ -143,6 +143,8 @@ class NodeConfig:
     :param stun_server: ``host:port`` of a STUN server that tells the node its public
         address when ``DROPON_ICE_PUBLIC_IP`` is unset (``media_node.ice.public_address``).
     :param metrics_token: bearer token ``GET /metrics`` wants (never logged); empty: none.
+    :param stage: ``DROPON_STAGE``, the ``Stage`` dimension of the ``NodeLoad`` metric the
+        node publishes (:mod:`media_node.telemetry.load`); empty (``make run``): none.
     :param fanout: the direct path's packet loop: ``c`` (``media_node/sfu/_fanout``, one
         ``sendmmsg`` per frame), ``python``, or ``auto`` (C where it is built).
     """
@@ -171,6 +173,7 @@ class NodeConfig:
     drain_seconds: float = 100.0
     stun_server: str = ""
     metrics_token: str = ""
+    stage: str = ""
 
     def __post_init__(self) -> None:
         if self.ice_public_ip:
@@ -232,4 +235,5 @@ class NodeConfig:
             drain_seconds=_float(env, "DROPON_DRAIN_SECONDS", "100"),
             stun_server=env.get("DROPON_STUN_SERVER", "").strip(),
             metrics_token=env.get("DROPON_METRICS_TOKEN", ""),
+            stage=env.get("DROPON_STAGE", "").strip(),
         )
