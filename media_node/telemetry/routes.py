@@ -16,7 +16,7 @@ import uuid
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .load import publish_load
+from .load import INTERVAL, publish_load
 from .logs import bound_contextvars
 from .metrics import LoopLag, ObservedNode, node_registry
 
@@ -36,7 +36,7 @@ async def request_context(request: web.Request, handler):
 
 
 def install(app: web.Application, node: ObservedNode, metrics_token: str = "",
-            stage: str = "", capacity: int = 0) -> None:
+            stage: str = "", capacity: int = 0, load_interval: float = INTERVAL) -> None:
     """Add the three routes to ``app`` and run the event-loop lag probe while it serves,
     and the ``NodeLoad`` publisher when ``stage`` is set.
 
@@ -73,7 +73,7 @@ def install(app: web.Application, node: ObservedNode, metrics_token: str = "",
         tasks = [asyncio.ensure_future(lag.run())]
         if stage:
             tasks.append(asyncio.ensure_future(
-                publish_load(lambda: len(node.sessions), capacity, stage)))
+                publish_load(lambda: len(node.sessions), capacity, stage, load_interval)))
         yield
         for task in tasks:
             task.cancel()

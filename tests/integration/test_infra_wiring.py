@@ -203,7 +203,7 @@ def ec2_call() -> str:
     found = {mapping[node.func.attr] for path in _files(MEDIA_NODE)
              for node in ast.walk(ast.parse(path.read_text()))
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-             and node.func.attr in mapping and "_" in node.func.attr}
+             and node.func.attr in mapping}
     (operation,) = found
     return operation
 

@@ -3,6 +3,7 @@ without I/O (the line goes to a StringIO)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 
@@ -45,3 +46,39 @@ def test_the_publisher_prints_a_line_each_interval_until_cancelled():
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(records) >= 2
     assert all(r["Stage"] == "dev" and r["NodeLoad"] >= 25.0 for r in records)
+
+
+class Node:
+    """What the telemetry routes read of a node."""
+
+    rooms: dict = {}
+    sessions = {"s1": object(), "s2": object()}
+    draining = False
+    control_plane = None
+
+
+def _serve_briefly(stage: str) -> None:
+    """Run the routes' background tasks as aiohttp would, for a few intervals."""
+    from aiohttp import web
+    from media_node.telemetry.routes import install
+
+    async def run():
+        app = web.Application()
+        install(app, Node(), stage=stage, capacity=4, load_interval=0.01)
+        (context,) = app.cleanup_ctx
+        steps = context(app)
+        await steps.__anext__()  # started
+        await asyncio.sleep(0.05)
+        with contextlib.suppress(StopAsyncIteration):
+            await steps.__anext__()  # cleaned up: the tasks cancelled
+        assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    asyncio.run(run())
+
+
+def test_a_deployed_node_publishes_its_load_and_a_local_one_does_not(capsys):
+    _serve_briefly("prod")
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert records and all(r["Stage"] == "prod" and r["NodeLoad"] >= 50.0 for r in records)
+    _serve_briefly("")
+    assert capsys.readouterr().out == ""
