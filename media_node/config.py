@@ -138,13 +138,13 @@ class NodeConfig:
         credentials when deployed (instead of ``secrets_key``); empty: Fernet.
     :param recording_dir: where recordings are written on the node's disk before and
         while they upload (and kept when an upload fails); empty: the temp folder.
+    :param stage: ``DROPON_STAGE``, the ``Stage`` dimension of the ``NodeLoad`` metric the
+        node publishes (:mod:`media_node.telemetry.load`); empty (``make run``): none.
     :param drain_seconds: how long a stopping node may take to finish its recordings'
         uploads (``DROPON_DRAIN_SECONDS``; below ECS's ``stopTimeout``).
     :param stun_server: ``host:port`` of a STUN server that tells the node its public
         address when ``DROPON_ICE_PUBLIC_IP`` is unset (``media_node.ice.public_address``).
     :param metrics_token: bearer token ``GET /metrics`` wants (never logged); empty: none.
-    :param stage: ``DROPON_STAGE``, the ``Stage`` dimension of the ``NodeLoad`` metric the
-        node publishes (:mod:`media_node.telemetry.load`); empty (``make run``): none.
     :param fanout: the direct path's packet loop: ``c`` (``media_node/sfu/_fanout``, one
         ``sendmmsg`` per frame), ``python``, or ``auto`` (C where it is built).
     """
@@ -170,10 +170,10 @@ class NodeConfig:
     secrets_key: str = ""
     recording_dir: str = ""
     kms_key_id: str = ""
+    stage: str = ""
     drain_seconds: float = 100.0
     stun_server: str = ""
     metrics_token: str = ""
-    stage: str = ""
 
     def __post_init__(self) -> None:
         if self.ice_public_ip:
@@ -232,8 +232,8 @@ class NodeConfig:
             secrets_key=env.get("DROPON_SECRETS_KEY", ""),
             recording_dir=env.get("DROPON_RECORDING_DIR", ""),
             kms_key_id=env.get("DROPON_KMS_KEY_ID", ""),
+            stage=env.get("DROPON_STAGE", "").strip(),
             drain_seconds=_float(env, "DROPON_DRAIN_SECONDS", "100"),
             stun_server=env.get("DROPON_STUN_SERVER", "").strip(),
             metrics_token=env.get("DROPON_METRICS_TOKEN", ""),
-            stage=env.get("DROPON_STAGE", "").strip(),
         )
