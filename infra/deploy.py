@@ -41,6 +41,9 @@ SETTINGS = (
     ("NODE_MEMORY", "NodeMemory", "-nodes", False),
     ("NODE_MIN", "NodeMinCount", "-nodes", False),
     ("NODE_MAX", "NodeMaxCount", "-nodes", False),
+    ("DROPON_DRAIN_SECONDS", "DrainSeconds", "-nodes", False),
+    ("DROPON_STUN_SERVER", "StunServer", "-nodes", False),
+    ("METRICS_TOKEN_IN_SECRET", "MetricsTokenInSecret", "-nodes", False),
     ("ALARM_EMAIL", "AlarmEmail", "-observability", False),
 )
 

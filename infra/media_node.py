@@ -2,9 +2,11 @@
 
 Each task has its own public IP (``awsvpc``, ``AssignPublicIp``) and a security group
 open on the ICE UDP range and the signaling port; ECS checks the node's ``GET /health``;
-the service scales on ``DropOn/NodeLoad``, which every node publishes (docs/deploy.md,
-"Signals"). A task told to stop gets ``stopTimeout`` seconds (Fargate's most, 120) to
-drain before it is killed; deployments start new tasks before stopping old ones.
+the service scales on ``DropOn/NodeLoad`` (dimension ``Stage``), which every node prints
+as an EMF line that ``awslogs`` ships (``media_node/telemetry/load.py``). A task told to
+stop drains for ``DROPON_DRAIN_SECONDS`` (``DrainSeconds``), under ``stopTimeout``
+(Fargate's most, 120) after which it is killed; deployments start new tasks before
+stopping old ones.
 
 The container's environment is the image's (``DROPON_NODE_HOST``, ``DROPON_FANOUT``,
 ...) plus what only the stack knows; ``tests/integration/test_infra_media_node.py``
@@ -19,6 +21,7 @@ NAMESPACE = "DropOn"  # the nodes' and the control plane's CloudWatch namespace
 LOAD_METRIC = "NodeLoad"  # percent of a node's capacity in use (autoscaling tracks it)
 CONTAINER = "media-node"
 STOP_TIMEOUT = 120  # Fargate's longest: SIGTERM, then SIGKILL this much later
+DRAIN_MARGIN = 10  # s between the drain's end and SIGKILL (closing the server, the log)
 HEALTH_PATH = "/health"
 # the ECS health check: the same command as the Dockerfile's HEALTHCHECK (a test checks)
 HEALTH_COMMAND = ["python", "-c",
@@ -60,10 +63,21 @@ PARAMETERS = {
     "StunServer": {"Type": "String", "Default": "stun.l.google.com:19302",
                    "Description": "host:port a node asks for its public address "
                                   "(DROPON_STUN_SERVER); empty: none"},
+    "DrainSeconds": {"Type": "Number", "Default": 100, "MinValue": 10,
+                     "MaxValue": STOP_TIMEOUT - DRAIN_MARGIN,
+                     "Description": "DROPON_DRAIN_SECONDS: a stopping node's time to finish "
+                                    "its recordings' uploads (under stopTimeout, 120)"},
+    "MetricsTokenInSecret": {"Type": "String", "Default": "false",
+                             "AllowedValues": ["true", "false"],
+                             "Description": "true: GET /metrics wants the secret's "
+                                            "metricsToken (DROPON_METRICS_TOKEN)"},
     "DestinationRoleArns": DESTINATION_ROLES,
     "LogRetentionDays": {"Type": "Number", "Default": 30,
                          "AllowedValues": [1, 3, 5, 7, 14, 30, 60, 90, 180, 365]},
 }
+
+
+CONDITIONS = {"HasMetricsToken": {"Fn::Equals": [{"Ref": "MetricsTokenInSecret"}, "true"]}}
 
 
 def environment() -> list[dict]:
@@ -75,20 +89,35 @@ def environment() -> list[dict]:
         "DROPON_ICE_PORT_MAX": {"Ref": "IcePortMax"},
         "DROPON_MAX_PARTICIPANTS": {"Ref": "MaxParticipants"},
         "DROPON_KMS_KEY_ID": _imported("DestinationSecretsKeyArn"),
-        "DROPON_STAGE": _imported("Stage"),
+        "DROPON_STAGE": _imported("Stage"),  # NodeLoad's Stage dimension
         "DROPON_STUN_SERVER": {"Ref": "StunServer"},
+        "DROPON_DRAIN_SECONDS": {"Ref": "DrainSeconds"},
     }
     return [{"Name": name, "Value": value if isinstance(value, dict) else str(value)}
             for name, value in env.items()]
 
 
+def secrets() -> list[dict]:
+    """Read from the control plane's secret by the execution role at the task's start;
+    ``DROPON_METRICS_TOKEN`` only when ``MetricsTokenInSecret`` says the secret has one."""
+    def key(name: str, variable: str) -> dict:
+        return {"Name": variable, "ValueFrom": {"Fn::Sub": [
+            "${Arn}:%s::" % name, {"Arn": _imported("SecretArn")}]}}
+    return [key("nodeSecret", "DROPON_NODE_SECRET"),
+            {"Fn::If": ["HasMetricsToken", key("metricsToken", "DROPON_METRICS_TOKEN"),
+                        {"Ref": "AWS::NoValue"}]}]
+
+
 def task_role() -> dict:
-    """What the node's own code calls in AWS: KMS Decrypt of destinations' secrets, and
-    customers' recording roles, only with an external id. Buckets are written with the
-    destination's credentials or the assumed role's, never the task's."""
+    """What the node's own code calls in AWS: KMS Decrypt of destinations' secrets,
+    customers' recording roles, only with an external id, and at start the public IP of
+    its own network interface. Buckets are written with the destination's credentials
+    or the assumed role's, never the task's."""
     return role("ecs-tasks.amazonaws.com", [
         kms_statement("kms:Decrypt", _imported("DestinationSecretsKeyArn")),
         assume_destination_role_statement(),
+        # media_node/ice/public_address.py; a Describe action AWS defines on "*" only
+        {"Effect": "Allow", "Action": ["ec2:DescribeNetworkInterfaces"], "Resource": "*"},
     ], "MediaNodeTaskPolicy")
 
 
@@ -113,9 +142,7 @@ def task_definition() -> dict:
             {"ContainerPortRange": {"Fn::Sub": "${IcePortMin}-${IcePortMax}"},
              "Protocol": "udp"}],
         "Environment": environment(),
-        "Secrets": [{"Name": "DROPON_NODE_SECRET",
-                     "ValueFrom": {"Fn::Sub": ["${Arn}:nodeSecret::",
-                                               {"Arn": _imported("SecretArn")}]}}],
+        "Secrets": secrets(),
         "HealthCheck": {"Command": ["CMD", *HEALTH_COMMAND], "Interval": 10, "Timeout": 3,
                         "Retries": 3, "StartPeriod": 15},
         "StopTimeout": STOP_TIMEOUT,
@@ -210,4 +237,5 @@ def media_node_template() -> dict:
                    "Name": {"Fn::Sub": "${AWS::StackName}-ServiceName"}}}}
     return {"AWSTemplateFormatVersion": "2010-09-09",
             "Description": "DropOnAir Rooms: media nodes on ECS Fargate",
-            "Parameters": PARAMETERS, "Resources": resources, "Outputs": outputs}
+            "Parameters": PARAMETERS, "Conditions": CONDITIONS, "Resources": resources,
+            "Outputs": outputs}

@@ -1,9 +1,13 @@
 """The observability stack: a CloudWatch dashboard, the alarms, and their SNS topic.
 
 It imports the control plane's and the media nodes' exports, so it is deployed last
-and deleted first. The ``DropOn`` metrics (namespace ``DropOn``, one dimension
-``Stage``) are published by the code as CloudWatch embedded metric format lines in its
-logs; their names are listed in ``METRICS`` and in docs/deploy.md, "Signals".
+and deleted first. The ``DropOn`` metrics are published by the code as CloudWatch
+embedded metric format lines in its logs (``chalicelib/telemetry/metrics.py``,
+``media_node/telemetry/load.py``), each with dimension ``Stage`` (``DROPON_STAGE``) and
+some also with one more (``Command``, ``Code``...); the alarms and the dashboard watch
+the ``[Stage]`` totals. The names the stacks use are in ``METRICS`` and docs/deploy.md,
+"Signals"; tests/integration/test_infra_metrics.py checks each against what the code
+writes. The five alarms docs/runbook.md names are ``dropon-<what>-<Stage>``.
 """
 from __future__ import annotations
 
@@ -12,16 +16,20 @@ import json
 from .media_node import LOAD_METRIC, NAMESPACE
 from .tables import TABLES
 
-# metric name -> (published by, unit, what it says)
+# metric name -> (published by, unit, what it says): the ones the stacks watch
 METRICS = {
-    LOAD_METRIC: ("node", "Percent", "share of the node's capacity in use: the larger of "
-                  "CPU and participants / DROPON_MAX_PARTICIPANTS; autoscaling tracks it"),
-    "NodeReady": ("node", "Count", "1 while GET /ready answers 200, else 0; every 5 s"),
-    "NodeParticipants": ("node", "Count", "participants connected to the node"),
-    "RecordingsFailed": ("node, tick", "Count", "recordings that ended failed"),
-    "WebhookBacklogAgeSeconds": ("deliverer", "Seconds", "age of the oldest due delivery"),
-    "CommandLatency": ("API", "Milliseconds", "a command's latency (with dimension Command)"),
-    "JoinsRefused": ("API", "Count", "joins refused (with dimension Code)"),
+    LOAD_METRIC: ("node", "Percent", "the larger of the node's CPU (share of one core) and "
+                  "participants / DROPON_MAX_PARTICIPANTS, every 30 s; autoscaling tracks it"),
+    "HealthyNodes": ("tick", "Count", "nodes heard from and not draining, each minute"),
+    "DrainingNodes": ("tick", "Count", "nodes heard from and draining, each minute"),
+    "RecordingsFailed": ("API, tick", "Count", "recordings that ended failed (by Reason)"),
+    "StoreThrottled": ("API", "Count", "requests answered 503: DynamoDB throttled or down"),
+    "WebhookBacklogAge": ("deliverer", "Seconds", "age of a delivery that failed an attempt"),
+    "WebhookDeliveryFailures": ("deliverer", "Count", "attempts not delivered (by Outcome)"),
+    "CommandLatency": ("API", "Milliseconds", "a command's latency (by Command)"),
+    "JoinsRefused": ("API", "Count", "joins refused (by Code)"),
+    "MediaUnavailable": ("API", "Count", "joins or media grants with no healthy node"),
+    "Conflicts": ("API", "Count", "a room's save lost to another writer"),
     "EventsFannedOut": ("stream", "Count", "socket messages the stream handler sent"),
 }
 PARAMETERS = {
@@ -30,7 +38,7 @@ PARAMETERS = {
     "AlarmEmail": {"Type": "String", "Default": "",
                    "Description": "Optional address subscribed to the alarms' topic"},
     "Api5xxPercent": {"Type": "Number", "Default": 5, "Description": "Alarm above this 5xx %"},
-    "WebhookBacklogSeconds": {"Type": "Number", "Default": 300,
+    "WebhookBacklogSeconds": {"Type": "Number", "Default": 900,
                               "Description": "Alarm when the oldest due webhook is older"},
 }
 CONDITIONS = {"HasEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}}
@@ -48,29 +56,39 @@ def _table_name(table) -> dict:
     return {"Fn::Sub": [table.name("${Prefix}"), {"Prefix": _cp("TablePrefix")}]}
 
 
-def alarm(description: str, **properties) -> dict:
+def _name(what: str) -> dict:
+    """``dropon-<what>-<Stage>``: the runbook's name, unique per stage in an account."""
+    return {"Fn::Sub": ["dropon-%s-${Stage}" % what, {"Stage": _cp("Stage")}]}
+
+
+def alarm(description: str, name: str | None = None, **properties) -> dict:
+    """An alarm that notifies the topic (``name``: one of the runbook's five), or, without
+    a name, one that only feeds the composite ``dropon-dynamodb-throttles``."""
+    notify = {"AlarmName": _name(name), "AlarmActions": [{"Ref": "AlarmTopic"}],
+              "OKActions": [{"Ref": "AlarmTopic"}]} if name else {}
     return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-        "AlarmDescription": description, "AlarmActions": [{"Ref": "AlarmTopic"}],
-        "OKActions": [{"Ref": "AlarmTopic"}], **properties}}
+        "AlarmDescription": description, **notify, **properties}}
 
 
 def _own(name: str, statistic: str, threshold, operator: str, periods: int = 1,
-         missing: str = "notBreaching") -> dict:
+         missing: str = "notBreaching", period: int = 60) -> dict:
     return {"Namespace": NAMESPACE, "MetricName": name, "Dimensions": _stage(),
-            "Statistic": statistic, "Period": 60, "EvaluationPeriods": periods,
+            "Statistic": statistic, "Period": period, "EvaluationPeriods": periods,
             "Threshold": threshold, "ComparisonOperator": operator, "TreatMissingData": missing}
 
 
 def alarms() -> dict:
     api = [{"Name": "ApiName", "Value": _cp("RestApiName")}, {"Name": "Stage", "Value": "api"}]
     out = {
-        # every node publishes NodeReady; none ready (or none publishing) for 3 minutes
+        # the tick counts nodes each minute; no data means no tick, and no placement either
         "NoHealthyMediaNodeAlarm": alarm(
-            "No media node reported ready for 3 minutes: joins get no media",
-            **_own("NodeReady", "Maximum", 1, "LessThanThreshold", 3, "breaching")),
+            "No media node heard from and taking rooms for 2 minutes: joins get no media",
+            "no-healthy-node",
+            **_own("HealthyNodes", "Minimum", 1, "LessThanThreshold", 2, "breaching")),
         "Api5xxRateAlarm": alarm(
-            "More than Api5xxPercent % of the REST API's answers were 5xx over 5 minutes",
-            EvaluationPeriods=5, DatapointsToAlarm=3, ComparisonOperator="GreaterThanThreshold",
+            "More than Api5xxPercent % of the REST API's answers were 5xx in 3 of 5 minutes",
+            "5xx-rate", EvaluationPeriods=5, DatapointsToAlarm=3,
+            ComparisonOperator="GreaterThanThreshold",
             Threshold={"Ref": "Api5xxPercent"}, TreatMissingData="notBreaching",
             Metrics=[
                 {"Id": "errors", "ReturnData": False, "MetricStat": {"Stat": "Sum", "Period": 60,
@@ -82,17 +100,23 @@ def alarms() -> dict:
                 {"Id": "rate", "ReturnData": True, "Label": "5xx %",
                  "Expression": "IF(requests > 0, 100 * errors / requests, 0)"}]),
         "WebhookBacklogAgeAlarm": alarm(
-            "The oldest due webhook delivery is older than WebhookBacklogSeconds",
-            **{**_own("WebhookBacklogAgeSeconds", "Maximum", {"Ref": "WebhookBacklogSeconds"},
-                      "GreaterThanThreshold", 5)}),
+            "A webhook delivery still failing is older than WebhookBacklogSeconds",
+            "webhook-backlog-age",
+            **_own("WebhookBacklogAge", "Maximum", {"Ref": "WebhookBacklogSeconds"},
+                   "GreaterThanThreshold", period=300)),
         "RecordingFailuresAlarm": alarm(
             "A recording failed (node lost, destination refused, upload failed)",
-            **_own("RecordingsFailed", "Sum", 1, "GreaterThanOrEqualToThreshold")),
+            "recording-failures",
+            **_own("RecordingsFailed", "Sum", 1, "GreaterThanOrEqualToThreshold", period=300)),
+        # the throttles the API answered 503, whichever table
+        "StoreThrottledAlarm": alarm(
+            "The API answered 503 store_unavailable (DynamoDB throttled or down)",
+            **_own("StoreThrottled", "Sum", 0, "GreaterThanThreshold")),
     }
     for table in TABLES:  # a throttled table refuses saves: a room's command fails
         name = _table_name(table)
         out[f"{table.logical_id}ThrottleAlarm"] = alarm(
-            f"{table.logical_id} throttled reads or writes",
+            f"{table.logical_id} throttled reads or writes", None,
             EvaluationPeriods=1, ComparisonOperator="GreaterThanThreshold", Threshold=0,
             TreatMissingData="notBreaching",
             Metrics=[*({"Id": kind.lower(), "ReturnData": False, "MetricStat": {
@@ -102,6 +126,13 @@ def alarms() -> dict:
                 for kind in ("Read", "Write")),
                 {"Id": "throttles", "ReturnData": True, "Expression": "read + write",
                  "Label": "throttle events"}])
+    # one alarm for the operator over twenty metrics (a metric math alarm takes ten)
+    children = [k for k in out if k.endswith("ThrottleAlarm") or k == "StoreThrottledAlarm"]
+    out["DynamoDBThrottlesAlarm"] = {"Type": "AWS::CloudWatch::CompositeAlarm", "Properties": {
+        "AlarmName": _name("dynamodb-throttles"),
+        "AlarmDescription": "A table throttled reads or writes, or the API answered 503",
+        "AlarmRule": {"Fn::Sub": " OR ".join('ALARM("${%s}")' % c for c in children)},
+        "AlarmActions": [{"Ref": "AlarmTopic"}], "OKActions": [{"Ref": "AlarmTopic"}]}}
     return out
 
 
@@ -114,23 +145,30 @@ def dashboard_body() -> dict:
     own = lambda name: [NAMESPACE, name, "Stage", "${Stage}"]  # noqa: E731
     functions = ["APIHandler", "RoomEventsStream", "Tick", "DeliverWebhooks"]
     widgets = [
-        widget("Media nodes: load % (autoscaling target) and ready",
-               [own(LOAD_METRIC), own("NodeReady")], 0, stat="Average"),
-        widget("Participants on nodes", [own("NodeParticipants")], 0, 12),
+        widget("Media nodes: load % (autoscaling target)", [own(LOAD_METRIC)], 0,
+               stat="Average"),
+        widget("Media nodes: healthy and draining (the tick's count)",
+               [own("HealthyNodes"), own("DrainingNodes")], 0, 12, "Minimum"),
         widget("REST API: requests, 4xx, 5xx",
                [["AWS/ApiGateway", m, "ApiName", "${RestApiName}", "Stage", "api"]
                 for m in ("Count", "4XXError", "5XXError")], 6),
         widget("Lambda errors and throttles",
                [["AWS/Lambda", m, "FunctionName", "${%s}" % f]
                 for f in functions for m in ("Errors", "Throttles")], 6, 12),
-        widget("DynamoDB throttles (events, notifications)",
+        widget("DynamoDB throttles (events, notifications), API 503s",
                [["AWS/DynamoDB", f"{k}ThrottleEvents", "TableName", "${%s}" % t]
-                for t in ("EventsTable", "NotificationsTable") for k in ("Read", "Write")], 12),
-        widget("Webhook backlog age (s), recordings failed",
-               [own("WebhookBacklogAgeSeconds"), own("RecordingsFailed")], 12, 12, "Maximum"),
+                for t in ("EventsTable", "NotificationsTable") for k in ("Read", "Write")]
+               + [own("StoreThrottled")], 12),
+        widget("Webhook backlog age (s)", [own("WebhookBacklogAge")], 12, 12, "Maximum"),
+        widget("Recordings failed, webhook attempts failed, joins with no media",
+               [own("RecordingsFailed"), own("WebhookDeliveryFailures"),
+                own("MediaUnavailable")], 18),
+        widget("Commands: latency p99 (ms)", [own("CommandLatency")], 18, 12, "p99"),
+        widget("Joins refused, conflicts, events fanned out",
+               [own("JoinsRefused"), own("Conflicts"), own("EventsFannedOut")], 24),
         widget("Media node tasks running and desired (Container Insights)",
                [["ECS/ContainerInsights", m, "ClusterName", "${Cluster}", "ServiceName",
-                 "${Service}"] for m in ("RunningTaskCount", "DesiredTaskCount")], 18,
+                 "${Service}"] for m in ("RunningTaskCount", "DesiredTaskCount")], 24, 12,
                stat="Maximum"),
     ]
     def nodes(name):

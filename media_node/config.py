@@ -155,6 +155,8 @@ class NodeConfig:
         credentials when deployed (instead of ``secrets_key``); empty: Fernet.
     :param recording_dir: where recordings are written on the node's disk before and
         while they upload (and kept when an upload fails); empty: the temp folder.
+    :param stage: ``DROPON_STAGE``, the ``Stage`` dimension of the ``NodeLoad`` metric the
+        node publishes (:mod:`media_node.telemetry.load`); empty (``make run``): none.
     :param drain_seconds: how long a stopping node may take to finish its recordings'
         uploads (``DROPON_DRAIN_SECONDS``; below ECS's ``stopTimeout``).
     :param stun_server: ``host:port`` of a STUN server that tells the node its public
@@ -189,6 +191,7 @@ class NodeConfig:
     secrets_key: str = ""
     recording_dir: str = ""
     kms_key_id: str = ""
+    stage: str = ""
     drain_seconds: float = 100.0
     stun_server: str = ""
     metrics_token: str = ""
@@ -255,6 +258,7 @@ class NodeConfig:
             secrets_key=env.get("DROPON_SECRETS_KEY", ""),
             recording_dir=env.get("DROPON_RECORDING_DIR", ""),
             kms_key_id=env.get("DROPON_KMS_KEY_ID", ""),
+            stage=env.get("DROPON_STAGE", "").strip(),
             drain_seconds=_float(env, "DROPON_DRAIN_SECONDS", "100"),
             stun_server=env.get("DROPON_STUN_SERVER", "").strip(),
             metrics_token=env.get("DROPON_METRICS_TOKEN", ""),

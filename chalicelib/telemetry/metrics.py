@@ -4,8 +4,10 @@
 
 Every data point is written at once by a provider of its own, so one request's figures
 never mix with another thread's. A metric with a dimension (``Command``, ``Code``...)
-is also kept without it (EMF dimension sets ``[]`` and ``[name]``): the alarms watch
-the total. No ``service`` dimension, even with ``POWERTOOLS_SERVICE_NAME`` set: the
+is also kept without it (EMF dimension sets ``[Stage]`` and ``[Stage, name]``): the
+alarms watch the total. ``Stage`` is ``DROPON_STAGE`` (the stack's ``Stage``), so two
+stages in one account keep apart; unset (``make run``), the sets are ``[]`` and
+``[name]``. No ``service`` dimension, even with ``POWERTOOLS_SERVICE_NAME`` set: the
 alarms name exact dimension sets. The names are the contract with the dashboards and
 alarms in ``infra/`` and with docs/runbook.md.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from typing import Iterator
 
@@ -21,6 +24,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider)
 
 NAMESPACE = "DropOn"
+STAGE_VARIABLE = "DROPON_STAGE"  # the value of every data point's Stage dimension
 log = logging.getLogger(__name__)
 
 COMMAND_LATENCY = "CommandLatency"  # ms, by Command (the route's use case)
@@ -48,6 +52,9 @@ def emit(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count,
     """Write one data point now; a failure to write it is logged, never raised."""
     try:
         provider = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service="")
+        stage = os.environ.get(STAGE_VARIABLE, "")
+        if stage:  # in every dimension set, the total's included
+            provider.set_default_dimensions(Stage=stage)
         provider.add_metric(name=name, unit=unit, value=value)
         if dimensions:
             provider.add_dimensions(**{k: str(v) for k, v in dimensions.items()})

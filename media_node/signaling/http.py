@@ -114,7 +114,10 @@ def make_app(node: SignalingNode) -> web.Application:
     app = web.Application(middlewares=[telemetry.request_context, cors_middleware,
                                        errors_middleware], client_max_size=MAX_SDP)
     app[NODE_KEY] = node
-    telemetry.install(app, node, getattr(node.config, "metrics_token", ""))
+    config = node.config
+    telemetry.install(app, node, getattr(config, "metrics_token", ""),
+                      stage=getattr(config, "stage", ""),
+                      capacity=getattr(config, "max_participants", 0))
     app.router.add_post("/rooms/{roomId}/whip", post_offer)
     app.router.add_delete("/sessions/{sessionId}", delete_session)
     app.router.add_patch("/sessions/{sessionId}", patch_session)

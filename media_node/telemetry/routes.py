@@ -4,7 +4,8 @@
 says it can take rooms: the control plane took its last heartbeat and it is not
 draining (503 otherwise, with the reason). Neither needs a token nor reveals more
 than that. ``/metrics`` is Prometheus' text format; with ``DROPON_METRICS_TOKEN`` set
-it wants ``Authorization: Bearer <that token>``.
+it wants ``Authorization: Bearer <that token>``. While it serves, a deployed node
+(``stage`` given) also publishes ``DropOn/NodeLoad`` (:mod:`.load`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import uuid
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .load import INTERVAL, publish_load
 from .logs import bound_contextvars
 from .metrics import LoopLag, ObservedNode, node_registry
 
@@ -33,8 +35,13 @@ async def request_context(request: web.Request, handler):
     return response
 
 
-def install(app: web.Application, node: ObservedNode, metrics_token: str = "") -> None:
-    """Add the three routes to ``app`` and run the event-loop lag probe while it serves."""
+def install(app: web.Application, node: ObservedNode, metrics_token: str = "",
+            stage: str = "", capacity: int = 0, load_interval: float = INTERVAL) -> None:
+    """Add the three routes to ``app`` and run the event-loop lag probe while it serves,
+    and the ``NodeLoad`` publisher when ``stage`` is set.
+
+    :param capacity: participants the node carries at 100 % load.
+    """
     lag = LoopLag()
     registry = node_registry(node, lag)
 
@@ -63,9 +70,13 @@ def install(app: web.Application, node: ObservedNode, metrics_token: str = "") -
     app.router.add_get("/metrics", metrics)
 
     async def probe(app: web.Application):
-        task = asyncio.ensure_future(lag.run())
+        tasks = [asyncio.ensure_future(lag.run())]
+        if stage:
+            tasks.append(asyncio.ensure_future(
+                publish_load(lambda: len(node.sessions), capacity, stage, load_interval)))
         yield
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     app.cleanup_ctx.append(probe)

@@ -7,6 +7,7 @@
   Over-inclusive by design (a capitalised constant that is not a variable counts too):
   what it is for is finding a variable the templates set that nothing reads.
 - ``boto_clients(root)``: the AWS services the package builds boto3 clients of.
+- ``task_secrets(container)``: a task's secrets, both sides of a conditional one.
 - ``resolve(value, refs)``: a CloudFormation value with its ``Ref``/``Fn::Sub``/imports
   replaced by sample values, to run the code's settings on a template's environment.
 """
@@ -80,3 +81,12 @@ def resolve(value, refs: dict):
         values = {**refs, **{k: resolve(v, refs) for k, v in local.items()}}
         return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
     raise ValueError(f"cannot resolve {fn}")
+
+
+def task_secrets(task) -> list[dict]:
+    """The container's secrets, both sides of a conditional one (``Fn::If``)."""
+    out = []
+    for item in task["Secrets"]:
+        branches = item["Fn::If"][1:] if "Fn::If" in item else [item]
+        out += [b for b in branches if "Name" in b]
+    return out

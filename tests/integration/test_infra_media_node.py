@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from devstack.process import ROOT, ServerProcess, free_port
+from tests.integration.infra_code import task_secrets
 from tests.integration.test_infra_requirements import closure, norm, pins
 
 DOCKER = ROOT / "infra" / "media-node"
@@ -57,11 +58,6 @@ def test_base_user_and_command():
     assert exec_form(dict(steps)["CMD"]) == ["python", "-m", "media_node"]
     # the user is created and is the one the image runs as
     assert any(f"--uid {users[-1]}" in arg for op, arg in steps if op == "RUN")
-
-
-def _has_health_route() -> bool:
-    text = "".join(p.read_text() for p in (ROOT / "media_node" / "signaling").glob("*.py"))
-    return '"/health"' in text
 
 
 def test_every_copied_file_exists_and_is_not_ignored():
@@ -166,6 +162,23 @@ def test_the_task_definition_checks_health_as_the_image_does():
     assert container["StopTimeout"] == STOP_TIMEOUT == 120  # Fargate's longest drain
 
 
+def test_the_node_drains_before_the_task_is_killed():
+    """SIGKILL comes ``stopTimeout`` s after SIGTERM: every drain the stack allows, and
+    the node's own default, ends before it."""
+    from infra.media_node import PARAMETERS, media_node_template
+    from media_node.config import NodeConfig
+    (container,) = media_node_template()["Resources"]["NodeTaskDefinition"]["Properties"][
+        "ContainerDefinitions"]
+    given = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert given["DROPON_DRAIN_SECONDS"] == {"Ref": "DrainSeconds"}
+    drain = PARAMETERS["DrainSeconds"]
+    assert drain["Default"] <= drain["MaxValue"] < container["StopTimeout"]
+    assert NodeConfig.from_env({"DROPON_NODE_SECRET": "s"}).drain_seconds < container[
+        "StopTimeout"]
+    assert NodeConfig.from_env({"DROPON_NODE_SECRET": "s", "DROPON_DRAIN_SECONDS": str(
+        drain["MaxValue"])}).drain_seconds == drain["MaxValue"]
+
+
 class Recorded:
     """Stands for a started process: what ``make run`` would have run, and with what."""
 
@@ -213,7 +226,7 @@ def test_the_image_runs_what_make_run_runs_on_the_same_ports(monkeypatch):
     container = media_node_template()["Resources"]["NodeTaskDefinition"]["Properties"][
         "ContainerDefinitions"][0]
     deployed = set(image) | {e["Name"] for e in container["Environment"]} | {
-        s["Name"] for s in container["Secrets"]}
+        s["Name"] for s in task_secrets(container)}
     given = {k for k in local.env if k.startswith("DROPON_") and
              k in _node_reads()}
     assert given - deployed == set(LOCAL_ONLY), given - deployed
@@ -231,8 +244,6 @@ def test_cmd_starts_a_node_and_the_healthcheck_sees_it(node):
     command = healthcheck()
     assert command[0] == "python"
     check = [sys.executable, *command[1:]]
-    if subprocess.run(check, env=env, timeout=10).returncode != 0 and not _has_health_route():
-        pytest.xfail("the node has no GET /health yet (issue 14's operability work)")
     assert subprocess.run(check, env=env, timeout=10).returncode == 0
     process.stop()
     assert subprocess.run(check, env=env, timeout=10, capture_output=True).returncode != 0

@@ -54,15 +54,28 @@ def test_the_node_service_replaces_before_it_stops_and_scales_on_the_nodes_load(
     assert METRICS[LOAD_METRIC][0] == "node"  # a metric the nodes publish
 
 
+# the five alarms docs/runbook.md names, each dropon-<what>-<Stage>
+RUNBOOK_ALARMS = {"dropon-no-healthy-node", "dropon-5xx-rate", "dropon-dynamodb-throttles",
+                  "dropon-webhook-backlog-age", "dropon-recording-failures"}
+
+
 def test_every_alarm_the_issue_asks_for_exists_and_notifies():
     resources = observability_template()["Resources"]
     alarms = {k: r["Properties"] for k, r in resources.items()
-              if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert {"NoHealthyMediaNodeAlarm", "Api5xxRateAlarm", "WebhookBacklogAgeAlarm",
-            "RecordingFailuresAlarm"} <= set(alarms)
-    assert {f"{t.logical_id}ThrottleAlarm" for t in TABLES} <= set(alarms)  # every table
-    for name, alarm in alarms.items():
-        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+              if r["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")}
+    named = {a["AlarmName"]["Fn::Sub"][0].removesuffix("-${Stage}"): k
+             for k, a in alarms.items() if "AlarmName" in a}
+    assert set(named) == RUNBOOK_ALARMS
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    assert [n for n in RUNBOOK_ALARMS if f"`{n}`" not in runbook] == []
+    rule = alarms[named["dropon-dynamodb-throttles"]]["AlarmRule"]["Fn::Sub"]
+    children = {f"{t.logical_id}ThrottleAlarm" for t in TABLES} | {"StoreThrottledAlarm"}
+    assert {c for c in children if f'ALARM("${{{c}}}")' in rule} == children  # every table
+    for name, alarm in alarms.items():  # each notifies, or feeds the composite that does
+        if name in named.values():
+            assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
+        else:
+            assert name in children and "AlarmActions" not in alarm, name
         own = alarm.get("Namespace") == NAMESPACE
         assert not own or alarm["MetricName"] in METRICS, name
     # no node reporting at all is as bad as none ready

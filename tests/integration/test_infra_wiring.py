@@ -15,16 +15,15 @@ import pytest
 
 from devstack.process import ROOT
 from tests.integration.infra_code import (CONTROL_PLANE, MEDIA_NODE, boto_clients, env_reads,
-                                          resolve)
+                                          resolve, task_secrets)
 from tests.integration.test_infra import built  # noqa: F401 - the module's fixture
 from tests.integration.test_infra_media_node import image_environment
 
-# variables the templates set for code that issue 14's operability work is adding;
-# each must still be unread (a test checks), so that this list only shrinks
-PENDING = {"DROPON_STAGE": "the Stage dimension of the DropOn metrics (EMF)",
-           "DROPON_STUN_SERVER": "the node's public address discovery by STUN"}
+# variables the templates set for code not yet written; each must still be unread (a
+# test checks), so that this list only shrinks. Empty: the code reads every one.
+PENDING: dict[str, str] = {}
 # resource "*" is allowed only for actions AWS defines on no resource
-NO_RESOURCE_ACTIONS = {"ecr:GetAuthorizationToken"}
+NO_RESOURCE_ACTIONS = {"ecr:GetAuthorizationToken", "ec2:DescribeNetworkInterfaces"}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +65,7 @@ def test_every_variable_the_templates_set_is_read_by_the_code(templates):
         variables = set(function["Properties"]["Environment"]["Variables"])
         assert variables - cp_reads - set(PENDING) == set(), name
     task = container(templates["media-node.json"])
-    variables = {e["Name"] for e in task["Environment"]} | {s["Name"] for s in task["Secrets"]}
+    variables = {e["Name"] for e in task["Environment"]} | {s["Name"] for s in task_secrets(task)}
     assert variables - node_reads - set(PENDING) == set()
     image = {k for k in image_environment() if k.startswith("DROPON_")}
     assert image - node_reads == set()  # the Dockerfile's ENV too
@@ -104,10 +103,12 @@ def test_the_node_starts_on_its_task_environment_and_the_network_matches(templat
     task = container(nodes)
     env = {**image_environment(),
            **{e["Name"]: resolve(e["Value"], refs) for e in task["Environment"]},
-           **{s["Name"]: "sample-secret" for s in task["Secrets"]}}
+           **{s["Name"]: "sample-secret" for s in task_secrets(task)}}
     config = NodeConfig.from_env(env)
     assert not config.standalone and not config.ice_loopback_only and config.host == "0.0.0.0"
-    assert config.kms_key_id and config.fanout == "c"
+    assert config.kms_key_id and config.fanout == "c" and config.metrics_token
+    assert config.stage == refs["import:Stage"] and config.stun_server == refs["StunServer"]
+    assert config.drain_seconds == float(refs["DrainSeconds"])
     ice = (config.ice_port_min, config.ice_port_max)
     assert ice == (int(refs["IcePortMin"]), int(refs["IcePortMax"]))
     assert config.port == int(refs["SignalingPort"])
@@ -119,7 +120,11 @@ def test_the_node_starts_on_its_task_environment_and_the_network_matches(templat
     mapped = {(m["Protocol"], resolve(m.get("ContainerPortRange") or m["ContainerPort"], refs))
               for m in task["PortMappings"]}
     assert mapped == {("udp", "%d-%d" % ice), ("tcp", str(config.port))}
-    assert task["Secrets"][0]["ValueFrom"]["Fn::Sub"][0].endswith(":nodeSecret::")
+    keys = {s["Name"]: s["ValueFrom"]["Fn::Sub"][0] for s in task_secrets(task)}
+    assert keys == {"DROPON_NODE_SECRET": "${Arn}:nodeSecret::",
+                    "DROPON_METRICS_TOKEN": "${Arn}:metricsToken::"}
+    (optional,) = [s for s in task["Secrets"] if "Fn::If" in s]  # only with the parameter
+    assert optional["Fn::If"][0] == "HasMetricsToken"
 
 
 def test_the_apps_streams_schedules_and_sockets_are_wired_and_it_has_no_queue(templates):
@@ -164,11 +169,13 @@ def actions_by_service(template, role_id: str) -> dict[str, set[str]]:
 def test_the_aws_services_the_code_calls_are_granted_to_whoever_calls_them(templates):
     sam, nodes = templates["sam.json"], templates["media-node.json"]
     calls = kms_calls()
-    assert boto_clients(CONTROL_PLANE) == boto_clients(MEDIA_NODE) == {"kms", "sts", "s3"}
+    assert boto_clients(CONTROL_PLANE) == {"kms", "sts", "s3"}
+    assert boto_clients(MEDIA_NODE) == {"kms", "sts", "s3", "ec2"}  # ec2: its public IP
     api = actions_by_service(sam, "DefaultRole")
     task = actions_by_service(nodes, "NodeTaskRole")
     assert api["kms"] == {f"kms:{calls['seal']}"}  # the control plane only seals
-    assert task == {"kms": {f"kms:{calls['open']}"}, "sts": {"sts:AssumeRole"}}
+    assert task == {"kms": {f"kms:{calls['open']}"}, "sts": {"sts:AssumeRole"},
+                    "ec2": {f"ec2:{ec2_call()}"}}
     assert api["sts"] == {"sts:AssumeRole"}  # verify assumes a destination's role
     # buckets are written with a destination's own credentials or its role, never ours
     for template in templates.values():
@@ -184,6 +191,21 @@ def test_the_aws_services_the_code_calls_are_granted_to_whoever_calls_them(templ
             if s["Action"][0].startswith("kms:"):
                 assert s["Condition"]["StringEquals"] == {
                     f"kms:EncryptionContext:{k}": v for k, v in KMS_CONTEXT.items()}
+
+
+def ec2_call() -> str:
+    """The EC2 operation the node's code calls: every ``x.method(...)`` in media_node/
+    whose name is a method of boto3's EC2 client, as the API's own name."""
+    import ast
+    import boto3
+    from tests.integration.infra_code import _files
+    mapping = boto3.client("ec2", region_name="us-east-1").meta.method_to_api_mapping
+    found = {mapping[node.func.attr] for path in _files(MEDIA_NODE)
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and node.func.attr in mapping}
+    (operation,) = found
+    return operation
 
 
 def kms_calls() -> dict[str, str]:

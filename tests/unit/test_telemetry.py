@@ -152,3 +152,15 @@ def test_a_conflict_and_its_retry_are_counted(capsys):
     assert all(d["Namespace"] == "DropOn" and d["Dimensions"] == [[]]
                for r in emf for d in r["_aws"]["CloudWatchMetrics"])
     rooms.close()
+
+
+def test_every_dimension_set_carries_the_stage_when_one_is_set(capsys, monkeypatch):
+    from chalicelib.telemetry import metrics
+    monkeypatch.setenv("DROPON_STAGE", "prod")
+    capsys.readouterr()
+    metrics.emit(metrics.CONFLICTS)
+    metrics.emit(metrics.JOINS_REFUSED, Code="room_full")
+    total, refused = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert total["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Stage"]]
+    assert refused["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Stage"], ["Stage", "Code"]]
+    assert total["Stage"] == refused["Stage"] == "prod" and refused["Code"] == "room_full"
