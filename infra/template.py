@@ -45,9 +45,10 @@ CONNECTION_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWri
 STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                   "dynamodb:ListStreams"]
 # what the stream handler does: reads rooms' events (and snapshots), its sockets by the
-# room index, moves their cursors, forgets the gone ones (checked against its calls)
+# room index, moves their cursors (the room's one item, or each socket's), forgets the gone
+# ones (checked against its calls)
 STREAM_TABLE_ACTIONS = {"EventsTable": ["dynamodb:Query"], "SnapshotsTable": ["dynamodb:Query"],
-                        "ConnectionsTable": ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem"]}
+                        "ConnectionsTable": CONNECTION_ACTIONS}
 # Chalice's functions of the real-time socket and of the events table's stream
 SOCKET_FUNCTIONS = ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
 STREAM_FUNCTION, STREAM_EVENT = "RoomEventsStream", "RoomEventsStreamDynamodbEventSource"

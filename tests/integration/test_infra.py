@@ -307,6 +307,7 @@ def used_beyond_the_scenario(role: str) -> set[tuple[str, str]]:
     snapshot is written every N events (the applications' own intervals)."""
     import app
     from chalice.app import DynamoDBEventConfig
+    from chalicelib.application.sockets import ROOM_CURSOR_MAX
     from chalicelib.application.webhooks import WebhooksApplication
     from infra.template import FUNCTIONS, STREAM_ACTIONS, STREAM_FUNCTION
     out = set()
@@ -315,6 +316,8 @@ def used_beyond_the_scenario(role: str) -> set[tuple[str, str]]:
         out |= {("EventsTable", a) for a in STREAM_ACTIONS}
     if WebhooksApplication.snapshotting_intervals:  # every 100 events: not in a short scenario
         out.add(("WebhooksSnapshotsTable", "dynamodb:PutItem"))
+    if ROOM_CURSOR_MAX:  # a fan-out to more sockets than that writes each socket's own cursor
+        out.add(("ConnectionsTable", "dynamodb:BatchWriteItem"))
     return out
 
 
