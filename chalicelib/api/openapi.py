@@ -301,7 +301,14 @@ RECORDING_SCHEMAS = {
         "destinationId": TEXT, "files": {"type": "array", "items": ref("ManifestFile")},
         "startedAt": TIME, "stoppedAt": {**TIME, "nullable": True},
         "endedAt": {**TIME, "nullable": True}, "reason": TEXT,
-        "error": {"type": "string", "nullable": True}}},
+        "error": {"type": "string", "nullable": True},
+        "leftovers": {"type": "object", "required": ["objects", "uploads"], "description":
+                      "after node_lost: what the lost node left under the recording's "
+                      "prefix (S3), its unfinished multipart uploads aborted",
+                      "properties": {
+                          "objects": {"type": "array", "items": {"type": "object"}},
+                          "uploads": {"type": "array", "items": {"type": "object"}},
+                          "error": {"type": "string", "nullable": True}}}}},
     "RecordingReport": {"oneOf": RECORDING_REPORTS,
                         "discriminator": {"propertyName": "event"}},
 }
