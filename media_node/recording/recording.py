@@ -140,6 +140,8 @@ class Recording:
         self.uploader, self.error = uploader, None
         for writer in list(self.kept):
             try:
+                if writer.upload is not None and not writer.upload.settled:
+                    await writer.upload.abort()  # the store was down when it was given up
                 writer.stored = await upload_spool(uploader, writer, self._pool)
             except StorageError as exc:
                 writer.error = exc
@@ -161,6 +163,10 @@ class Recording:
         message = failure.message
         if self.kept:
             message += "; kept on the node at " + ", ".join(w.file.path for w in self.kept)
+        unsettled = [w.upload for w in self.kept if w.upload and not w.upload.settled]
+        if unsettled:  # listed, never left to bill silently; retry-upload aborts them
+            message += "; unfinished uploads not aborted yet: " + ", ".join(
+                f"{u.key} ({getattr(u, 'upload_id', '')})".replace(" ()", "") for u in unsettled)
         logger.warning("recording %s failed (%s): %s", self.id, reason, message)
         await self._report({"event": "failed", "reason": failure.reason, "error": message,
                             "files": list(self.files)})

@@ -126,9 +126,10 @@ class Recordings:
                 "event": "failed", "reason": exc.reason, "error": exc.message,
                 "files": list(recording.files)})
             return
-        if recording.uploader is not None:
-            recording.uploader.close()
+        old = recording.uploader  # kept open: it aborts what the failed upload left
         await recording.retry_upload(uploader)
+        if old is not None:
+            old.close()
         if not recording.kept:
             self._forget(recording_id)
 

@@ -1,0 +1,126 @@
+"""A recording whose S3 endpoint misbehaves: a real node, real aiortc speakers, and moto's
+S3 server behind a proxy on 127.0.0.1 that fails on purpose (``tests/flaky_s3.py``).
+
+- The first part uploads fail (``503 SlowDown``), then the store recovers: the node
+  retries with backoff and the recording completes, every file whole.
+- The store goes down at stop: the files stay on the node's disk, the failure says where
+  and which multipart uploads could not be aborted yet; once the store is back,
+  ``retry-upload`` aborts those, uploads the files, and no local copy remains.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from media_node.storage.base import RetryPolicy
+from media_node.storage.destinations import uploader_for
+from tests.flaky_s3 import FlakyS3Proxy
+from tests.recording_checks import check_file
+
+from .helpers import run, running_node, speaker_client, wait_for
+from .test_recording import KEY, event, events, publishing, reports, s3_destination
+
+pytestmark = pytest.mark.media
+CODECS = {"audio": "opus", "video": "vp8"}
+
+
+def download(s3, bucket: str, entry: dict, folder) -> object:
+    key = entry["uri"].split("/", 3)[3]
+    path = folder / key.replace("/", "_")
+    path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return path
+
+
+async def alice_recorded(n, rid: str, destination: dict):
+    """Alice speaks (VP8 and Opus) and ``rid`` records her until stopped; her client,
+    and when the recording started."""
+    n.node.control_plane.destinations[rid] = destination
+    alice = await speaker_client(n, "alice")
+    assert await wait_for(lambda: publishing(n, "alice"), timeout=10)
+    await event(n, 1, "RecordingStarted", recordingId=rid, output="per-track",
+                destinationId="d")
+    started = time.monotonic()
+    assert await wait_for(lambda: "recording" in events(n, rid), timeout=10)
+    return alice, started
+
+
+def test_part_uploads_that_fail_at_first_are_retried_and_the_recording_completes(
+        s3_endpoint, tmp_path):
+    with FlakyS3Proxy(s3_endpoint, fail_parts=3) as proxy:
+        destination, s3, bucket = s3_destination(s3_endpoint)
+        destination = {**destination, "endpoint": proxy.url}
+        spool = tmp_path / "spool"
+
+        async def scenario():
+            async with running_node(secrets_key=KEY, recording_dir=str(spool)) as n:
+                alice, started = await alice_recorded(n, "rec-r", destination)
+                await asyncio.sleep(2.0)
+                await event(n, 2, "RecordingStopped", recordingId="rec-r", reason="stopped")
+                recorded = time.monotonic() - started
+                # three failures cost 0.5 + 1 + 2 s of backoff at most
+                assert await wait_for(lambda: {"completed", "failed"} & set(events(n, "rec-r")),
+                                      timeout=30)
+                await alice.close()
+                return reports(n, "rec-r"), recorded
+
+        got, recorded = run(scenario())
+        failed_parts = proxy.seen["part_failed"]
+    assert [r["event"] for r in got] == ["recording", "uploading", "uploaded", "uploaded",
+                                         "completed"], got[-1]
+    assert failed_parts == 3
+    files = got[-1]["files"]
+    assert sorted((f["participantId"], f["kind"]) for f in files) == [
+        ("alice", "audio"), ("alice", "video")]
+    for entry in files:
+        check_file(download(s3, bucket, entry, tmp_path), entry, CODECS[entry["kind"]],
+                   recorded)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert list(spool.iterdir()) == [], "no local copy remains after confirmed uploads"
+
+
+def test_a_store_down_at_stop_keeps_the_files_and_retry_upload_sends_them_once_it_is_back(
+        s3_endpoint, tmp_path):
+    def make_uploader(dest, credentials):  # quick retries: the outage outlasts them anyway
+        return uploader_for(dest, credentials, RetryPolicy(3, 0.05, 0.1))
+
+    with FlakyS3Proxy(s3_endpoint) as proxy:
+        destination, s3, bucket = s3_destination(s3_endpoint)
+        destination = {**destination, "endpoint": proxy.url}
+        spool = tmp_path / "spool"
+
+        async def scenario():
+            async with running_node(secrets_key=KEY, recording_dir=str(spool)) as n:
+                n.node.recordings.make_uploader = make_uploader
+                alice, _ = await alice_recorded(n, "rec-d", destination)
+                await asyncio.sleep(2.0)
+                proxy.down = True  # the store goes away; the node keeps recording to disk
+                await event(n, 2, "RecordingStopped", recordingId="rec-d", reason="stopped")
+                assert await wait_for(lambda: "failed" in events(n, "rec-d"), timeout=30)
+                failed = reports(n, "rec-d")[-1]
+                kept = sorted(p.name for p in spool.iterdir())
+                left = [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket)
+                        .get("Uploads", [])]
+
+                proxy.down = False  # the store is back; a host asks for the upload
+                await event(n, 3, "RecordingRetryRequested", recordingId="rec-d")
+                assert await wait_for(lambda: "completed" in events(n, "rec-d"), timeout=30)
+                await alice.close()
+                return failed, kept, left, reports(n, "rec-d")
+
+        failed, kept, left, got = run(scenario())
+    assert failed["reason"] == "upload_failed" and "SlowDown" in failed["error"]
+    assert failed["files"] == []
+    assert len(kept) == 2 and all(name in failed["error"] for name in kept)
+    # the multipart uploads the outage kept from being aborted are listed in the failure
+    assert len(left) == 2 and all(key in failed["error"] for key in left)
+    assert "not aborted yet" in failed["error"]
+    assert [r["event"] for r in got] == ["recording", "uploading", "failed", "uploaded",
+                                         "uploaded", "completed"]
+    for entry in got[-1]["files"]:
+        path = download(s3, bucket, entry, tmp_path)
+        check_file(path, entry, CODECS[entry["kind"]], entry["durationSeconds"])
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == [], \
+        "the abandoned uploads were aborted at retry-upload"
+    assert list(spool.iterdir()) == [], "no local copy after the retry"
