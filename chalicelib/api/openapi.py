@@ -288,7 +288,9 @@ RECORDING_SCHEMAS = {
                         "properties": {**DESTINATION_SETTINGS, "sealed": {
                             "type": "string", "nullable": True,
                             "description": "the secrets' JSON, sealed (a Fernet token with "
-                                           "DROPON_SECRETS_KEY, or a KMS ciphertext in base64)"}}},
+                                           "DROPON_SECRETS_KEY, or a KMS ciphertext in base64)"},
+                            "recordingStatus": {"type": "string", "description":
+                                                "the recording's status now"}}},
     "Verification": {"type": "object", "required": ["ok"], "properties": {
         "ok": {"type": "boolean"}, "error": {"type": "string", "description":
                                              "the store's own message"}}},

@@ -90,7 +90,9 @@ class RecordingService:
         self.nodes.check_room_node(node_id, room_id)
         recording = self.rooms.room(room_id).recording(recording_id)
         try:
-            return self.destinations.for_node(recording["destination_id"])
+            # with the status, so that a node replaying the room's feed skips what is over
+            return {**self.destinations.for_node(recording["destination_id"]),
+                    "recordingStatus": recording["status"]}
         except DestinationNotFound:
             raise DestinationNotFound(recording["destination_id"], recording_id=recording_id,
                                       room_id=room_id) from None

@@ -9,6 +9,7 @@ upload left on the node's disk.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import tempfile
@@ -21,10 +22,16 @@ from ..storage.base import Uploader
 from ..storage.credentials import SecretOpener
 from ..storage.destinations import uploader_for
 from ..storage.errors import DestinationRefused, StorageError
+from .kept import load_notes
 from .recording import Recording
 
 logger = logging.getLogger(__name__)
 RECORDING_EVENTS = ("RecordingStarted", "RecordingStopped", "RecordingRetryRequested")
+
+
+class RecordingOver(Exception):
+    """The control plane says the recording is past what an event asked (a feed replayed
+    from its start after a restart shows every old ``RecordingStarted`` again)."""
 
 
 class Recordings:
@@ -83,18 +90,26 @@ class Recordings:
         self.active[recording_id] = recording
         recording.begin()  # frames are kept from the event on, while the destination comes
         try:
-            uploader = await self._uploader(room.id, recording_id)
+            uploader = await self._uploader(room.id, recording_id,
+                                            ("starting", "recording", "stopping"))
+        except RecordingOver:
+            await recording.discard()
+            self._forget(recording_id)
+            return
         except StorageError as exc:
             await recording.fail(exc)
             self._forget(recording_id)
             return
         await recording.connect(uploader)
 
-    async def _uploader(self, room_id: str, recording_id: str) -> Uploader:
+    async def _uploader(self, room_id: str, recording_id: str,
+                        expected: tuple[str, ...]) -> Uploader:
         try:
             destination = await self.control_plane.recording_destination(room_id, recording_id)
         except Exception as exc:  # unreachable control plane, or no such recording there
             raise DestinationRefused(f"no destination for {recording_id}: {exc}") from None
+        if destination.get("recordingStatus", expected[0]) not in expected:
+            raise RecordingOver(recording_id)
         sealed = destination.get("sealed")
         if sealed and self.opener is None:
             raise DestinationRefused("this node has no DROPON_SECRETS_KEY to open credentials")
@@ -120,7 +135,9 @@ class Recordings:
         if recording is None or recording.outcome != "failed":
             return
         try:
-            uploader = await self._uploader(room.id, recording_id)
+            uploader = await self._uploader(room.id, recording_id, ("uploading",))
+        except RecordingOver:
+            return  # a replayed request, done already
         except StorageError as exc:
             await self._report(room.id, recording_id, {
                 "event": "failed", "reason": exc.reason, "error": exc.message,
@@ -132,6 +149,18 @@ class Recordings:
             old.close()
         if not recording.kept:
             self._forget(recording_id)
+
+    async def restore(self, room_for: Callable[[str], Room]) -> None:
+        """Recordings whose kept files a previous run of the node left, with their notes
+        (``room_for`` gives, and follows, their rooms)."""
+        loop = asyncio.get_running_loop()
+        for note in await loop.run_in_executor(self._pool, load_notes, self.spool_dir):
+            rid, room = note["recordingId"], room_for(note["roomId"])
+            if rid not in self.active:
+                self.active[rid] = Recording.restored(
+                    note, room, functools.partial(self._report, room.id, rid),
+                    self.spool_dir, self._pool)
+                logger.info("recording %s: %d kept files to retry", rid, len(note["kept"]))
 
     def _forget(self, recording_id: str) -> None:
         recording = self.active.pop(recording_id, None)

@@ -112,7 +112,8 @@ def test_a_store_down_at_stop_keeps_the_files_and_retry_upload_sends_them_once_i
         failed, kept, left, got = run(scenario())
     assert failed["reason"] == "upload_failed" and "SlowDown" in failed["error"]
     assert failed["files"] == []
-    assert len(kept) == 2 and all(name in failed["error"] for name in kept)
+    assert kept[0] == "rec-d.kept.json"  # the note a restarted node would read
+    assert len(kept) == 3 and all(name in failed["error"] for name in kept[1:])
     # the multipart uploads the outage kept from being aborted are listed in the failure
     assert len(left) == 2 and all(key in failed["error"] for key in left)
     assert "not aborted yet" in failed["error"]
@@ -124,3 +125,80 @@ def test_a_store_down_at_stop_keeps_the_files_and_retry_upload_sends_them_once_i
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == [], \
         "the abandoned uploads were aborted at retry-upload"
     assert list(spool.iterdir()) == [], "no local copy after the retry"
+
+
+def test_retry_upload_after_the_node_restarts_sends_what_it_kept_on_disk(
+        s3_endpoint, tmp_path):
+    def make_uploader(dest, credentials):
+        return uploader_for(dest, credentials, RetryPolicy(3, 0.05, 0.1))
+
+    with FlakyS3Proxy(s3_endpoint) as proxy:
+        destination, s3, bucket = s3_destination(s3_endpoint)
+        destination = {**destination, "endpoint": proxy.url}
+        spool = tmp_path / "spool"
+
+        async def first_run():  # records; the store is down at stop; the node goes away
+            async with running_node(secrets_key=KEY, recording_dir=str(spool)) as n:
+                n.node.recordings.make_uploader = make_uploader
+                alice, _ = await alice_recorded(n, "rec-n", destination)
+                bob = await speaker_client(n, "bob")
+                assert await wait_for(lambda: publishing(n, "bob"), timeout=10)
+                await asyncio.sleep(1.0)
+                await bob.close()  # bob's files reach the bucket before the outage
+                assert await wait_for(lambda: events(n, "rec-n").count("uploaded") == 2,
+                                      timeout=15)
+                proxy.down = True
+                await event(n, 2, "RecordingStopped", recordingId="rec-n", reason="stopped")
+                assert await wait_for(lambda: "failed" in events(n, "rec-n"), timeout=30)
+                await alice.close()
+                return reports(n, "rec-n")
+
+        async def second_run():  # the same disk; the store is back; a host retries
+            async with running_node(secrets_key=KEY, recording_dir=str(spool)) as n:
+                n.node.control_plane.destinations["rec-n"] = {
+                    **destination, "recordingStatus": "uploading"}
+                assert "rec-n" in n.node.recordings.active
+                await event(n, 3, "RecordingRetryRequested", recordingId="rec-n")
+                assert await wait_for(lambda: "completed" in events(n, "rec-n"), timeout=30)
+                return reports(n, "rec-n")
+
+        before = run(first_run())
+        left_on_disk = sorted(p.name for p in spool.iterdir())
+        proxy.down = False
+        after = run(second_run())
+    assert before[-1]["event"] == "failed" and len(before[-1]["files"]) == 2
+    assert "rec-n.kept.json" in left_on_disk and len(left_on_disk) == 3
+    assert [r["event"] for r in after] == ["uploaded", "uploaded", "completed"]
+    files = after[-1]["files"]
+    assert files[:2] == before[-1]["files"], "the manifest keeps what was uploaded before"
+    assert sorted((f["participantId"], f["kind"]) for f in files[2:]) == [
+        ("alice", "audio"), ("alice", "video")]
+    for entry in files:
+        path = download(s3, bucket, entry, tmp_path)
+        check_file(path, entry, CODECS[entry["kind"]], entry["durationSeconds"])
+    assert list(spool.iterdir()) == [], "no local copy, nor note, after the retry"
+
+
+def test_a_replayed_start_of_a_recording_that_is_over_records_nothing(s3_endpoint, tmp_path):
+    destination, s3, bucket = s3_destination(s3_endpoint)
+    spool = tmp_path / "spool"
+
+    async def scenario():
+        async with running_node(secrets_key=KEY, recording_dir=str(spool)) as n:
+            # a restarted node follows the room's feed from its start again
+            n.node.control_plane.destinations["rec-old"] = {
+                **destination, "recordingStatus": "completed"}
+            alice = await speaker_client(n, "alice")
+            assert await wait_for(lambda: publishing(n, "alice"), timeout=10)
+            await event(n, 1, "RecordingStarted", recordingId="rec-old", output="per-track",
+                        destinationId="d")
+            assert await wait_for(lambda: "rec-old" not in n.node.recordings.active)
+            await event(n, 2, "RecordingStopped", recordingId="rec-old", reason="stopped")
+            await asyncio.sleep(0.5)
+            await alice.close()
+            return reports(n, "rec-old")
+
+    assert run(scenario()) == []
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert list(spool.iterdir()) == []
