@@ -1,13 +1,17 @@
-"""Files a failed upload left on the node's disk, and a note that outlives the process.
+"""Files a recording left on the node's disk, and a note that outlives the process.
 
-When a recording fails with files kept, ``<spool>/<recordingId>.kept.json`` says which
-room it belongs to, which files already reached the bucket (the manifest so far), and
-for each kept file its object name, content type, sha256 and manifest entry. A node that
-restarts reads these notes back (:func:`load_notes`), so ``retry-upload`` still works;
-the note goes once the recording completes. Blocking: call these off the loop.
+While a recording runs, and after it fails with files kept, ``<spool>/<recordingId>.kept.json``
+says which room it belongs to, which files already reached the bucket (the manifest so
+far), the files being written (``live``: object name, spool, participant, kind, start)
+and, once they failed to upload, the kept files (object name, content type, sha256 and
+manifest entry). A node that restarts reads these notes back (:func:`load_notes`): the
+files of a node that was killed mid-recording are finished from their spools
+(:func:`salvage_live`), and ``retry-upload`` sends them all. The note goes once the
+recording completes. Blocking: call these off the loop.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,6 +20,8 @@ from pathlib import Path
 
 from ..storage.base import ObjectUpload
 from ..storage.errors import StorageError
+from .remux import FORMATS, salvage
+from .track_writer import iso, remove_spool
 
 logger = logging.getLogger(__name__)
 SUFFIX = ".kept.json"
@@ -53,13 +59,19 @@ def note_path(spool_dir: str, recording_id: str) -> str:
 
 
 def save_note(spool_dir: str, room_id: str, recording_id: str, files: list[dict],
-              kept: list[KeptFile]) -> None:
-    """Write (or replace, atomically) the recording's note."""
+              kept: list[KeptFile], live: list[dict] = (), last_seq: int = 0) -> None:
+    """Write (or replace, atomically) the recording's note.
+
+    :param live: ``{name, path, participantId, kind, addedAt, startSeq}`` of each file
+        still being written.
+    :param last_seq: the room's last event seq seen (a killed file's ``endSeq``).
+    """
     path = note_path(spool_dir, recording_id)
     partial = path + ".partial"
     with open(partial, "w") as f:
         json.dump({"roomId": room_id, "recordingId": recording_id, "files": files,
-                   "kept": [k.as_note() for k in kept]}, f)
+                   "kept": [k.as_note() for k in kept], "live": list(live),
+                   "lastSeq": last_seq}, f)
     os.replace(partial, path)
 
 
@@ -79,9 +91,37 @@ def load_notes(spool_dir: str) -> list[dict]:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             logger.error("recording note %s unreadable: %s", path, exc)
             continue
+        note["live"] = [w for w in note.get("live", []) if os.path.exists(w["path"])]
         missing = [k.path for k in note["kept"] if not os.path.exists(k.path)]
         if missing:
             logger.error("recording %s: kept files gone: %s", note["recordingId"], missing)
             continue
         notes.append(note)
     return notes
+
+
+def salvage_live(note: dict) -> list[KeptFile]:
+    """Finish the files a killed node was writing (``note["live"]``) from their spools:
+    each becomes a kept file, ``endSeq`` the last seq the note saw. Spools with nothing
+    recorded are deleted."""
+    kept = []
+    for live in note["live"]:
+        stem, ext = os.path.splitext(live["path"])
+        out = f"{stem}.salvaged{ext}"
+        codec, packets, seconds = salvage(live["path"], out)
+        remove_spool(live["path"])
+        if not packets:
+            continue
+        sha256 = hashlib.sha256()
+        with open(out, "rb") as f:
+            while block := f.read(1 << 20):
+                sha256.update(block)
+        entry = {"uri": None, "bytes": os.path.getsize(out), "sha256": sha256.hexdigest(),
+                 "etag": None, "durationSeconds": seconds, "kind": live["kind"],
+                 "codecs": [codec], "participantId": live["participantId"],
+                 "startedAt": iso(live["addedAt"]), "endedAt": iso(live["addedAt"] + seconds),
+                 "startSeq": live["startSeq"], "endSeq": max(note["lastSeq"], live["startSeq"])}
+        kept.append(KeptFile(live["name"], out, FORMATS[codec][2], entry["sha256"], entry))
+        logger.info("recording %s: %s finished from its spool (%.1f s)",
+                    note["recordingId"], live["name"], seconds)
+    return kept

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import time
 from concurrent.futures import Executor
 from typing import Awaitable, Callable
 
@@ -54,6 +56,8 @@ class Recording:
         self._finishing: set[TrackWriter] = set()
         self._settled = asyncio.Event()  # the destination is connected, or has failed
         self._tasks: set[asyncio.Task] = set()
+        self._added_at: dict[TrackWriter, float] = {}
+        self._note_lock = asyncio.Lock()  # one write of the note at a time, in order
 
     @classmethod
     def restored(cls, note: dict, room: Room, report: Reporter, spool_dir: str,
@@ -80,6 +84,7 @@ class Recording:
                 await self._open(writer)
         self._settled.set()
         if self.error is None:
+            await self._save_note()
             await self._report({"event": "recording"})
 
     async def fail(self, error: StorageError) -> None:
@@ -99,8 +104,10 @@ class Recording:
                              self._on_ended)
         writer.start()
         self.writers.append(writer)
+        self._added_at[writer] = time.time()
         if self.uploader is not None:
             self._spawn(self._open(writer))
+            self._spawn(self._save_note())
 
     async def _open(self, writer: TrackWriter) -> None:
         try:
@@ -126,6 +133,7 @@ class Recording:
         if writer.stored is not None:
             entry = writer.manifest_entry(writer.source.publisher_id)
             self.files.append(entry)
+            await self._save_note()
             await self._report({"event": "uploaded", "file": entry})
         elif writer.error is not None:
             self.kept.append(KeptFile(writer.name, writer.file.path, writer.file.content_type,
@@ -170,19 +178,21 @@ class Recording:
 
     async def _conclude(self, reason: str) -> None:
         failure = self.error or next((k.error for k in self.kept if k.error), None)
+        self.outcome = "completed" if failure is None else "failed"
         loop = asyncio.get_running_loop()
+        async with self._note_lock:  # kept files: a note for a restarted node; else none
+            if self.kept:
+                await loop.run_in_executor(self._pool, save_note, self._spool_dir,
+                                           self.room.id, self.id, list(self.files),
+                                           list(self.kept))
+            else:
+                await loop.run_in_executor(self._pool, remove_note, self._spool_dir, self.id)
         if failure is None:
-            self.outcome = "completed"
-            await loop.run_in_executor(self._pool, remove_note, self._spool_dir, self.id)
             await self._report({"event": "completed", "files": list(self.files)})
             return
-        self.outcome = "failed"
         message = failure.message
         if self.kept:
             message += "; kept on the node at " + ", ".join(k.path for k in self.kept)
-            # a note beside them, so that a restarted node can still retry-upload
-            await loop.run_in_executor(self._pool, save_note, self._spool_dir, self.room.id,
-                                       self.id, list(self.files), list(self.kept))
         unsettled = [k.upload for k in self.kept if k.upload and not k.upload.settled]
         if unsettled:  # listed, never left to bill silently; retry-upload aborts them
             message += "; unfinished uploads not aborted yet: " + ", ".join(
@@ -197,6 +207,19 @@ class Recording:
         loop = asyncio.get_running_loop()
         for writer in self.writers:
             await loop.run_in_executor(self._pool, remove_spool, writer.file.path)
+
+    async def _save_note(self) -> None:
+        """The note a restarted node reads (:mod:`.kept`): the files uploaded, and those
+        being written, should this process be killed."""
+        async with self._note_lock:
+            if self.outcome is not None:
+                return  # concluded: the note is final (or gone)
+            live = [{"name": w.name, "path": w.file.path, "participantId":
+                     w.source.publisher_id, "kind": w.kind, "addedAt": self._added_at[w],
+                     "startSeq": w.start_seq} for w in self.writers if not w.finished]
+            await asyncio.get_running_loop().run_in_executor(
+                self._pool, functools.partial(save_note, live=live, last_seq=self.room.last_seq),
+                self._spool_dir, self.room.id, self.id, list(self.files), list(self.kept))
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

@@ -22,7 +22,7 @@ from ..storage.base import Uploader
 from ..storage.credentials import SecretOpener
 from ..storage.destinations import uploader_for
 from ..storage.errors import DestinationRefused, StorageError
-from .kept import load_notes
+from .kept import load_notes, remove_note, salvage_live, save_note
 from .recording import Recording
 
 logger = logging.getLogger(__name__)
@@ -151,16 +151,30 @@ class Recordings:
             self._forget(recording_id)
 
     async def restore(self, room_for: Callable[[str], Room]) -> None:
-        """Recordings whose kept files a previous run of the node left, with their notes
-        (``room_for`` gives, and follows, their rooms)."""
+        """Recordings whose files a previous run of the node left, with their notes: kept
+        after a failed upload, or being written when it was killed (finished now from their
+        spools); ``room_for`` gives, and follows, their rooms. Each waits for a retry."""
         loop = asyncio.get_running_loop()
         for note in await loop.run_in_executor(self._pool, load_notes, self.spool_dir):
             rid, room = note["recordingId"], room_for(note["roomId"])
-            if rid not in self.active:
+            if note["live"]:  # this node was killed while writing them
+                salvaged = await loop.run_in_executor(self._pool, salvage_live, note)
+                note["kept"] += salvaged
+                await loop.run_in_executor(self._pool, save_note, self.spool_dir, room.id, rid,
+                                           note["files"], note["kept"])
+                # if the control plane has not failed it node_lost yet (a quick restart),
+                # this ends it; if it has, this report is refused and changes nothing
+                self._spawn(self._report(room.id, rid, {
+                    "event": "failed", "reason": "node_lost", "files": note["files"],
+                    "error": "the media node restarted mid-recording; kept on the node at "
+                             + ", ".join(k.path for k in salvaged)}))
+            if rid not in self.active and note["kept"]:
                 self.active[rid] = Recording.restored(
                     note, room, functools.partial(self._report, room.id, rid),
                     self.spool_dir, self._pool)
                 logger.info("recording %s: %d kept files to retry", rid, len(note["kept"]))
+            elif not note["kept"]:
+                await loop.run_in_executor(self._pool, remove_note, self.spool_dir, rid)
 
     def _forget(self, recording_id: str) -> None:
         recording = self.active.pop(recording_id, None)

@@ -202,3 +202,43 @@ def test_a_replayed_start_of_a_recording_that_is_over_records_nothing(s3_endpoin
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert list(spool.iterdir()) == []
+
+
+def test_files_a_killed_node_was_writing_are_finished_from_its_disk_and_retried(
+        s3_endpoint, tmp_path):
+    destination, s3, bucket = s3_destination(s3_endpoint)
+    spool = tmp_path / "spool"
+
+    async def first_run():  # the node goes away mid-recording: no stop, no report
+        async with running_node(secrets_key=KEY, recording_dir=str(spool)) as n:
+            alice, _ = await alice_recorded(n, "rec-k", destination)
+            await asyncio.sleep(3.0)
+            writers = n.node.recordings.active["rec-k"].writers
+            assert await wait_for(lambda: all(w.file.frames > 30 for w in writers), timeout=10)
+            await alice.close(hang_up=False)
+            return reports(n, "rec-k")
+
+    async def second_run():  # the same disk: the files are finished, then retried
+        async with running_node(secrets_key=KEY, recording_dir=str(spool)) as n:
+            n.node.control_plane.destinations["rec-k"] = {
+                **destination, "recordingStatus": "uploading"}
+            assert await wait_for(lambda: "failed" in events(n, "rec-k"), timeout=10)
+            await event(n, 3, "RecordingRetryRequested", recordingId="rec-k")
+            assert await wait_for(lambda: "completed" in events(n, "rec-k"), timeout=30)
+            return reports(n, "rec-k")
+
+    before = run(first_run())
+    after = run(second_run())
+    assert [r["event"] for r in before] == ["recording"]
+    failed = after[0]
+    assert (failed["event"], failed["reason"], failed["files"]) == ("failed", "node_lost", [])
+    assert "restarted mid-recording" in failed["error"]
+    assert [r["event"] for r in after] == ["failed", "uploaded", "uploaded", "completed"]
+    files = after[-1]["files"]
+    assert sorted(f["kind"] for f in files) == ["audio", "video"]
+    for entry in files:
+        assert entry["uri"].endswith(f"/rec-k/alice/{entry['kind']}-01.webm")
+        assert entry["durationSeconds"] > 2.0 and entry["startSeq"] == 1
+        path = download(s3, bucket, entry, tmp_path)
+        check_file(path, entry, CODECS[entry["kind"]], entry["durationSeconds"])
+    assert list(spool.iterdir()) == [], "no spool, salvaged file nor note after the retry"
