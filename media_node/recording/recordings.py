@@ -94,7 +94,8 @@ class Recordings:
                                             ("starting", "recording", "stopping"))
         except RecordingOver:
             await recording.discard()
-            self._forget(recording_id)
+            if self.active.get(recording_id) is recording:
+                self._forget(recording_id)
             return
         except StorageError as exc:
             await recording.fail(exc)
@@ -156,25 +157,28 @@ class Recordings:
         spools); ``room_for`` gives, and follows, their rooms. Each waits for a retry."""
         loop = asyncio.get_running_loop()
         for note in await loop.run_in_executor(self._pool, load_notes, self.spool_dir):
-            rid, room = note["recordingId"], room_for(note["roomId"])
+            rid, room_id, salvaged = note["recordingId"], note["roomId"], None
             if note["live"]:  # this node was killed while writing them
                 salvaged = await loop.run_in_executor(self._pool, salvage_live, note)
                 note["kept"] += salvaged
-                await loop.run_in_executor(self._pool, save_note, self.spool_dir, room.id, rid,
-                                           note["files"], note["kept"])
+            if not note["kept"]:
+                await loop.run_in_executor(self._pool, remove_note, self.spool_dir, rid)
+                continue
+            await loop.run_in_executor(self._pool, save_note, self.spool_dir, room_id, rid,
+                                       note["files"], note["kept"])
+            # active before the room's feed can run (no await in between), so that its
+            # replayed RecordingStarted finds the recording here
+            self.active[rid] = Recording.restored(
+                note, room_for(room_id), functools.partial(self._report, room_id, rid),
+                self.spool_dir, self._pool)
+            logger.info("recording %s: %d kept files to retry", rid, len(note["kept"]))
+            if salvaged is not None:
                 # if the control plane has not failed it node_lost yet (a quick restart),
                 # this ends it; if it has, this report is refused and changes nothing
-                self._spawn(self._report(room.id, rid, {
+                self._spawn(self._report(room_id, rid, {
                     "event": "failed", "reason": "node_lost", "files": note["files"],
                     "error": "the media node restarted mid-recording; kept on the node at "
                              + ", ".join(k.path for k in salvaged)}))
-            if rid not in self.active and note["kept"]:
-                self.active[rid] = Recording.restored(
-                    note, room, functools.partial(self._report, room.id, rid),
-                    self.spool_dir, self._pool)
-                logger.info("recording %s: %d kept files to retry", rid, len(note["kept"]))
-            elif not note["kept"]:
-                await loop.run_in_executor(self._pool, remove_note, self.spool_dir, rid)
 
     def _forget(self, recording_id: str) -> None:
         recording = self.active.pop(recording_id, None)

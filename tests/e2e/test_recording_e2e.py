@@ -6,7 +6,9 @@ ticker, a real ``python -m media_node`` process, and moto's S3 server, all on 12
 - The node is killed with SIGKILL mid-recording. The control plane's tick, 30 s after the
   node's last heartbeat, fails the recording with ``node_lost``: the failure keeps the file
   already reported, lists what is in the bucket, and aborts the unfinished multipart
-  uploads; the recording ends once, and no ``Recording*`` event is lost.
+  uploads; the recording ends once, and no ``Recording*`` event is lost. The node then
+  comes back on the same disk, finishes the files it was writing from their spools, and a
+  host's ``retry-upload`` sends them.
 """
 from __future__ import annotations
 
@@ -128,7 +130,7 @@ def test_a_chromium_speaker_is_recorded_per_track_into_the_bucket(rec, tmp_path)
     assert list(rec["spool"].iterdir()) == [], "no local copy remains after confirmed uploads"
 
 
-def test_a_node_killed_mid_recording_fails_it_node_lost_and_its_uploads_are_aborted(
+def test_a_node_killed_mid_recording_fails_node_lost_aborts_its_uploads_then_retries(
         rec, tmp_path):
     from media_node_dev.client import WhipClient
     from media_node_dev.loadcheck import LoopedVideo
@@ -194,7 +196,24 @@ def test_a_node_killed_mid_recording_fails_it_node_lost_and_its_uploads_are_abor
     assert all(u["aborted"] for u in leftovers["uploads"])
     assert uploads() == [], "no multipart upload left to bill"
 
+
+    # the node comes back on the same disk: it finishes alice's files from their spools,
+    # and a host's retry-upload sends them; the manifest keeps bob's file
+    system.start_node(system.node_id)
+    retried = system.ok("POST", f"/rooms/{room}/recordings/{rid}/retry-upload")
+    assert retried["status"] == "uploading"
+    done = wait_until(lambda: (lambda r: r if r["status"] in ("completed", "failed") else None)(
+        recording(rec, room, rid)), 60, what="the retried upload")
+    assert done["status"] == "completed", done
+    assert done["files"][0] == bob_file
+    salvaged = {f["kind"]: f for f in done["files"][1:] if f["participantId"] == pids["alice"]}
+    assert sorted(salvaged) == ["audio", "video"]
+    for kind, entry in salvaged.items():
+        check_file(fetch(rec, entry, tmp_path), entry, CODECS[kind], entry["durationSeconds"])
+    assert list(rec["spool"].iterdir()) == [], "no local copy remains after the retry"
+
     types = [e["type"] for e in system.ok("GET", f"/rooms/{room}/events?limit=1000")["events"]
              if e["type"].startswith("Recording")]
     assert types == ["RecordingStarted", "RecordingWritingStarted", "RecordingUploaded",
-                     "RecordingFailed", "RecordingLeftoversListed"]
+                     "RecordingFailed", "RecordingLeftoversListed", "RecordingRetryRequested",
+                     "RecordingUploaded", "RecordingUploaded", "RecordingCompleted"]

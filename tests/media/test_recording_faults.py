@@ -223,6 +223,9 @@ def test_files_a_killed_node_was_writing_are_finished_from_its_disk_and_retried(
             n.node.control_plane.destinations["rec-k"] = {
                 **destination, "recordingStatus": "uploading"}
             assert await wait_for(lambda: "failed" in events(n, "rec-k"), timeout=10)
+            # its feed replayed from the start: the old start must not touch the recording
+            await event(n, 1, "RecordingStarted", recordingId="rec-k", output="per-track",
+                        destinationId="d")
             await event(n, 3, "RecordingRetryRequested", recordingId="rec-k")
             assert await wait_for(lambda: "completed" in events(n, "rec-k"), timeout=30)
             return reports(n, "rec-k")
