@@ -1,7 +1,8 @@
 """Per-track recording's cost over forwarding alone, and the time from stop to the
 objects being complete in the bucket (issue 11, the node's side; no composite).
 
-    python bench/recording.py --seconds 20 --lengths 60,600
+    python bench/recording.py --seconds 20 --lengths 60            # about 2 minutes
+    python bench/recording.py --seconds 20 --lengths 60 --long 600  # 10 more minutes
 
 Everything runs in this process: a standalone node on 127.0.0.1, 2 speakers sending
 pre-encoded VP8 640x480 (~0.85 Mbps, no encoding cost) plus Opus, and moto's S3 server in
@@ -9,7 +10,10 @@ a process of its own. The process's CPU is measured over ``--seconds`` of forwar
 alone, then over as long with the room recorded: the speakers' costs are in both
 windows, so the difference is recording's. Then one recording per ``--lengths`` entry
 (seconds) measures the time from ``RecordingStopped`` to the ``completed`` report (every
-object completed and read back). Never part of the test run's pass/fail.
+object completed and read back), split into the time some S3 call was in flight
+(moto assembles a multipart object in memory on completion, so its share grows with the
+object's size) and the node's own share (the muxer's trailer, the spool's sha256, the
+first part and the tail). Never part of the test run's pass/fail.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from cryptography.fernet import Fernet  # noqa: E402
 from media_node_dev.loadcheck import LoopedVideo  # noqa: E402
 from media_node_dev.local import running_node  # noqa: E402
 from media_node_dev.sources import EncodedAudioSource  # noqa: E402
+from media_node.storage.destinations import uploader_for  # noqa: E402
 from tests.storage_servers import moto_s3_server  # noqa: E402
 
 KEY = Fernet.generate_key().decode()
@@ -49,8 +54,39 @@ async def window(seconds: float) -> float:
     return (cpu() - used) / (time.monotonic() - start)
 
 
+class StoreCalls:
+    """Every S3 call of the node's uploaders, timed (botocore's before/after-call hooks),
+    so that stop-to-complete splits into the store's share and the node's."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, float]] = []
+
+    def hook(self, destination: dict, credentials: dict | None):
+        uploader = uploader_for(destination, credentials)
+        events = uploader.client.meta.events
+        events.register("before-call.s3", self._before)
+        events.register("after-call.s3", self._after)
+        return uploader
+
+    def _before(self, context, **_) -> None:
+        context["bench_started"] = time.monotonic()
+
+    def _after(self, context, model, **_) -> None:
+        self.calls.append((model.name, context.pop("bench_started"), time.monotonic()))
+
+    def busy(self, since: float, until: float, operation: str | None = None) -> float:
+        """Seconds within ``[since, until]`` when at least one such call was in flight."""
+        spans = sorted((max(t0, since), min(t1, until)) for op, t0, t1 in self.calls
+                       if (operation is None or op == operation) and t1 > since and t0 < until)
+        total, end = 0.0, since
+        for t0, t1 in spans:
+            total += max(0.0, t1 - max(t0, end))
+            end = max(end, t1)
+        return total
+
+
 async def record(n, recording_id: str, seconds: float, seq: list[int],
-                 measure: bool) -> tuple[float | None, float, list[dict]]:
+                 measure: bool) -> tuple[float | None, float, list[dict], float]:
     """Record for ``seconds``; the CPU-s/s meanwhile (if ``measure``), stop-to-complete."""
     async def event(kind: str, **data) -> None:
         seq[0] += 1
@@ -67,7 +103,7 @@ async def record(n, recording_id: str, seconds: float, seq: list[int],
     await event("RecordingStopped", recordingId=recording_id, reason="stopped")
     while not outcome():
         await asyncio.sleep(0.01)
-    return used, time.monotonic() - stopped, outcome()[0].get("files", [])
+    return used, time.monotonic() - stopped, outcome()[0].get("files", []), stopped
 
 
 async def run(seconds: float, lengths: list[float], endpoint: str, spool: str) -> dict:
@@ -81,6 +117,8 @@ async def run(seconds: float, lengths: list[float], endpoint: str, spool: str) -
                    "endpoint": endpoint, "forcePathStyle": True, "sealed": sealed}
     async with running_node("node-bench", "bench-secret-0123456789abcdefghij",
                             secrets_key=KEY, recording_dir=spool) as n:
+        store = StoreCalls()
+        n.node.recordings.make_uploader = store.hook
         speakers = []
         for name in ("alice", "bob"):
             client = n.client("r", name, "speaker")
@@ -94,12 +132,16 @@ async def run(seconds: float, lengths: list[float], endpoint: str, spool: str) -
         for i, length in enumerate([seconds, *lengths]):
             rid = f"bench-{i}"
             n.node.control_plane.destinations[rid] = destination
-            used, to_complete, files = await record(n, rid, length, seq, measure=i == 0)
+            used, to_complete, files, stopped = await record(n, rid, length, seq,
+                                                             measure=i == 0)
             if i == 0:
                 results["recording"] = used
+            done = stopped + to_complete
             results.setdefault("stop_to_complete", []).append(
                 {"seconds": length, "stop_to_complete": round(to_complete, 3),
-                 "files": len(files), "bytes": sum(f["bytes"] for f in files)})
+                 "files": len(files), "bytes": sum(f["bytes"] for f in files),
+                 "store": round(store.busy(stopped, done), 3),
+                 "completing": round(store.busy(stopped, done, "CompleteMultipartUpload"), 3)})
         for client in speakers:
             await client.close()
     return results
@@ -108,10 +150,12 @@ async def run(seconds: float, lengths: list[float], endpoint: str, spool: str) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--lengths", default="60,600",
+    parser.add_argument("--lengths", default="60",
                         help="recording lengths (s) for stop-to-complete, comma-separated")
+    parser.add_argument("--long", type=float, default=0.0,
+                        help="one more recording this long (s), e.g. 600: as much wall time")
     args = parser.parse_args()
-    lengths = [float(x) for x in args.lengths.split(",") if x]
+    lengths = [float(x) for x in args.lengths.split(",") if x] + ([args.long] if args.long else [])
     with tempfile.TemporaryDirectory() as folder:
         with moto_s3_server(Path(folder)) as endpoint:
             results = asyncio.run(run(args.seconds, lengths, endpoint,
@@ -125,7 +169,15 @@ def main() -> None:
           f"target <= 5 %)")
     for row in results["stop_to_complete"]:
         print(f"stop to complete, {row['seconds']:g} s recorded: {row['stop_to_complete']:.2f} s "
-              f"({row['files']} files, {row['bytes']} bytes; target <= 5 s)")
+              f"({row['files']} files, {row['bytes']} bytes; target <= 5 s); S3 calls in "
+              f"flight {row['store']:.2f} s of it, CompleteMultipartUpload {row['completing']:.2f} s, "
+              f"the node alone {row['stop_to_complete'] - row['store']:.2f} s")
+    rows = results["stop_to_complete"][1:]
+    if len(rows) >= 2 and rows[0]["stop_to_complete"] > 0:
+        ratio = rows[-1]["stop_to_complete"] / rows[0]["stop_to_complete"]
+        print(f"stop to complete, {rows[-1]['seconds']:g} s over {rows[0]['seconds']:g} s: "
+              f"x{ratio:.2f} (must not grow with length)")
+    print("rerun: python bench/recording.py " + " ".join(sys.argv[1:]))
     print("composite encode speed and CPU per minute: not measured (no composite yet)")
 
 
