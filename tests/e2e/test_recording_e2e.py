@@ -9,6 +9,8 @@ ticker, a real ``python -m media_node`` process, and moto's S3 server, all on 12
   uploads; the recording ends once, and no ``Recording*`` event is lost. The node then
   comes back on the same disk, finishes the files it was writing from their spools, and a
   host's ``retry-upload`` sends them.
+- A bucket that does not exist fails the recording with the store's message (no secret
+  in it); the speaker stays connected, and a recording to a good bucket then completes.
 """
 from __future__ import annotations
 
@@ -217,3 +219,55 @@ def test_a_node_killed_mid_recording_fails_node_lost_aborts_its_uploads_then_ret
     assert types == ["RecordingStarted", "RecordingWritingStarted", "RecordingUploaded",
                      "RecordingFailed", "RecordingLeftoversListed", "RecordingRetryRequested",
                      "RecordingUploaded", "RecordingUploaded", "RecordingCompleted"]
+
+
+def test_a_bucket_that_refuses_fails_the_recording_and_the_room_goes_on(rec, tmp_path):
+    from media_node_dev.client import WhipClient
+    from media_node_dev.sources import EncodedAudioSource
+
+    system, loop = rec["system"], rec["loop"]
+    room = sfu_room(system, "refused bucket")
+    settings = system.ok("GET", f"/destinations/{rec['destination']}")
+    refusing = system.ok("POST", "/destinations", {
+        "type": "s3", "bucket": "no-such-bucket-e2e", "region": "us-east-1",
+        "prefix": "calls", "endpoint": settings["endpoint"], "forcePathStyle": True,
+        "credentials": {"accessKeyId": "testing", "secretAccessKey": "e2e-secret-key"}})
+
+    async def speaker():
+        joined = system.ok("POST", f"/rooms/{room}/join", {},
+                           system.grant(room, "carol", "speaker"))
+        client = WhipClient(joined["media"]["url"], joined["media"]["token"])
+        client.publish(EncodedAudioSource())
+        await client.connect()
+        return client
+
+    carol = loop.run(speaker())
+    rid = system.ok("POST", f"/rooms/{room}/recordings",
+                    {"destinationId": refusing["destinationId"],
+                     "output": "per-track"})["recordingId"]
+    failed = wait_until(lambda: (lambda r: r if r["status"] == "failed" else None)(
+        recording(rec, room, rid)), 30, what="the refusal")
+    assert failed["reason"] == "destination_refused" and failed["files"] == []
+    assert "NoSuchBucket" in failed["error"] and "e2e-secret-key" not in failed["error"]
+
+    # the room goes on: carol is still connected, and a recording to a bucket that
+    # takes it starts (no recording_in_progress) and completes
+    assert carol.pc.connectionState == "connected"
+    assert system.ok("GET", f"/rooms/{room}")["status"] == "open"
+    good = system.ok("POST", f"/rooms/{room}/recordings",
+                     {"destinationId": rec["destination"], "output": "per-track"})["recordingId"]
+    wait_until(lambda: recording(rec, room, good)["status"] == "recording", 20,
+               what="the second recording")
+    time.sleep(2.0)
+    system.ok("POST", f"/rooms/{room}/recordings/{good}/stop")
+    done = wait_until(lambda: (lambda r: r if r["status"] in ("completed", "failed")
+                               else None)(recording(rec, room, good)), 30, what="its outcome")
+    loop.run(carol.close())
+    assert done["status"] == "completed", done
+    [entry] = done["files"]
+    check_file(fetch(rec, entry, tmp_path), entry, "opus", recorded_seconds(done))
+    types = [e["type"] for e in system.ok("GET", f"/rooms/{room}/events?limit=1000")["events"]
+             if e["type"].startswith("Recording")]
+    assert types == ["RecordingStarted", "RecordingFailed", "RecordingStarted",
+                     "RecordingWritingStarted", "RecordingStopped", "RecordingUploadStarted",
+                     "RecordingUploaded", "RecordingCompleted"]
