@@ -290,7 +290,9 @@ RECORDING_SCHEMAS = {
                             "description": "the secrets' JSON, sealed (a Fernet token with "
                                            "DROPON_SECRETS_KEY, or a KMS ciphertext in base64)"},
                             "recordingStatus": {"type": "string", "description":
-                                                "the recording's status now"}}},
+                                                "the recording's status now"},
+                            "recordingRetries": {"type": "integer", "description":
+                                                 "retry-upload requests so far"}}},
     "Verification": {"type": "object", "required": ["ok"], "properties": {
         "ok": {"type": "boolean"}, "error": {"type": "string", "description":
                                              "the store's own message"}}},

@@ -90,9 +90,11 @@ class RecordingService:
         self.nodes.check_room_node(node_id, room_id)
         recording = self.rooms.room(room_id).recording(recording_id)
         try:
-            # with the status, so that a node replaying the room's feed skips what is over
+            # with the status, so that a node replaying the room's feed skips what is over,
+            # and the retries, so that a restarted node tells its own run from a retry
             return {**self.destinations.for_node(recording["destination_id"]),
-                    "recordingStatus": recording["status"]}
+                    "recordingStatus": recording["status"],
+                    "recordingRetries": recording.get("retries", 0)}
         except DestinationNotFound:
             raise DestinationNotFound(recording["destination_id"], recording_id=recording_id,
                                       room_id=room_id) from None

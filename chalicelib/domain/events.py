@@ -317,6 +317,7 @@ class RecordingRetryRequested(RoomEvent):
     def apply(self, room: Room) -> None:
         r = recordings(room)[self.recording_id]
         r["status"], r["reason"], r["error"], r["ended_at"] = "uploading", None, None, None
+        r["retries"] = r.get("retries", 0) + 1
 
 
 def recordings(room: Room) -> dict[str, dict]:

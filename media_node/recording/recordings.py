@@ -173,12 +173,24 @@ class Recordings:
                 self.spool_dir, self._pool)
             logger.info("recording %s: %d kept files to retry", rid, len(note["kept"]))
             if salvaged is not None:
-                # if the control plane has not failed it node_lost yet (a quick restart),
-                # this ends it; if it has, this report is refused and changes nothing
-                self._spawn(self._report(room_id, rid, {
+                self._spawn(self._fail_interrupted(room_id, rid, {
                     "event": "failed", "reason": "node_lost", "files": note["files"],
                     "error": "the media node restarted mid-recording; kept on the node at "
                              + ", ".join(k.path for k in salvaged)}))
+
+    async def _fail_interrupted(self, room_id: str, recording_id: str, report: dict) -> None:
+        """End the run this node was killed in, if the control plane has not: after a
+        quick restart its heartbeats never stopped long enough for ``node_lost``. Not once
+        a host retried (the recording is another run by then, which this node serves)."""
+        try:
+            destination = await self.control_plane.recording_destination(room_id, recording_id)
+        except Exception as exc:  # the feed's replay, or the tick, settles it otherwise
+            logger.warning("recording %s: status unknown after restart: %s", recording_id, exc)
+            return
+        if destination.get("recordingRetries", 0) == 0 and destination.get(
+                "recordingStatus", "recording") in ("starting", "recording", "stopping",
+                                                    "uploading"):
+            await self._report(room_id, recording_id, report)
 
     def _forget(self, recording_id: str) -> None:
         recording = self.active.pop(recording_id, None)
