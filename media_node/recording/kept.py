@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
+
 from ..storage.base import ObjectUpload
 from ..storage.errors import StorageError
 from .remux import FORMATS, salvage
@@ -108,7 +110,12 @@ def salvage_live(note: dict) -> list[KeptFile]:
     for live in note["live"]:
         stem, ext = os.path.splitext(live["path"])
         out = f"{stem}.salvaged{ext}"
-        codec, packets, seconds = salvage(live["path"], out)
+        try:
+            codec, packets, seconds = salvage(live["path"], out)
+        except (av.FFmpegError, OSError, KeyError) as exc:  # killed before its header
+            logger.error("recording %s: %s cannot be read back, deleted: %s",
+                         note["recordingId"], live["path"], exc)
+            packets = 0
         remove_spool(live["path"])
         if not packets:
             continue

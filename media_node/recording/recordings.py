@@ -159,7 +159,11 @@ class Recordings:
         for note in await loop.run_in_executor(self._pool, load_notes, self.spool_dir):
             rid, room_id, salvaged = note["recordingId"], note["roomId"], None
             if note["live"]:  # this node was killed while writing them
-                salvaged = await loop.run_in_executor(self._pool, salvage_live, note)
+                try:
+                    salvaged = await loop.run_in_executor(self._pool, salvage_live, note)
+                except Exception:  # one bad note must not keep the node from starting
+                    logger.exception("recording %s: its files could not be finished", rid)
+                    continue
                 note["kept"] += salvaged
             if not note["kept"]:
                 await loop.run_in_executor(self._pool, remove_note, self.spool_dir, rid)

@@ -251,3 +251,15 @@ def test_files_a_killed_node_was_writing_are_finished_from_its_disk_and_retried(
         path = download(s3, bucket, entry, tmp_path)
         check_file(path, entry, CODECS[entry["kind"]], entry["durationSeconds"])
     assert list(spool.iterdir()) == [], "no spool, salvaged file nor note after the retry"
+
+
+def test_a_spool_killed_before_its_header_is_dropped_not_fatal(tmp_path):
+    from media_node.recording.kept import salvage_live
+
+    junk = tmp_path / "rec-j_alice_video-01.webm"
+    junk.write_bytes(b"\x1a\x45")  # the kill came before the header was flushed
+    note = {"recordingId": "rec-j", "lastSeq": 3, "live": [
+        {"name": "rec-j/alice/video-01.webm", "path": str(junk), "participantId": "alice",
+         "kind": "video", "addedAt": 0.0, "startSeq": 1}]}
+    assert salvage_live(note) == []
+    assert list(tmp_path.iterdir()) == []
