@@ -190,7 +190,9 @@ def tick(event):
     """Scheduled opening, endsAt and empty-room auto-close, recordings of lost nodes;
     devstack calls it every few s."""
     done = bootstrap.nodes().tick(now(), bootstrap.settings().recording_node_lost_after)
-    app.log.info("tick: %d rooms changed", len(done or []))
+    # what lost nodes left in the customers' buckets: listed, unfinished uploads aborted
+    swept = bootstrap.recordings().sweep_lost(done or [], now())
+    app.log.info("tick: %d rooms changed, %d recordings swept", len(done or []), len(swept))
     return {"changed": len(done or [])}
 
 

@@ -2,7 +2,8 @@
 being complete in the bucket, and the composite's speed and CPU against ffmpeg
 (issue 11, the node's side).
 
-    python bench/recording.py --seconds 20 --lengths 60,600 --composite-seconds 30
+    python bench/recording.py --seconds 20 --lengths 60 --composite-seconds 30   # ~3 min
+    python bench/recording.py --seconds 20 --lengths 60 --long 600  # 10 more minutes
 
 Everything runs in this process: a standalone node on 127.0.0.1, 2 speakers sending
 pre-encoded VP8 640x480 (~0.85 Mbps, no encoding cost) plus Opus, and moto's S3 server in
@@ -14,7 +15,11 @@ object completed and read back). Last, a composite and a per-track recording run
 together for ``--composite-seconds``: the compositor process's own CPU time gives the
 composite's speed (media seconds per CPU second, one thread), and ``ffmpeg`` composing
 the per-track files offline into the same grid with ``xstack``/``amix`` (one thread) is
-the baseline for its CPU per recorded minute. Never part of the test run's pass/fail.
+the baseline for its CPU per recorded minute. Each stop-to-complete is split into the
+time some S3 call was in flight (moto assembles a multipart object in memory on
+completion, so its share grows with the object's size) and the node's own share (the
+muxer's trailer, the spool's sha256, the first part and the tail). Never part of the
+test run's pass/fail.
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ from cryptography.fernet import Fernet  # noqa: E402
 from media_node_dev.loadcheck import LoopedVideo  # noqa: E402
 from media_node_dev.local import running_node  # noqa: E402
 from media_node_dev.sources import EncodedAudioSource  # noqa: E402
+from media_node.storage.destinations import uploader_for  # noqa: E402
 from tests.storage_servers import moto_s3_server  # noqa: E402
 
 KEY = Fernet.generate_key().decode()
@@ -57,11 +63,42 @@ async def window(seconds: float) -> float:
     return (cpu() - used) / (time.monotonic() - start)
 
 
+class StoreCalls:
+    """Every S3 call of the node's uploaders, timed (botocore's before/after-call hooks),
+    so that stop-to-complete splits into the store's share and the node's."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, float]] = []
+
+    def hook(self, destination: dict, credentials: dict | None):
+        uploader = uploader_for(destination, credentials)
+        events = uploader.client.meta.events
+        events.register("before-call.s3", self._before)
+        events.register("after-call.s3", self._after)
+        return uploader
+
+    def _before(self, context, **_) -> None:
+        context["bench_started"] = time.monotonic()
+
+    def _after(self, context, model, **_) -> None:
+        self.calls.append((model.name, context.pop("bench_started"), time.monotonic()))
+
+    def busy(self, since: float, until: float, operation: str | None = None) -> float:
+        """Seconds within ``[since, until]`` when at least one such call was in flight."""
+        spans = sorted((max(t0, since), min(t1, until)) for op, t0, t1 in self.calls
+                       if (operation is None or op == operation) and t1 > since and t0 < until)
+        total, end = 0.0, since
+        for t0, t1 in spans:
+            total += max(0.0, t1 - max(t0, end))
+            end = max(end, t1)
+        return total
+
+
 async def record(n, outputs: dict[str, str], seconds: float, seq: list[int],
-                 measure: bool) -> tuple[float | None, float, dict[str, list[dict]], dict]:
+                 measure: bool) -> tuple[float | None, float, dict[str, list[dict]], dict, float]:
     """Record ``{recording id: output}`` together for ``seconds``: the CPU-s/s meanwhile
     (if ``measure``), stop-to-complete (the last one), each one's files, and the
-    composite writers (their summaries)."""
+    composite writers (their summaries), and when they were stopped."""
     async def event(kind: str, **data) -> None:
         seq[0] += 1
         await n.node.apply_room_event("r", {"seq": seq[0], "type": kind, "data": data})
@@ -84,7 +121,7 @@ async def record(n, outputs: dict[str, str], seconds: float, seq: list[int],
     while not all(outcome(rid) for rid in outputs):
         await asyncio.sleep(0.01)
     return (used, time.monotonic() - stopped,
-            {rid: outcome(rid)[0].get("files", []) for rid in outputs}, composites)
+            {rid: outcome(rid)[0].get("files", []) for rid in outputs}, composites, stopped)
 
 
 async def run(seconds: float, lengths: list[float], composite_seconds: float, endpoint: str,
@@ -99,6 +136,8 @@ async def run(seconds: float, lengths: list[float], composite_seconds: float, en
                    "endpoint": endpoint, "forcePathStyle": True, "sealed": sealed}
     async with running_node("node-bench", "bench-secret-0123456789abcdefghij",
                             secrets_key=KEY, recording_dir=spool) as n:
+        store = StoreCalls()
+        n.node.recordings.make_uploader = store.hook
         speakers = []
         for name in ("alice", "bob"):
             client = n.client("r", name, "speaker")
@@ -112,17 +151,20 @@ async def run(seconds: float, lengths: list[float], composite_seconds: float, en
         for i, length in enumerate([seconds, *lengths]):
             rid = f"bench-{i}"
             n.node.control_plane.destinations[rid] = destination
-            used, to_complete, files, _ = await record(n, {rid: "per-track"}, length, seq,
-                                                       measure=i == 0)
+            used, to_complete, files, _, stopped = await record(
+                n, {rid: "per-track"}, length, seq, measure=i == 0)
             files = files[rid]
             if i == 0:
                 results["recording"] = used
+            done = stopped + to_complete
             results.setdefault("stop_to_complete", []).append(
                 {"seconds": length, "stop_to_complete": round(to_complete, 3),
-                 "files": len(files), "bytes": sum(f["bytes"] for f in files)})
+                 "files": len(files), "bytes": sum(f["bytes"] for f in files),
+                 "store": round(store.busy(stopped, done), 3),
+                 "completing": round(store.busy(stopped, done, "CompleteMultipartUpload"), 3)})
         n.node.control_plane.destinations["bench-pt"] = destination
         n.node.control_plane.destinations["bench-c"] = destination
-        used, to_complete, files, composites = await record(
+        used, to_complete, files, composites, _ = await record(
             n, {"bench-c": "composite", "bench-pt": "per-track"}, composite_seconds, seq,
             measure=True)
         writer = composites["bench-c"]
@@ -169,12 +211,14 @@ def ffmpeg_baseline(s3, bucket: str, tracks: list[dict], folder: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--lengths", default="60,600",
+    parser.add_argument("--lengths", default="60",
                         help="recording lengths (s) for stop-to-complete, comma-separated")
     parser.add_argument("--composite-seconds", type=float, default=30.0,
                         help="length (s) of the composite recorded beside a per-track one")
+    parser.add_argument("--long", type=float, default=0.0,
+                        help="one more recording this long (s), e.g. 600: as much wall time")
     args = parser.parse_args()
-    lengths = [float(x) for x in args.lengths.split(",") if x]
+    lengths = [float(x) for x in args.lengths.split(",") if x] + ([args.long] if args.long else [])
     with tempfile.TemporaryDirectory() as folder:
         with moto_s3_server(Path(folder)) as endpoint:
             results = asyncio.run(run(args.seconds, lengths, args.composite_seconds, endpoint,
@@ -190,10 +234,16 @@ def main() -> None:
           f"target <= 5 %)")
     for row in results["stop_to_complete"]:
         print(f"stop to complete, {row['seconds']:g} s recorded: {row['stop_to_complete']:.2f} s "
-              f"({row['files']} files, {row['bytes']} bytes; target <= 5 s)")
+              f"({row['files']} files, {row['bytes']} bytes; target <= 5 s); S3 calls in "
+              f"flight {row['store']:.2f} s of it, CompleteMultipartUpload {row['completing']:.2f} s, "
+              f"the node alone {row['stop_to_complete'] - row['store']:.2f} s")
+    rows = results["stop_to_complete"][1:]
+    if len(rows) >= 2 and rows[0]["stop_to_complete"] > 0:
+        ratio = rows[-1]["stop_to_complete"] / rows[0]["stop_to_complete"]
+        print(f"stop to complete, {rows[-1]['seconds']:g} s over {rows[0]['seconds']:g} s: "
+              f"x{ratio:.2f} (must not grow with length)")
     print_composite(composite, recording, baseline)
-    print("rerun: python bench/recording.py --seconds {:g} --lengths {} --composite-seconds {:g}"
-          .format(args.seconds, args.lengths, args.composite_seconds))
+    print("rerun: python bench/recording.py " + " ".join(sys.argv[1:]))
 
 
 def print_composite(composite: dict, per_track: float, baseline: float) -> None:

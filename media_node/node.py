@@ -179,6 +179,11 @@ class MediaNode:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def start(self) -> None:
+        """Pick up what the last run of this node left: recordings whose failed upload
+        kept files on disk (their rooms are followed again, for ``retry-upload``)."""
+        await self.recordings.restore(self.room)
+
     def stats(self) -> dict:
         """Load figures for the heartbeat."""
         return {

@@ -37,13 +37,15 @@ class RunningNode:
 
 
 @contextlib.asynccontextmanager
-async def running_node(node_id: str, node_secret: str, **overrides):
+async def running_node(node_id: str, node_secret: str, control_plane=None, **overrides):
     """Start a standalone node (no control plane) and stop it on exit.
 
+    :param control_plane: a :class:`~media_node.control.client.StandaloneControlPlane`
+        filled in beforehand (what the node finds when it starts), or a new one.
     :param overrides: other :class:`~media_node.config.NodeConfig` fields.
     """
     config = NodeConfig(node_id=node_id, node_secret=node_secret, **overrides)
-    node = build_node(config)
+    node = build_node(config, control_plane)
     runner = web.AppRunner(make_app(node))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -26,6 +26,37 @@ class S3Probe:
             return str(error) or type(error).__name__
         return None
 
+    def leftovers(self, settings: Mapping[str, Any], secrets: Mapping[str, Any],
+                  under: str) -> dict:
+        """What is left under the key prefix ``under``: the objects complete there, and
+        every multipart upload never completed, each aborted so that its parts stop
+        being billed. ``{objects, uploads, error}``; ``error`` is the store's message if
+        it could not list or abort (what was found before that is kept)."""
+        found: dict = {"objects": [], "uploads": [], "error": None}
+        bucket = settings["bucket"]
+        try:
+            client = s3_client(settings, secrets, self.timeout_seconds)
+            for page in client.get_paginator("list_objects_v2").paginate(
+                    Bucket=bucket, Prefix=under):
+                found["objects"] += [{"key": o["Key"], "bytes": o["Size"],
+                                      "etag": o["ETag"].strip('"')}
+                                     for o in page.get("Contents", [])]
+            for page in client.get_paginator("list_multipart_uploads").paginate(
+                    Bucket=bucket, Prefix=under):
+                for upload in page.get("Uploads", []):
+                    key, upload_id = upload["Key"], upload["UploadId"]
+                    parts = [p for part_page in client.get_paginator("list_parts").paginate(
+                        Bucket=bucket, Key=key, UploadId=upload_id)
+                        for p in part_page.get("Parts", [])]
+                    entry = {"key": key, "uploadId": upload_id, "parts": len(parts),
+                             "bytes": sum(p["Size"] for p in parts), "aborted": False}
+                    found["uploads"].append(entry)
+                    client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+                    entry["aborted"] = True
+        except Exception as error:  # noqa: BLE001 - the store's message is the answer
+            found["error"] = str(error) or type(error).__name__
+        return found
+
 
 def s3_client(settings: Mapping[str, Any], secrets: Mapping[str, Any], timeout: float):
     """A boto3 S3 client for the destination (as the media node builds its own)."""

@@ -294,7 +294,11 @@ RECORDING_SCHEMAS = {
                         "properties": {**DESTINATION_SETTINGS, "sealed": {
                             "type": "string", "nullable": True,
                             "description": "the secrets' JSON, sealed (a Fernet token with "
-                                           "DROPON_SECRETS_KEY, or a KMS ciphertext in base64)"}}},
+                                           "DROPON_SECRETS_KEY, or a KMS ciphertext in base64)"},
+                            "recordingStatus": {"type": "string", "description":
+                                                "the recording's status now"},
+                            "recordingRetries": {"type": "integer", "description":
+                                                 "retry-upload requests so far"}}},
     "Verification": {"type": "object", "required": ["ok"], "properties": {
         "ok": {"type": "boolean"}, "error": {"type": "string", "description":
                                              "the store's own message"}}},
@@ -307,7 +311,14 @@ RECORDING_SCHEMAS = {
         "destinationId": TEXT, "files": {"type": "array", "items": ref("ManifestFile")},
         "startedAt": TIME, "stoppedAt": {**TIME, "nullable": True},
         "endedAt": {**TIME, "nullable": True}, "reason": TEXT,
-        "error": {"type": "string", "nullable": True}}},
+        "error": {"type": "string", "nullable": True},
+        "leftovers": {"type": "object", "required": ["objects", "uploads"], "description":
+                      "after node_lost: what the lost node left under the recording's "
+                      "prefix (S3), its unfinished multipart uploads aborted",
+                      "properties": {
+                          "objects": {"type": "array", "items": {"type": "object"}},
+                          "uploads": {"type": "array", "items": {"type": "object"}},
+                          "error": {"type": "string", "nullable": True}}}}},
     "RecordingReport": {"oneOf": RECORDING_REPORTS,
                         "discriminator": {"propertyName": "event"}},
 }

@@ -86,6 +86,23 @@ class DestinationService:
         error = self.probes[destination.type].probe(destination.settings, secrets)
         return {"ok": True} if error is None else {"ok": False, "error": redact(error, secrets)}
 
+    def leftovers(self, destination_id: str, recording_id: str) -> dict | None:
+        """What a lost node left of ``recording_id`` in the destination (its objects, and
+        its unfinished uploads, aborted), or None where the store's type leaves nothing
+        to bill (GCS resumable sessions and Azure uncommitted blocks lapse by themselves).
+        """
+        destination = self._destination(destination_id)
+        sweep = getattr(self.probes[destination.type], "leftovers", None)
+        if sweep is None:
+            return None
+        secrets = json.loads(self.sealer.open(destination.sealed)) if destination.sealed else {}
+        prefix = str(destination.settings.get("prefix") or "").strip("/")
+        found = sweep(destination.settings, secrets,
+                      f"{prefix}/{recording_id}/" if prefix else f"{recording_id}/")
+        if found.get("error"):
+            found["error"] = redact(found["error"], secrets)
+        return found
+
     def for_node(self, destination_id: str) -> dict:
         return self._destination(destination_id).for_node()
 

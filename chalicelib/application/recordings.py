@@ -12,7 +12,7 @@ from uuid import uuid4
 from chalicelib.application.destinations import DestinationService
 from chalicelib.application.nodes import NodeService
 from chalicelib.application.views import recording_view
-from chalicelib.domain.actor import Actor
+from chalicelib.domain.actor import SCHEDULER, Actor
 from chalicelib.domain.errors import DestinationNotFound
 from chalicelib.telemetry import metrics
 
@@ -59,6 +59,31 @@ class RecordingService:
         room.check_host(actor)
         return recording_view(room.recording(recording_id))
 
+    # the scheduled tick
+
+    def sweep_lost(self, changes: list[dict], now: datetime) -> list[dict]:
+        """After the tick failed recordings ``node_lost`` (its ``changes``): list what
+        each one's node left in the destination, abort its unfinished uploads, and record
+        that on the room (``RecordingLeftoversListed``). Returns one entry per recording."""
+        rooms = {c["roomId"] for c in changes
+                 if c.get("type") == "RecordingFailed" and c.get("reason") == "node_lost"}
+        done = []
+        for room_id in sorted(rooms):
+            for recording in self.rooms.room(room_id).lost_node_recordings():
+                rid = recording["recording_id"]
+                try:
+                    found = self.destinations.leftovers(recording["destination_id"], rid)
+                except DestinationNotFound:
+                    found = {"objects": [], "uploads": [],
+                             "error": "the destination was deleted"}
+                if found is None:
+                    continue
+                self.rooms.update_room(room_id, lambda r, at: r.list_leftovers(
+                    SCHEDULER, rid, found, at=at), now)
+                done.append({"roomId": room_id, "recordingId": rid,
+                             "uploads": len(found["uploads"]), "error": found["error"]})
+        return done
+
     # the room's media node
 
     def destination(self, node_id: str, room_id: str, recording_id: str) -> dict:
@@ -66,7 +91,11 @@ class RecordingService:
         self.nodes.check_room_node(node_id, room_id)
         recording = self.rooms.room(room_id).recording(recording_id)
         try:
-            return self.destinations.for_node(recording["destination_id"])
+            # with the status, so that a node replaying the room's feed skips what is over,
+            # and the retries, so that a restarted node tells its own run from a retry
+            return {**self.destinations.for_node(recording["destination_id"]),
+                    "recordingStatus": recording["status"],
+                    "recordingRetries": recording.get("retries", 0)}
         except DestinationNotFound:
             raise DestinationNotFound(recording["destination_id"], recording_id=recording_id,
                                       room_id=room_id) from None

@@ -131,4 +131,6 @@ def recording_view(recording: dict) -> dict[str, Any]:
     }
     if recording["status"] == "failed":
         view["reason"], view["error"] = recording["reason"], recording["error"]
+    if recording.get("leftovers") is not None:
+        view["leftovers"] = jsonable(recording["leftovers"])
     return view

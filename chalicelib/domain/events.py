@@ -293,6 +293,22 @@ class RecordingFailed(RoomEvent):
         r["files"], r["ended_at"] = copy.deepcopy(self.files), self.timestamp
 
 
+class RecordingLeftoversListed(RoomEvent):
+    """What a lost node left in the destination under the recording's prefix: ``objects``
+    complete there (``{key, bytes, etag}``), multipart ``uploads`` it never finished
+    (``{key, uploadId, parts, bytes, aborted}``), ``error`` if the store could not say."""
+
+    recording_id: str
+    objects: list
+    uploads: list
+    error: str | None
+
+    def apply(self, room: Room) -> None:
+        recordings(room)[self.recording_id]["leftovers"] = {
+            "objects": copy.deepcopy(self.objects), "uploads": copy.deepcopy(self.uploads),
+            "error": self.error}
+
+
 class RecordingRetryRequested(RoomEvent):
     """A host asks the node to upload a failed recording's files again."""
 
@@ -301,6 +317,7 @@ class RecordingRetryRequested(RoomEvent):
     def apply(self, room: Room) -> None:
         r = recordings(room)[self.recording_id]
         r["status"], r["reason"], r["error"], r["ended_at"] = "uploading", None, None, None
+        r["retries"] = r.get("retries", 0) + 1
 
 
 def recordings(room: Room) -> dict[str, dict]:

@@ -111,6 +111,24 @@ class RecordingCommands:
                               reason="node_lost", error=f"media node {node} was lost",
                               files=list(r["files"]))
 
+    def lost_node_recordings(self) -> list[dict[str, Any]]:
+        """Recordings failed ``node_lost`` whose destination has not been swept yet."""
+        return [r for r in self.all_recordings()
+                if r["status"] == "failed" and r["reason"] == "node_lost"
+                and r.get("leftovers") is None]
+
+    def list_leftovers(self, actor: Actor, recording_id: str, leftovers: dict, *,
+                       at: datetime) -> None:
+        """Record what a lost node left in the bucket (once; the recording stays failed)."""
+        recording = self.recording(recording_id)
+        if recording.get("leftovers") is not None:
+            return
+        if (recording["status"], recording["reason"]) != ("failed", "node_lost"):
+            raise invalid_state(recording, "leftovers")
+        self._trigger(ev.RecordingLeftoversListed, actor, self._time(at),
+                      recording_id=recording_id, objects=list(leftovers.get("objects", [])),
+                      uploads=list(leftovers.get("uploads", [])), error=leftovers.get("error"))
+
     # the reports: each returns the event to record, None if already taken, or raises
 
     def _on_recording(self, r: dict, report: dict):

@@ -8,7 +8,10 @@ stop, then ``completed`` or ``failed`` with the files that did reach the bucket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+import time
 from concurrent.futures import Executor
 from typing import Awaitable, Callable
 
@@ -18,6 +21,7 @@ from ..sfu.room import Room
 from ..storage.base import Uploader
 from ..storage.errors import StorageError
 from .frames import CLOCK_RATES
+from .kept import KeptFile, remove_note, save_note
 from .track_writer import TrackWriter, remove_spool
 
 logger = logging.getLogger(__name__)
@@ -45,7 +49,7 @@ class Recording:
         self._pool = pool
         self.writers: list[TrackWriter] = []
         self.files: list[dict] = []
-        self.kept: list[TrackWriter] = []  # files whose upload failed: their spool stays
+        self.kept: list[KeptFile] = []  # files whose upload failed: their spool stays
         self.error: StorageError | None = None
         self.stopped = False
         self.outcome: str | None = None  # "completed" or "failed"
@@ -53,6 +57,18 @@ class Recording:
         self._finishing: set[TrackWriter] = set()
         self._settled = asyncio.Event()  # the destination is connected, or has failed
         self._tasks: set[asyncio.Task] = set()
+        self._added_at: dict[TrackWriter, float] = {}
+        self._note_lock = asyncio.Lock()  # one write of the note at a time, in order
+
+    @classmethod
+    def restored(cls, note: dict, room: Room, report: Reporter, spool_dir: str,
+                 pool: Executor) -> "Recording":
+        """A recording that failed before this node restarted, from its note on disk
+        (:mod:`.kept`): nothing more to record, its kept files ready to retry."""
+        recording = cls(note["recordingId"], room, report, spool_dir, pool)
+        recording.stopped, recording.outcome = True, "failed"
+        recording.files, recording.kept = list(note["files"]), list(note["kept"])
+        return recording
 
     def begin(self) -> None:
         """Record the room's tracks from now on, and every track published until stop;
@@ -69,6 +85,7 @@ class Recording:
                 await self._open(writer)
         self._settled.set()
         if self.error is None:
+            await self._save_note()
             await self._report({"event": "recording"})
 
     async def fail(self, error: StorageError) -> None:
@@ -91,8 +108,10 @@ class Recording:
                              self._on_ended)
         writer.start()
         self.writers.append(writer)
+        self._added_at[writer] = time.time()
         if self.uploader is not None:
             self._spawn(self._open(writer))
+            self._spawn(self._save_note())
 
     async def _open(self, writer: TrackWriter) -> None:
         try:
@@ -118,9 +137,13 @@ class Recording:
         if writer.stored is not None:
             entry = writer.manifest_entry()
             self.files.append(entry)
+            await self._save_note()
             await self._report({"event": "uploaded", "file": entry})
         elif writer.error is not None:
-            self.kept.append(writer)
+            self.kept.append(KeptFile(writer.name, writer.file.path, writer.file.content_type,
+                                      writer.sha256,
+                                      writer.manifest_entry(),
+                                      writer.upload, writer.error))
 
     async def stop(self, reason: str) -> None:
         """Finish every file, upload the tails, verify, report the outcome (once)."""
@@ -142,33 +165,68 @@ class Recording:
         if self.outcome != "failed" or not self.kept:
             return
         self.uploader, self.error = uploader, None
-        for writer in list(self.kept):
+        for kept in list(self.kept):
             try:
-                writer.stored = await upload_spool(uploader, writer, self._pool)
+                if kept.upload is not None and not kept.upload.settled:
+                    await kept.upload.abort()  # the store was down when it was given up
+                stored = await upload_spool(uploader, kept, self._pool)
             except StorageError as exc:
-                writer.error = exc
+                kept.error = exc
                 continue
-            writer.error = None
-            self.kept.remove(writer)
-            entry = writer.manifest_entry()
+            self.kept.remove(kept)
+            entry = {**kept.entry, "uri": stored.uri, "bytes": stored.bytes,
+                     "etag": stored.etag}
             self.files.append(entry)
             await self._report({"event": "uploaded", "file": entry})
         await self._conclude("retry")
 
     async def _conclude(self, reason: str) -> None:
-        failure = self.error or next((w.error for w in self.kept), None)
+        failure = self.error or next((k.error for k in self.kept if k.error), None)
+        self.outcome = "completed" if failure is None else "failed"
+        loop = asyncio.get_running_loop()
+        async with self._note_lock:  # kept files: a note for a restarted node; else none
+            if self.kept:
+                await loop.run_in_executor(self._pool, save_note, self._spool_dir,
+                                           self.room.id, self.id, list(self.files),
+                                           list(self.kept))
+            else:
+                await loop.run_in_executor(self._pool, remove_note, self._spool_dir, self.id)
         if failure is None:
-            self.outcome = "completed"
             await self._report({"event": "completed", "files": list(self.files)})
             return
-        self.outcome = "failed"
         message = failure.message
         if self.kept:
-            message += "; kept on the node at " + ", ".join(w.file.path for w in self.kept)
+            message += "; kept on the node at " + ", ".join(k.path for k in self.kept)
+        unsettled = [k.upload for k in self.kept if k.upload and not k.upload.settled]
+        if unsettled:  # listed, never left to bill silently; retry-upload aborts them
+            message += "; unfinished uploads not aborted yet: " + ", ".join(
+                f"{u.key} ({getattr(u, 'upload_id', '')})".replace(" ()", "") for u in unsettled)
         COUNTERS.recordings_failed += 1
         logger.warning("recording %s failed (%s): %s", self.id, reason, message)
         await self._report({"event": "failed", "reason": failure.reason, "error": message,
                             "files": list(self.files)})
+
+    async def discard(self) -> None:
+        """Drop a recording that is over already: nothing reported, its spools deleted."""
+        await self.close()
+        loop = asyncio.get_running_loop()
+        for writer in self.writers:
+            await loop.run_in_executor(self._pool, remove_spool, writer.file.path)
+
+    async def _save_note(self) -> None:
+        """The note a restarted node reads (:mod:`.kept`): the files uploaded, and those
+        being written, should this process be killed."""
+        async with self._note_lock:
+            if self.outcome is not None:
+                return  # concluded: the note is final (or gone)
+            live = [{"name": w.name, "path": w.file.path, "participantId":
+                     w.source.publisher_id, "kind": w.kind, "addedAt": self._added_at[w],
+                     "startSeq": w.start_seq} for w in self.writers
+                    if not w.finished and w in self._added_at]  # per-track files only: a
+            # killed node's composite is not finished from its spool (docs/media-node.md)
+            await asyncio.get_running_loop().run_in_executor(
+                self._pool, functools.partial(save_note, live=live, last_seq=self.room.last_seq),
+                self._spool_dir, self.room.id, self.id, list(self.files), list(self.kept))
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -187,20 +245,23 @@ class Recording:
             self.uploader.close()
 
 
-async def upload_spool(uploader: Uploader, writer: TrackWriter, pool: Executor):
-    """Send a finished spool file as a new object, verify it, delete the spool."""
+async def upload_spool(uploader: Uploader, kept: KeptFile, pool: Executor):
+    """Send a kept spool file as a new object, verify it, delete the spool; an upload that
+    fails and cannot be aborted stays on ``kept`` to be aborted later."""
     loop = asyncio.get_running_loop()
-    upload = await uploader.open(writer.name, writer.file.content_type)
+    upload = await uploader.open(kept.name, kept.content_type)
     try:
         offset = 0
-        while chunk := await loop.run_in_executor(pool, read_at, writer.file.path, offset):
+        while chunk := await loop.run_in_executor(pool, read_at, kept.path, offset):
             await upload.write(chunk)
             offset += len(chunk)
-        stored = await upload.complete(sha256=writer.sha256)
+        stored = await upload.complete(sha256=kept.sha256)
     except StorageError:
-        await upload.abort()
+        kept.upload = upload
+        with contextlib.suppress(StorageError):
+            await upload.abort()
         raise
-    await loop.run_in_executor(pool, remove_spool, writer.file.path)
+    await loop.run_in_executor(pool, remove_spool, kept.path)
     return stored
 
 

@@ -10,6 +10,7 @@ upload left on the node's disk.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import tempfile
@@ -24,10 +25,16 @@ from ..storage.destinations import uploader_for
 from ..storage.errors import DestinationRefused, StorageError
 from .composite import CompositeRecording
 from .compositor import CompositeSettings
+from .kept import load_notes, remove_note, salvage_live, save_note
 from .recording import Recording
 
 logger = logging.getLogger(__name__)
 RECORDING_EVENTS = ("RecordingStarted", "RecordingStopped", "RecordingRetryRequested")
+
+
+class RecordingOver(Exception):
+    """The control plane says the recording is past what an event asked (a feed replayed
+    from its start after a restart shows every old ``RecordingStarted`` again)."""
 
 
 class Recordings:
@@ -94,18 +101,27 @@ class Recordings:
         self.active[recording_id] = recording
         recording.begin()  # frames are kept from the event on, while the destination comes
         try:
-            uploader = await self._uploader(room.id, recording_id)
+            uploader = await self._uploader(room.id, recording_id,
+                                            ("starting", "recording", "stopping"))
+        except RecordingOver:
+            await recording.discard()
+            if self.active.get(recording_id) is recording:
+                self._forget(recording_id)
+            return
         except StorageError as exc:
             await recording.fail(exc)
             self._forget(recording_id)
             return
         await recording.connect(uploader)
 
-    async def _uploader(self, room_id: str, recording_id: str) -> Uploader:
+    async def _uploader(self, room_id: str, recording_id: str,
+                        expected: tuple[str, ...]) -> Uploader:
         try:
             destination = await self.control_plane.recording_destination(room_id, recording_id)
         except Exception as exc:  # unreachable control plane, or no such recording there
             raise DestinationRefused(f"no destination for {recording_id}: {exc}") from None
+        if destination.get("recordingStatus", expected[0]) not in expected:
+            raise RecordingOver(recording_id)
         sealed = destination.get("sealed")
         if sealed and self.opener is None:
             raise DestinationRefused("this node has no DROPON_SECRETS_KEY to open credentials")
@@ -141,17 +157,65 @@ class Recordings:
         if recording is None or recording.outcome != "failed":
             return
         try:
-            uploader = await self._uploader(room.id, recording_id)
+            uploader = await self._uploader(room.id, recording_id, ("uploading",))
+        except RecordingOver:
+            return  # a replayed request, done already
         except StorageError as exc:
             await self._report(room.id, recording_id, {
                 "event": "failed", "reason": exc.reason, "error": exc.message,
                 "files": list(recording.files)})
             return
-        if recording.uploader is not None:
-            recording.uploader.close()
+        old = recording.uploader  # kept open: it aborts what the failed upload left
         await recording.retry_upload(uploader)
+        if old is not None:
+            old.close()
         if not recording.kept:
             self._forget(recording_id)
+
+    async def restore(self, room_for: Callable[[str], Room]) -> None:
+        """Recordings whose files a previous run of the node left, with their notes: kept
+        after a failed upload, or being written when it was killed (finished now from their
+        spools); ``room_for`` gives, and follows, their rooms. Each waits for a retry."""
+        loop = asyncio.get_running_loop()
+        for note in await loop.run_in_executor(self._pool, load_notes, self.spool_dir):
+            rid, room_id, salvaged = note["recordingId"], note["roomId"], None
+            if note["live"]:  # this node was killed while writing them
+                try:
+                    salvaged = await loop.run_in_executor(self._pool, salvage_live, note)
+                except Exception:  # one bad note must not keep the node from starting
+                    logger.exception("recording %s: its files could not be finished", rid)
+                    continue
+                note["kept"] += salvaged
+            if not note["kept"]:
+                await loop.run_in_executor(self._pool, remove_note, self.spool_dir, rid)
+                continue
+            await loop.run_in_executor(self._pool, save_note, self.spool_dir, room_id, rid,
+                                       note["files"], note["kept"])
+            # active before the room's feed can run (no await in between), so that its
+            # replayed RecordingStarted finds the recording here
+            self.active[rid] = Recording.restored(
+                note, room_for(room_id), functools.partial(self._report, room_id, rid),
+                self.spool_dir, self._pool)
+            logger.info("recording %s: %d kept files to retry", rid, len(note["kept"]))
+            if salvaged is not None:
+                self._spawn(self._fail_interrupted(room_id, rid, {
+                    "event": "failed", "reason": "node_lost", "files": note["files"],
+                    "error": "the media node restarted mid-recording; kept on the node at "
+                             + ", ".join(k.path for k in salvaged)}))
+
+    async def _fail_interrupted(self, room_id: str, recording_id: str, report: dict) -> None:
+        """End the run this node was killed in, if the control plane has not: after a
+        quick restart its heartbeats never stopped long enough for ``node_lost``. Not once
+        a host retried (the recording is another run by then, which this node serves)."""
+        try:
+            destination = await self.control_plane.recording_destination(room_id, recording_id)
+        except Exception as exc:  # the feed's replay, or the tick, settles it otherwise
+            logger.warning("recording %s: status unknown after restart: %s", recording_id, exc)
+            return
+        if destination.get("recordingRetries", 0) == 0 and destination.get(
+                "recordingStatus", "recording") in ("starting", "recording", "stopping",
+                                                    "uploading"):
+            await self._report(room_id, recording_id, report)
 
     def _forget(self, recording_id: str) -> None:
         recording = self.active.pop(recording_id, None)

@@ -111,3 +111,35 @@ class SpooledFile:
         """The spool's first ``size`` bytes as they are now (after :meth:`close`)."""
         with open(self.path, "rb") as f:
             return f.read(size)
+
+
+def salvage(path: str, out_path: str) -> tuple[str, int, float]:
+    """Remux a spool whose muxer never closed (its node was killed) into a finished file
+    at ``out_path``: every whole packet, then the trailer and the header's final values.
+
+    Blocking. Returns the codec, the packets kept and the seconds they span (0 packets:
+    nothing was recorded, and no file is written).
+    """
+    with av.open(path) as source:
+        stream = source.streams[0]
+        codec = stream.codec_context.name
+        packets, first, last = [], None, None
+        try:
+            for packet in source.demux(stream):
+                if packet.dts is None or packet.pts is None:
+                    continue  # the demuxer's flush packet
+                packets.append(packet)
+                first = packet.pts if first is None else first
+                last = packet.pts
+        except (av.FFmpegError, EOFError):
+            pass  # a cluster cut off by the kill: what came before it is whole
+        if not packets:
+            return codec, 0, 0.0
+        with av.open(out_path, "w", format=FORMATS[codec][0]) as out:
+            target = out.add_stream_from_template(stream)
+            for packet in packets:
+                packet.stream = target
+                out.mux(packet)
+        span = float((last - first) * stream.time_base)
+    return codec, len(packets), round(span + (span / (len(packets) - 1)
+                                              if len(packets) > 1 else 0.0), 3)

@@ -33,6 +33,9 @@ class SignalingNode(Protocol):
     def session(self, session_id: str, token: str) -> Any:
         """The session its own participant addresses."""
 
+    async def start(self) -> None:
+        """Once the control plane client runs (before the first request)."""
+
     def stats(self) -> dict:
         """Load figures for the heartbeat."""
 
@@ -124,6 +127,7 @@ def make_app(node: SignalingNode) -> web.Application:
 
     async def lifecycle(app: web.Application):
         await node.control_plane.start(node.stats)
+        await node.start()
         yield
         await node.close()
         await node.control_plane.close()

@@ -260,11 +260,20 @@ class ObjectUpload(ABC):
         """The ETag the store must report, when it can be known (None: not compared)."""
         return None
 
+    @property
+    def settled(self) -> bool:
+        """Completed or aborted: nothing of it is left half-done at the store."""
+        return self._done
+
     async def abort(self) -> None:
-        """Give up the object: nothing is left in the bucket, nor billed."""
+        """Give up the object: nothing is left in the bucket, nor billed.
+
+        :raises StorageError: the store could not be told (call again later: the
+            upload stays unsettled until an abort goes through).
+        """
         if not self._done:
-            self._done = True
             await self.uploader.call(self.cancel, what=f"aborting {self.key}", attempts=3)
+            self._done = True
 
     def begin(self) -> None:
         """Start the upload at the store (blocking)."""

@@ -136,8 +136,9 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.2, what: st
         time.sleep(interval)
 
 
-def start_system(dynamodb_endpoint: str, logs: Path):
-    """Start the control plane and one node; returns ``(System, stop)``."""
+def start_system(dynamodb_endpoint: str, logs: Path, **extra_env: str):
+    """Start the control plane and one node (both with ``extra_env`` too); returns
+    ``(System, stop)``."""
     key, secret, node_secret = "e2e-key", secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     env = {**os.environ, "PERSISTENCE_MODULE": "chalicelib.persistence.dynamodb",
            "DYNAMODB_TABLE_PREFIX": f"e2e{uuid4().hex[:8]}", "CREATE_TABLE": "y",
@@ -145,7 +146,7 @@ def start_system(dynamodb_endpoint: str, logs: Path):
            "DROPON_API_KEY": key, "DROPON_API_SECRET": secret,
            "DROPON_NODE_SECRET": node_secret, "PYTHONUNBUFFERED": "1",
            # a short death, so that a test sees a room move within seconds
-           "DROPON_NODE_DEAD_AFTER": "5"}
+           "DROPON_NODE_DEAD_AFTER": "5", **extra_env}
     # tables now, as make run does, so that no request waits for them
     from chalicelib import bootstrap
     bootstrap.build_application(env)

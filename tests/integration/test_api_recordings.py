@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 from cryptography.fernet import Fernet
@@ -184,11 +185,30 @@ def test_closing_the_room_stops_its_recording_and_the_node_still_finishes(api):
     assert api.ok("GET", f"/rooms/{room}/recordings/{rid}")["status"] == "completed"
 
 
-def test_a_node_that_stops_sending_heartbeats_fails_its_recordings_on_the_tick(api):
+def test_a_node_that_stops_sending_heartbeats_fails_its_recordings_on_the_tick(
+        api, s3_endpoint):
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    bucket = f"lost-{uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
     room, host, _ = live_room(api)
-    rid = start(api, room, token=host)[1]["recordingId"]
+    did = api.ok("POST", "/destinations", {
+        "type": "s3", "bucket": bucket, "region": "us-east-1", "prefix": "rooms/",
+        "endpoint": s3_endpoint, "forcePathStyle": True,
+        "credentials": {"accessKeyId": "testing", "secretAccessKey": SECRET}},
+        status=201)["destinationId"]
+    rid = start(api, room, token=host, destination_id=did)[1]["recordingId"]
     report(api, room, rid, {"event": "recording"})
     report(api, room, rid, {"event": "uploaded", "file": file("a.webm")})
+    # what the node had in the bucket when it died: one file complete (reported), one
+    # video file's multipart upload with a part sent, and nothing of another recording
+    s3.put_object(Bucket=bucket, Key=f"rooms/{rid}/p-1/audio-01.webm", Body=b"a" * 1234)
+    key = f"rooms/{rid}/p-1/video-01.webm"
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=2, Body=b"v" * 4096)
+    other = s3.create_multipart_upload(Bucket=bucket, Key="rooms/other/x.webm")["UploadId"]
+
     api.clock.offset = timedelta(seconds=10)
     tick(SCHEDULED, None)  # heard from 10 s ago: alive
     assert api.ok("GET", f"/rooms/{room}/recordings/{rid}")["status"] == "recording"
@@ -198,7 +218,22 @@ def test_a_node_that_stops_sending_heartbeats_fails_its_recordings_on_the_tick(a
     failed = api.ok("GET", f"/rooms/{room}/recordings/{rid}")
     assert (failed["status"], failed["reason"]) == ("failed", "node_lost")
     assert failed["files"] == [file("a.webm")]
+    assert failed["leftovers"] == {
+        "objects": [{"key": f"rooms/{rid}/p-1/audio-01.webm", "bytes": 1234,
+                     "etag": s3.head_object(Bucket=bucket, Key=f"rooms/{rid}/p-1/audio-01.webm")[
+                         "ETag"].strip('"')}],
+        "uploads": [{"key": key, "uploadId": upload_id, "parts": 1, "bytes": 4096,
+                     "aborted": True}],
+        "error": None}
+    # the abandoned upload no longer bills; another recording's is left alone
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]] == [
+        other]
     assert types(api, room, "RecordingFailed") == ["RecordingFailed"]
+    assert types(api, room)[-2:] == ["RecordingFailed", "RecordingLeftoversListed"]
+    assert SECRET not in json.dumps(api.events(room))
+    # the node, back too late, cannot end it a second time
+    status, body = report(api, room, rid, {"event": "completed", "files": [file("a.webm")]})
+    assert (status, body["error"]["code"]) == (409, "invalid_recording_state")
 
 
 def test_a_failed_upload_is_retried_at_a_hosts_request(api):

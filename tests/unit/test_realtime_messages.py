@@ -36,7 +36,8 @@ def test_every_event_type_but_the_listed_ones_has_a_socket_type():
              and v not in (domain_events.RoomEvent,)}
     assert names - set(TYPES) == {"RoomCreated", "RoomOpened", "BanLifted",
                                   "RecordingWritingStarted", "RecordingUploadStarted",
-                                  "RecordingUploaded", "RecordingRetryRequested"}
+                                  "RecordingUploaded", "RecordingRetryRequested",
+                                  "RecordingLeftoversListed"}
 
 
 def test_members_hear_that_the_call_is_recorded_and_hosts_where():
