@@ -18,7 +18,7 @@ import aiohttp
 
 logger = logging.getLogger(__name__)
 STATE_PATH = "/task-protection/v1/state"
-RETRY_SECONDS = 5.0
+RETRY_SECONDS, RETRY_MAX = 5.0, 300.0  # a refused request: again, doubling the wait
 REQUEST_TIMEOUT = 5.0
 
 
@@ -53,15 +53,16 @@ class EcsAgentTaskProtection:
 
     One task owned by this object sends the PUTs, so a burst of joins and leaves costs
     one request for the state it settles on; a refused or failed request is tried again
-    every :data:`RETRY_SECONDS`.
+    after :data:`RETRY_SECONDS`, doubling up to :data:`RETRY_MAX`.
 
     :param agent_uri: ``ECS_AGENT_URI``, which the ECS agent sets in the container.
     :param minutes: ``ExpiresInMinutes`` of each protection (1-2880).
+    :param retry: seconds before a refused or failed request is tried again (doubling).
     """
 
-    def __init__(self, agent_uri: str, minutes: int) -> None:
+    def __init__(self, agent_uri: str, minutes: int, retry: float = RETRY_SECONDS) -> None:
         self.url = agent_uri.rstrip("/") + STATE_PATH
-        self.minutes = minutes
+        self.minutes, self.retry = minutes, retry
         self.wanted = False
         self.protected = False  # or a protection request in flight
         self._changed = asyncio.Event()
@@ -77,14 +78,17 @@ class EcsAgentTaskProtection:
             self._task = asyncio.ensure_future(self._keep())
 
     async def _keep(self) -> None:
+        retry = self.retry
         while True:
             self._changed.clear()
             wanted, wait = self.wanted, None  # None: nothing to do until a change
             if wanted or self.protected:
                 if not await self._put(wanted):
-                    wait = RETRY_SECONDS
-                elif wanted:
-                    wait = self.minutes * 30.0  # renew at half the window
+                    wait, retry = retry, min(retry * 2, RETRY_MAX)
+                else:
+                    retry = self.retry
+                    if wanted:
+                        wait = self.minutes * 30.0  # renew at half the window
             try:
                 await asyncio.wait_for(self._changed.wait(), wait)
             except asyncio.TimeoutError:
