@@ -6,7 +6,10 @@ the service scales on ``DropOn/NodeLoad`` (dimension ``Stage``), which every nod
 as an EMF line that ``awslogs`` ships (``media_node/telemetry/load.py``). A task told to
 stop drains for ``DROPON_DRAIN_SECONDS`` (``DrainSeconds``), under ``stopTimeout``
 (Fargate's most, 120) after which it is killed; deployments start new tasks before
-stopping old ones.
+stopping old ones, and a node carrying calls keeps ECS task scale-in protection, so
+that neither a deployment nor a scale-in stops it until its calls end
+(``media_node/ecs/``). Each task names itself after its task id and announces its
+public address (``DROPON_NODE_PUBLIC_URL_TEMPLATE``).
 
 The container's environment is the image's (``DROPON_NODE_HOST``, ``DROPON_FANOUT``,
 ...) plus what only the stack knows; ``tests/integration/test_infra_media_node.py``
@@ -67,6 +70,14 @@ PARAMETERS = {
                      "MaxValue": STOP_TIMEOUT - DRAIN_MARGIN,
                      "Description": "DROPON_DRAIN_SECONDS: a stopping node's time to finish "
                                     "its recordings' uploads (under stopTimeout, 120)"},
+    "ProtectionMinutes": {"Type": "Number", "Default": 30, "MinValue": 1, "MaxValue": 2880,
+                          "Description": "DROPON_TASK_PROTECTION_MINUTES: each scale-in "
+                                         "protection of a node with calls lasts this long, "
+                                         "renewed at half while it has calls"},
+    "NodePublicUrlTemplate": {"Type": "String", "Default": "http://{public_ip}:{port}",
+                              "Description": "DROPON_NODE_PUBLIC_URL_TEMPLATE: where clients "
+                                             "reach a node ({public_ip}, {port}, {node_id}, "
+                                             "{task_id}); e.g. a TLS front per task"},
     "MetricsTokenInSecret": {"Type": "String", "Default": "false",
                              "AllowedValues": ["true", "false"],
                              "Description": "true: GET /metrics wants the secret's "
@@ -92,6 +103,8 @@ def environment() -> list[dict]:
         "DROPON_STAGE": _imported("Stage"),  # NodeLoad's Stage dimension
         "DROPON_STUN_SERVER": {"Ref": "StunServer"},
         "DROPON_DRAIN_SECONDS": {"Ref": "DrainSeconds"},
+        "DROPON_TASK_PROTECTION_MINUTES": {"Ref": "ProtectionMinutes"},
+        "DROPON_NODE_PUBLIC_URL_TEMPLATE": {"Ref": "NodePublicUrlTemplate"},
     }
     return [{"Name": name, "Value": value if isinstance(value, dict) else str(value)}
             for name, value in env.items()]
@@ -110,14 +123,19 @@ def secrets() -> list[dict]:
 
 def task_role() -> dict:
     """What the node's own code calls in AWS: KMS Decrypt of destinations' secrets,
-    customers' recording roles, only with an external id, and at start the public IP of
-    its own network interface. Buckets are written with the destination's credentials
-    or the assumed role's, never the task's."""
+    customers' recording roles, only with an external id, at start the public IP of its
+    own network interface, and its own scale-in protection (the ECS agent's
+    ``task-protection/v1/state`` endpoint calls ``UpdateTaskProtection`` with this role's
+    credentials; only tasks of the cluster). Buckets are written with the destination's
+    credentials or the assumed role's, never the task's."""
     return role("ecs-tasks.amazonaws.com", [
         kms_statement("kms:Decrypt", _imported("DestinationSecretsKeyArn")),
         assume_destination_role_statement(),
         # media_node/ice/public_address.py; a Describe action AWS defines on "*" only
         {"Effect": "Allow", "Action": ["ec2:DescribeNetworkInterfaces"], "Resource": "*"},
+        # media_node/ecs/protection.py, through the agent
+        {"Effect": "Allow", "Action": ["ecs:UpdateTaskProtection"], "Resource": [{"Fn::Sub":
+            "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${NodeCluster}/*"}]},
     ], "MediaNodeTaskPolicy")
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .bootstrap import build_node
 from .config import NodeConfig
+from .ecs.identity import IdentityError, ecs_identity
 from .ice.public_address import discover_public_ip
 from .signaling.http import make_app
 from .telemetry.logs import configure_logging
@@ -44,6 +45,15 @@ async def serve(config: NodeConfig) -> int:
             logger.error("media_node: %s (from %s)", exc, source)
             return 2
         logger.info("announcing public address %s (from %s)", address, source)
+    try:  # on ECS, each task is a node of its own
+        identity = await ecs_identity(os.environ, config.ice_public_ip, config.port)
+    except IdentityError as exc:
+        logger.error("media_node: %s", exc)
+        return 2
+    if identity:
+        config = dataclasses.replace(config, **identity)
+        configure_logging(config.node_id)
+        logger.info("node %s at %s (from the ECS task)", config.node_id, config.public_url)
     logger.info("starting %r", config)
     try:
         node = build_node(config)

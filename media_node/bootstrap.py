@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .config import NodeConfig, parse_composite_video
 from .control.client import ControlPlane, HttpControlPlane, StandaloneControlPlane
+from .ecs.protection import EcsAgentTaskProtection, NoTaskProtection
 from .ice.binding import IceBinding, PortRange
 from .ice.loopback import restrict_to_loopback, tolerate_consent_misses
 from .node import MediaNode
@@ -37,7 +38,9 @@ def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) ->
     recordings = Recordings(control_plane, opener, config.recording_dir,
                             composite=CompositeSettings(width, height, fps,
                                                         config.composite_threads))
-    return MediaNode(config, control_plane, ice, recordings)
+    protection = (EcsAgentTaskProtection(config.ecs_agent_uri, config.protection_minutes)
+                  if config.ecs_agent_uri else NoTaskProtection())
+    return MediaNode(config, control_plane, ice, recordings, protection)
 
 
 def secret_opener(config: NodeConfig) -> SecretOpener | None:

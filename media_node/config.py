@@ -159,6 +159,11 @@ class NodeConfig:
         node publishes (:mod:`media_node.telemetry.load`); empty (``make run``): none.
     :param drain_seconds: how long a stopping node may take to finish its recordings'
         uploads (``DROPON_DRAIN_SECONDS``; below ECS's ``stopTimeout``).
+    :param ecs_agent_uri: ``ECS_AGENT_URI``, which ECS sets in the container: the node keeps
+        task scale-in protection while it carries calls (:mod:`media_node.ecs.protection`);
+        empty (off ECS): none.
+    :param protection_minutes: ``DROPON_TASK_PROTECTION_MINUTES``, how long each protection
+        lasts unless renewed (1-2880; renewed at half of it while the node carries calls).
     :param stun_server: ``host:port`` of a STUN server that tells the node its public
         address when ``DROPON_ICE_PUBLIC_IP`` is unset (``media_node.ice.public_address``).
     :param metrics_token: bearer token ``GET /metrics`` wants (never logged); empty: none.
@@ -193,6 +198,8 @@ class NodeConfig:
     kms_key_id: str = ""
     stage: str = ""
     drain_seconds: float = 100.0
+    ecs_agent_uri: str = ""
+    protection_minutes: int = 30
     stun_server: str = ""
     metrics_token: str = ""
     composite_video: str = "640x480@30"
@@ -207,6 +214,9 @@ class NodeConfig:
         check_ice_ports(self.ice_port_min, self.ice_port_max)
         check_publisher_max_bitrate(self.publisher_max_bitrate)
         check_silent_timeout(self.silent_timeout)
+        if not 1 <= self.protection_minutes <= 2880:  # what ECS accepts
+            raise ValueError("DROPON_TASK_PROTECTION_MINUTES must be within 1-2880, "
+                             f"got {self.protection_minutes!r}")
 
     def __repr__(self) -> str:  # keep the secret out of logs
         return (
@@ -260,6 +270,8 @@ class NodeConfig:
             kms_key_id=env.get("DROPON_KMS_KEY_ID", ""),
             stage=env.get("DROPON_STAGE", "").strip(),
             drain_seconds=_float(env, "DROPON_DRAIN_SECONDS", "100"),
+            ecs_agent_uri=env.get("ECS_AGENT_URI", "").strip(),
+            protection_minutes=_int(env, "DROPON_TASK_PROTECTION_MINUTES", "30"),
             stun_server=env.get("DROPON_STUN_SERVER", "").strip(),
             metrics_token=env.get("DROPON_METRICS_TOKEN", ""),
             composite_video=env.get("DROPON_COMPOSITE_VIDEO", "640x480@30"),

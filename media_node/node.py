@@ -8,6 +8,7 @@ import secrets
 from .config import NodeConfig
 from .control.client import ControlPlane
 from .control.events import event_payload, muted_kinds
+from .ecs.protection import NoTaskProtection, TaskProtection
 from .errors import Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 from .ice.binding import IceBinding
 from .recording.recordings import RECORDING_EVENTS, Recordings
@@ -28,10 +29,12 @@ class MediaNode:
     :param control_plane: where leaves are reported (standalone or HTTP).
     :param ice: where session sockets bind and what they announce (port range, NAT).
     :param recordings: the node's recordings (default: none can open sealed credentials).
+    :param protection: told whether the node carries calls (ECS task scale-in protection).
     """
 
     def __init__(self, config: NodeConfig, control_plane: ControlPlane,
-                 ice: IceBinding | None = None, recordings: Recordings | None = None) -> None:
+                 ice: IceBinding | None = None, recordings: Recordings | None = None,
+                 protection: TaskProtection | None = None) -> None:
         self.config = config
         self.control_plane = control_plane
         self.ice = ice or IceBinding()
@@ -39,6 +42,7 @@ class MediaNode:
         self.sessions: dict[str, Session] = {}
         self.liveness = ReceiveLiveness(config.silent_timeout, self._on_silent)
         self.recordings = recordings or Recordings(control_plane, None, config.recording_dir)
+        self.protection = protection or NoTaskProtection()
         self.draining = False
         self._tasks: set[asyncio.Task] = set()
 
@@ -81,6 +85,7 @@ class MediaNode:
         session.pc.on("connectionstatechange", lambda: self._on_connection_state(session))
         self.sessions[session.id] = session
         room.sessions[claims.participant_id] = session
+        self.protection.busy(True)
         try:
             answer = await session.accept(offer_sdp, room.sources_for(claims.participant_id))
         except Exception as exc:
@@ -160,6 +165,7 @@ class MediaNode:
         room = session.room
         if room.sessions.get(session.participant_id) is session:
             del room.sessions[session.participant_id]
+        self.protection.busy(bool(self.sessions))
         await session.close()
         logger.info("session %s (%s) ended: %s", session.id, session.participant_id, reason)
         if report:
@@ -226,6 +232,7 @@ class MediaNode:
                 logger.error("drain budget of %.0f s spent with %d rooms' recordings still "
                              "uploading; their files stay on this node's disk", budget,
                              len(pending))
+        await self.protection.release()  # nothing left to protect; ECS may stop the task
         logger.info("drained")
 
     async def _stop_recordings(self, room: Room) -> None:
@@ -238,6 +245,7 @@ class MediaNode:
         await self.recordings.close()
         for session in list(self.sessions.values()):
             await self._end(session, "node_shutdown", report=False)
+        await self.protection.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -57,17 +57,26 @@ async def discover_public_ip(env: Mapping[str, str],
 
 async def from_ecs(metadata_uri: str, lookup: InterfaceLookup) -> str | None:
     """The public IPv4 of the task's awsvpc interface, or None if it has none."""
-    timeout = aiohttp.ClientTimeout(total=METADATA_TIMEOUT)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
-        async with http.get(metadata_uri.rstrip("/") + "/task") as r:
-            r.raise_for_status()
-            task = await r.json(content_type=None)
+    task = await task_metadata(metadata_uri)
     private, mac = task_interface(task)
     if not private:
         return None
     zone = str(task.get("AvailabilityZone", ""))
     region = zone[:-1] if zone[-1:].isalpha() else ""
     return await asyncio.get_running_loop().run_in_executor(None, lookup, private, mac, region)
+
+
+async def task_metadata(metadata_uri: str) -> dict:
+    """What ``${ECS_CONTAINER_METADATA_URI_V4}/task`` answers (the task's ARN, zone,
+    containers and their networks).
+
+    :raises aiohttp.ClientError: the endpoint refused or did not answer.
+    """
+    timeout = aiohttp.ClientTimeout(total=METADATA_TIMEOUT)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        async with http.get(metadata_uri.rstrip("/") + "/task") as r:
+            r.raise_for_status()
+            return await r.json(content_type=None)
 
 
 def task_interface(task: dict) -> tuple[str, str]:

@@ -7,6 +7,7 @@
   Over-inclusive by design (a capitalised constant that is not a variable counts too):
   what it is for is finding a variable the templates set that nothing reads.
 - ``boto_clients(root)``: the AWS services the package builds boto3 clients of.
+- ``agent_calls(root)``: the ECS actions the package has the ECS agent call for it.
 - ``task_secrets(container)``: a task's secrets, both sides of a conditional one.
 - ``resolve(value, refs)``: a CloudFormation value with its ``Ref``/``Fn::Sub``/imports
   replaced by sample values, to run the code's settings on a template's environment.
@@ -62,6 +63,27 @@ def boto_clients(roots) -> set[str]:
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr == "client" and node.args):
                 found.update(_strings(node.args[0]))
+    return found
+
+
+# the ECS agent's endpoints a task calls, and the ECS action each calls with the task
+# role's credentials (docs: "Amazon ECS task scale-in protection endpoint")
+AGENT_ACTIONS = {("/task-protection/v1/state", "put"): "ecs:UpdateTaskProtection",
+                 ("/task-protection/v1/state", "get"): "ecs:GetTaskProtection"}
+
+
+def agent_calls(roots) -> set[str]:
+    """The ECS actions a package has the ECS agent call for it: in a module that names an
+    agent endpoint, each HTTP method called on a client (``http.put(...)``)."""
+    found = set()
+    for path in _files(roots):
+        tree = ast.parse(path.read_text())
+        names = {s for node in ast.walk(tree) for s in _strings(node)}
+        methods = {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call)
+                   and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "put")
+                   and node.args}
+        found |= {action for (endpoint, method), action in AGENT_ACTIONS.items()
+                  if endpoint in names and method in methods}
     return found
 
 

@@ -204,9 +204,11 @@ def make_run_node(monkeypatch) -> Recorded:
 # what make run gives its node that the image and the task do not, and why
 LOCAL_ONLY = {
     "DROPON_SECRETS_KEY": "locally a Fernet key opens destinations' secrets; deployed, KMS",
-    "DROPON_NODE_ID": "per task: make run's node-1 (deployed: pending, from the task's identity)",
-    "DROPON_NODE_PUBLIC_URL": "per task: make run's 127.0.0.1 (deployed: pending, from "
-                              "the discovered public address)",
+    "DROPON_NODE_ID": "per task: make run's node-1 (deployed: task-<task id>, from the "
+                      "task's metadata, media_node/ecs/identity.py)",
+    "DROPON_NODE_PUBLIC_URL": "per task: make run's 127.0.0.1 (deployed: "
+                              "DROPON_NODE_PUBLIC_URL_TEMPLATE with the discovered public "
+                              "address and the signaling port)",
 }
 
 

@@ -14,8 +14,8 @@ import json
 import pytest
 
 from devstack.process import ROOT
-from tests.integration.infra_code import (CONTROL_PLANE, MEDIA_NODE, boto_clients, env_reads,
-                                          resolve, task_secrets)
+from tests.integration.infra_code import (CONTROL_PLANE, MEDIA_NODE, agent_calls, boto_clients,
+                                          env_reads, resolve, task_secrets)
 from tests.integration.test_infra import built  # noqa: F401 - the module's fixture
 from tests.integration.test_infra_media_node import image_environment
 
@@ -109,6 +109,12 @@ def test_the_node_starts_on_its_task_environment_and_the_network_matches(templat
     assert config.kms_key_id and config.fanout == "c" and config.metrics_token
     assert config.stage == refs["import:Stage"] and config.stun_server == refs["StunServer"]
     assert config.drain_seconds == float(refs["DrainSeconds"])
+    assert config.protection_minutes == int(refs["ProtectionMinutes"])
+    # each task announces its public address on the signaling port, by default over HTTP
+    from media_node.ecs.identity import public_url
+    assert public_url(env["DROPON_NODE_PUBLIC_URL_TEMPLATE"], public_ip="203.0.113.9",
+                      port=config.port, node_id="task-1", task="1") == (
+        f"http://203.0.113.9:{config.port}")
     ice = (config.ice_port_min, config.ice_port_max)
     assert ice == (int(refs["IcePortMin"]), int(refs["IcePortMax"]))
     assert config.port == int(refs["SignalingPort"])
@@ -174,8 +180,14 @@ def test_the_aws_services_the_code_calls_are_granted_to_whoever_calls_them(templ
     api = actions_by_service(sam, "DefaultRole")
     task = actions_by_service(nodes, "NodeTaskRole")
     assert api["kms"] == {f"kms:{calls['seal']}"}  # the control plane only seals
+    # ecs: the agent sets the task's scale-in protection with the task role's credentials
+    assert agent_calls(CONTROL_PLANE) == set()
     assert task == {"kms": {f"kms:{calls['open']}"}, "sts": {"sts:AssumeRole"},
-                    "ec2": {f"ec2:{ec2_call()}"}}
+                    "ec2": {f"ec2:{ec2_call()}"}, "ecs": agent_calls(MEDIA_NODE)}
+    assert agent_calls(MEDIA_NODE) == {"ecs:UpdateTaskProtection"}  # PUT only, never GET
+    (protect,) = [s for s in statements(nodes, "NodeTaskRole") if s["Action"][0][:4] == "ecs:"]
+    cluster_tasks = ("arn:aws:ecs:us-east-1:123456789012:task/ref-NodeCluster/*")
+    assert [resolve(r, defaults(nodes)) for r in protect["Resource"]] == [cluster_tasks]
     assert api["sts"] == {"sts:AssumeRole"}  # verify assumes a destination's role
     # buckets are written with a destination's own credentials or its role, never ours
     for template in templates.values():
