@@ -1,7 +1,7 @@
 """Wire a media node from its configuration, in one place."""
 from __future__ import annotations
 
-from .config import NodeConfig, parse_composite_video
+from .config import NodeConfig, parse_composite_video, recording_dir
 from .control.client import ControlPlane, HttpControlPlane, StandaloneControlPlane
 from .ecs.protection import EcsAgentTaskProtection, NoTaskProtection
 from .ice.binding import IceBinding, PortRange
@@ -35,7 +35,7 @@ def build_node(config: NodeConfig, control_plane: ControlPlane | None = None) ->
     ice = IceBinding(ports, config.ice_public_ip or None)
     opener = secret_opener(config)
     width, height, fps = parse_composite_video(config.composite_video)
-    recordings = Recordings(control_plane, opener, config.recording_dir,
+    recordings = Recordings(control_plane, opener, recording_dir(config),
                             composite=CompositeSettings(width, height, fps,
                                                         config.composite_threads))
     protection = (EcsAgentTaskProtection(config.ecs_agent_uri, config.protection_minutes)

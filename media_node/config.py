@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 from dataclasses import dataclass
 
 
@@ -277,3 +278,12 @@ class NodeConfig:
             composite_video=env.get("DROPON_COMPOSITE_VIDEO", "640x480@30"),
             composite_threads=_int(env, "DROPON_COMPOSITE_THREADS", "1"),
         )
+
+
+def recording_dir(config: NodeConfig) -> str:
+    """Where this node's recordings are spooled: ``DROPON_RECORDING_DIR``, else a folder of
+    its own under the temp folder (``<temp>/dropon-recordings/<nodeId>``). One folder per
+    node: at start a node finishes and keeps the files its notes there name, so two nodes
+    on one folder would take each other's recordings."""
+    return config.recording_dir or os.path.join(tempfile.gettempdir(), "dropon-recordings",
+                                                 config.node_id)

@@ -5,7 +5,7 @@ import asyncio
 import logging
 import secrets
 
-from .config import NodeConfig
+from .config import NodeConfig, recording_dir
 from .control.client import ControlPlane
 from .control.events import event_payload, muted_kinds
 from .ecs.protection import NoTaskProtection, TaskProtection
@@ -41,7 +41,7 @@ class MediaNode:
         self.rooms: dict[str, Room] = {}
         self.sessions: dict[str, Session] = {}
         self.liveness = ReceiveLiveness(config.silent_timeout, self._on_silent)
-        self.recordings = recordings or Recordings(control_plane, None, config.recording_dir)
+        self.recordings = recordings or Recordings(control_plane, None, recording_dir(config))
         self.protection = protection or NoTaskProtection()
         self.draining = False
         self._tasks: set[asyncio.Task] = set()
