@@ -7,6 +7,7 @@ from typing import Any
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
+from google.cloud.storage.retry import DEFAULT_RETRY
 from google.oauth2 import service_account
 
 from . import PROBE_BODY, probe_name
@@ -22,8 +23,10 @@ class GCSProbe:
         try:
             bucket = gcs_client(settings, secrets).bucket(settings["bucket"])
             blob = bucket.blob(probe_name(settings.get("prefix")))
-            blob.upload_from_string(PROBE_BODY, timeout=self.timeout_seconds)
-            blob.delete(timeout=self.timeout_seconds)
+            # the library retries for 120 s by default: an answer within the request's time
+            retry = DEFAULT_RETRY.with_timeout(self.timeout_seconds)
+            blob.upload_from_string(PROBE_BODY, timeout=self.timeout_seconds, retry=retry)
+            blob.delete(timeout=self.timeout_seconds, retry=retry)
         except Exception as error:  # noqa: BLE001 - any failure is the answer
             return str(error) or type(error).__name__
         return None
