@@ -15,7 +15,7 @@ from uuid import uuid4
 
 from chalicelib.application.views import iso
 from chalicelib.domain.destinations import Destination
-from chalicelib.domain.errors import DestinationNotFound, DestinationRefused
+from chalicelib.domain.errors import DestinationNotFound, DestinationRefused, InvalidState
 
 REDACTED = "[redacted]"
 
@@ -95,7 +95,13 @@ class DestinationService:
         sweep = getattr(self.probes[destination.type], "leftovers", None)
         if sweep is None:
             return None
-        secrets = json.loads(self.sealer.open(destination.sealed)) if destination.sealed else {}
+        try:
+            secrets = json.loads(self.sealer.open(destination.sealed)) \
+                if destination.sealed else {}
+        except InvalidState as e:  # deployed, only media nodes open secrets (secrets_sealed)
+            return {"objects": [], "uploads": [], "error": f"{e.code}: {e.message}; the "
+                    "bucket was not listed: abort its unfinished uploads with its own "
+                    "credentials, or a lifecycle rule"}
         prefix = str(destination.settings.get("prefix") or "").strip("/")
         found = sweep(destination.settings, secrets,
                       f"{prefix}/{recording_id}/" if prefix else f"{recording_id}/")

@@ -67,3 +67,32 @@ def test_kms_refusing_decrypt_is_a_stable_code_other_errors_pass_through():
         assert caught.value.code == "secrets_sealed" and caught.value.status == 409
         with pytest.raises(client.exceptions.ClientError):
             KMSSealer(key_id, client).open(sealed)
+
+
+def test_leftovers_a_control_plane_that_may_not_open_secrets_reports_why_and_lists_nothing():
+    """Deployed, the tick may not Decrypt (only media nodes open secrets): the sweep of a
+    lost node's uploads records why it could not list the bucket, and never probes it."""
+    from datetime import datetime, timezone
+
+    from chalicelib.application.destinations import DestinationService
+    from chalicelib.persistence.destinations import InMemoryDestinationStore
+
+    class SealOnly(FernetSealer):
+        def open(self, sealed):
+            raise errors.InvalidState("may seal, not open", code="secrets_sealed")
+
+    class Probe:
+        calls = 0
+
+        def leftovers(self, settings, secrets, under):
+            Probe.calls += 1
+            return {"objects": [], "uploads": [], "error": None}
+
+    service = DestinationService(InMemoryDestinationStore(), SealOnly(Fernet.generate_key()),
+                                 {"s3": Probe()})
+    did = service.register("s3", {"bucket": "b", "region": "us-east-1"}, SECRETS,
+                           datetime.now(timezone.utc))["destinationId"]
+    found = service.leftovers(did, "rec-1")
+    assert found["objects"] == found["uploads"] == [] and Probe.calls == 0
+    assert found["error"].startswith("secrets_sealed: may seal, not open")
+    assert "s3cr3t-Value" not in json.dumps(found)
