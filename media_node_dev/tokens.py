@@ -20,11 +20,20 @@ def mint_media_token(
     identity: str | None = None,
     call_id: str | None = None,
     ttl: int = 600,
+    audio_only: bool | None = None,
+    seq: int | None = None,
 ) -> str:
-    """Mint a media token as the control plane would (tests, tools and benchmarks)."""
+    """Mint a media token as the control plane would (tests, tools and benchmarks).
+
+    ``audio_only`` and ``seq`` left ``None`` leave their claims out, as tokens minted
+    before those claims existed did.
+    """
     now = int(time.time())
+    extra = {name: value for name, value in (("audioOnly", audio_only), ("seq", seq))
+             if value is not None}
     return jwt.encode(
         {
+            **extra,
             "iss": ISSUER,
             "aud": f"media:{node_id}",
             "sub": participant_id,

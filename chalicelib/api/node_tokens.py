@@ -6,7 +6,8 @@ signs media tokens for the grants the application decides (``MediaGrant``).
 - A node token proves a media node: ``iss`` = ``node:<nodeId>``, ``exp`` within 5 minutes.
 - A media token lets one participant connect to one node for one room: ``iss`` =
   ``dropon-control``, ``aud`` = ``media:<nodeId>``, ``sub`` = participant id, claims
-  ``room``, ``identity``, ``role``, ``callId``, ``exp``.
+  ``room``, ``identity``, ``role``, ``callId``, ``audioOnly`` (the room's policy, which
+  the node enforces), ``seq`` (the room version that policy is as of), ``exp``.
 """
 from __future__ import annotations
 
@@ -60,12 +61,13 @@ def mint_node_token(secret: str, node_id: str, ttl: int = 240) -> str:
 
 def mint_media_token(secret: str, *, node_id: str, room_id: str, participant_id: str,
                      identity: str, role: str, call_id: str, ttl: int,
+                     audio_only: bool = False, seq: int = 0,
                      now: float | None = None) -> tuple[str, int]:
     """A media token for one participant on one node; returns it and its ``exp``."""
     issued = int(now if now is not None else time.time())
     claims = {"iss": MEDIA_ISSUER, "aud": f"media:{node_id}", "sub": participant_id,
               "room": room_id, "identity": identity, "role": role, "callId": call_id,
-              "iat": issued, "exp": issued + ttl}
+              "audioOnly": audio_only, "seq": seq, "iat": issued, "exp": issued + ttl}
     return jwt.encode(claims, secret, algorithm=ALGORITHM), issued + ttl
 
 
@@ -74,7 +76,8 @@ def media_access(grant: MediaGrant, settings: Settings) -> dict:
     token, exp = mint_media_token(
         settings.node_secret, node_id=grant.node_id, room_id=grant.room_id,
         participant_id=grant.participant_id, identity=grant.identity, role=grant.role,
-        call_id=grant.call_id, ttl=settings.media_token_ttl)
+        call_id=grant.call_id, audio_only=grant.audio_only, seq=grant.seq,
+        ttl=settings.media_token_ttl)
     # the node checks exp against its own wall clock, so the token uses the wall clock
     return {"nodeId": grant.node_id, "url": grant.url, "token": token,
             "expiresAt": datetime.fromtimestamp(exp, timezone.utc)}

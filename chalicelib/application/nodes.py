@@ -38,7 +38,11 @@ class NodeRegistry(Protocol):
 
 @dataclass(frozen=True)
 class MediaGrant:
-    """What a media token will let one session do: connect to ``url`` on one node."""
+    """What a media token will let one session do: connect to ``url`` on one node.
+
+    ``audio_only`` is the room's policy as of room version ``seq``, for the node to enforce
+    until a newer ``PolicyChanged`` on the room's feed says otherwise.
+    """
 
     node_id: str
     url: str
@@ -47,13 +51,16 @@ class MediaGrant:
     identity: str
     role: str
     call_id: str
+    audio_only: bool = False
+    seq: int = 0
 
     @classmethod
     def from_join_view(cls, view: dict) -> "MediaGrant":
         node = view["mediaNode"]
         return cls(node_id=node["nodeId"], url=f"{node['url']}/rooms/{view['roomId']}/whip",
                    room_id=view["roomId"], participant_id=view["participantId"],
-                   identity=view["identity"], role=view["role"], call_id=view["callId"])
+                   identity=view["identity"], role=view["role"], call_id=view["callId"],
+                   audio_only=view["audioOnly"], seq=view["version"])
 
 
 class NodeService:

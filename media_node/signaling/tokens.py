@@ -25,6 +25,10 @@ class MediaClaims:
     :param role: ``host``, ``speaker`` or ``audience``.
     :param call_id: the join this session belongs to.
     :param expires: ``exp`` in epoch seconds.
+    :param audio_only: the room's ``audioOnly`` policy when the token was minted (false
+        when the claim is absent: tokens minted before it existed).
+    :param seq: the room's version (its last event's ``seq``) the claims reflect; 0 when
+        absent. A room event with a higher ``seq`` is newer than the token's policy.
     """
 
     room: str
@@ -33,6 +37,8 @@ class MediaClaims:
     role: str
     call_id: str
     expires: int
+    audio_only: bool = False
+    seq: int = 0
 
     @property
     def can_publish(self) -> bool:
@@ -64,9 +70,15 @@ def verify_media_token(token: str, secret: str, node_id: str) -> MediaClaims:
             role=str(claims["role"]),
             call_id=str(claims["callId"]),
             expires=int(claims["exp"]),
+            audio_only=claims.get("audioOnly", False),
+            seq=claims.get("seq", 0),
         )
     except KeyError as exc:
         raise Unauthorized("invalid_token", f"missing claim {exc.args[0]}") from None
+    if not isinstance(media.audio_only, bool):
+        raise Unauthorized("invalid_token", "audioOnly must be true or false")
+    if isinstance(media.seq, bool) or not isinstance(media.seq, int) or media.seq < 0:
+        raise Unauthorized("invalid_token", "seq must be a non-negative integer")
     if media.role not in ROLES:
         raise Unauthorized("invalid_token", f"unknown role {media.role!r}")
     return media

@@ -115,6 +115,21 @@ def test_join_assigns_the_least_loaded_node_and_grants_a_media_token(api):
     assert assigned(api, rid) == [{"nodeId": "node-idle", "url": "http://127.0.0.1:9/node-idle"}]
 
 
+def test_the_media_token_carries_the_rooms_audio_only_policy_and_its_version(api):
+    beat(api, "node-a")
+    rid = api.create_room(name="talk", policy={"mediaMode": "SFU", "audioOnly": True})["id"]
+    token, joined = api.join(rid, "ann", "speaker")
+    claims = verify_media_token(joined["media"]["token"], NODE_SECRET, "node-a")
+    assert (claims.audio_only, claims.seq) == (True, joined["version"])
+    changed = api.ok("PATCH", f"/rooms/{rid}/policy", {"audioOnly": False})
+    grant = api.ok("POST", f"/rooms/{rid}/media", token=token)["media"]
+    claims = verify_media_token(grant["token"], NODE_SECRET, "node-a")
+    assert (claims.audio_only, claims.seq) == (False, changed["version"])
+    policy_changed = api.events(rid)[-1]
+    assert policy_changed["type"] == "PolicyChanged" and policy_changed["seq"] == claims.seq
+    assert policy_changed["data"]["policy"]["audioOnly"] is False
+
+
 def test_without_a_healthy_node_the_join_succeeds_without_media(api):
     rid = sfu_room(api)
     token, joined = api.join(rid, "ann", "host")

@@ -79,7 +79,7 @@ def test_a_join_and_its_node_assignment_are_one_save(rooms, registry):
     assert joined["media"] == MediaGrant(
         node_id="idle", url=f"http://idle/rooms/{room_id}/whip", room_id=room_id,
         participant_id=joined["participantId"], identity="ann", role="speaker",
-        call_id=joined["callId"])
+        call_id=joined["callId"], audio_only=False, seq=joined["version"])
 
 
 def test_a_room_keeps_its_healthy_node_and_leaves_a_dead_one_in_the_joins_save(rooms, registry):
@@ -130,6 +130,16 @@ def test_a_media_grant_moves_the_room_off_its_dead_node(rooms, registry):
     grant = bootstrap.nodes().media(room_id, "ann", T0)
     assert (grant.node_id, grant.participant_id) == ("b", joined["participantId"])
     assert rooms.get_room(room_id)["mediaNode"]["nodeId"] == "b"
+
+
+def test_a_grant_carries_the_rooms_audio_only_policy_as_of_its_version(rooms, registry):
+    beat(registry, "a")
+    room_id = sfu_room(rooms, audioOnly=True)
+    joined = join(room_id)
+    assert (joined["media"].audio_only, joined["media"].seq) == (True, joined["version"])
+    changed = rooms.update_policy(KEY, room_id, {"audioOnly": False}, now=T0)
+    grant = bootstrap.nodes().media(room_id, "ann", T0)  # a reconnect's grant: as it is now
+    assert (grant.audio_only, grant.seq) == (False, changed["version"])
 
 
 def test_bootstrap_builds_the_node_service_once(rooms):

@@ -40,6 +40,19 @@ def test_media_token_round_trip_and_refusals():
         verify_media_token(forged, SECRET, "n1")
 
 
+def test_media_token_audio_only_claim_defaults_to_false_and_is_checked():
+    old = verify_media_token(mint_media_token(SECRET, "n1", "r", "p", "speaker"), SECRET, "n1")
+    assert (old.audio_only, old.seq) == (False, 0)  # minted before the claims existed
+    new = verify_media_token(mint_media_token(SECRET, "n1", "r", "p", "speaker",
+                                              audio_only=True, seq=7), SECRET, "n1")
+    assert (new.audio_only, new.seq) == (True, 7)
+    for bad in ({"audio_only": "false"}, {"audio_only": 1}, {"seq": -1}, {"seq": "7"},
+                {"seq": True}):
+        with pytest.raises(Unauthorized):
+            verify_media_token(mint_media_token(SECRET, "n1", "r", "p", "speaker", **bad),
+                               SECRET, "n1")
+
+
 def test_node_token_expires_within_five_minutes():
     claims = jwt.decode(mint_node_token(SECRET, "n1"), SECRET, algorithms=["HS256"])
     assert claims["iss"] == "node:n1" and claims["exp"] - time.time() <= 300
