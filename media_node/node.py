@@ -72,6 +72,7 @@ class MediaNode:
         # a room that moved away and came back is followed again (idempotent)
         self.control_plane.watch_room(room_id, self.apply_room_event)
         room.check_admit(claims)
+        room.set_audio_only(claims.audio_only, claims.seq)  # unless the feed told newer
         role = room.role_of(claims)
         if role == "audience" and sends_media(offer_sdp):
             raise Forbidden("audience_cannot_publish", "audience offers must be receive-only")
@@ -128,7 +129,9 @@ class MediaNode:
         elif kind == "ParticipantDemoted":
             room.set_role(pid, "audience")
         elif kind == "PolicyChanged":
-            room.apply_policy(dict(fields.get("policy", fields)))
+            seq = fields.get("seq")
+            room.apply_policy(dict(fields.get("policy", fields)),
+                              seq if isinstance(seq, int) else None)
         elif kind in RECORDING_EVENTS:
             await self.recordings.apply(room, kind, fields)
         elif kind == "RoomClosed":

@@ -19,9 +19,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class RoomPolicy:
-    """The part of the room policy a node enforces."""
+    """The part of the room policy a node enforces.
+
+    :param max_participants: sessions the room admits.
+    :param audio_only: nobody publishes video.
+    :param seq: the room version ``audio_only`` is as of (a media token's ``seq`` or a
+        ``PolicyChanged``'s); -1 until the first admitted session's token tells.
+    """
 
     max_participants: int = 64
+    audio_only: bool = False
+    seq: int = -1
 
 
 @dataclass
@@ -108,7 +116,31 @@ class Room:
         if session is not None and session.role != role:
             session.set_role(role)
 
-    def apply_policy(self, policy: dict) -> None:
-        """Take the enforced fields from a ``PolicyChanged`` payload."""
+    def allows(self, kind: str) -> bool:
+        """Whether a track of ``kind`` may be published: no video in an audio-only room."""
+        return not (kind == "video" and self.policy.audio_only)
+
+    def apply_policy(self, policy: dict, seq: int | None = None) -> None:
+        """Take the enforced fields from a ``PolicyChanged`` payload (of room version
+        ``seq``, if known)."""
         if "maxParticipants" in policy:
             self.policy.max_participants = int(policy["maxParticipants"])
+        if isinstance(policy.get("audioOnly"), bool):
+            self.set_audio_only(policy["audioOnly"], seq)
+
+    def set_audio_only(self, audio_only: bool, seq: int | None) -> None:
+        """Take ``audioOnly`` as of room version ``seq`` unless the room knows a newer
+        value; becoming audio-only unpublishes every live video track.
+
+        The node follows a room's feed from its first event, so a replayed
+        ``PolicyChanged`` older than the token that opened the room must not undo it
+        (``seq`` None: a change of unknown age, always taken).
+        """
+        if seq is not None:
+            if seq <= self.policy.seq:
+                return
+            self.policy.seq = seq
+        self.policy.audio_only = audio_only
+        if audio_only:
+            for session in list(self.sessions.values()):
+                session.unpublish("video")

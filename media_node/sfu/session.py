@@ -39,6 +39,9 @@ class Publications(Protocol):
     def unpublish(self, source: PublishedTrack) -> None:
         """Withdraw ``source`` from every subscriber."""
 
+    def allows(self, kind: str) -> bool:
+        """Whether a track of ``kind`` may be published (no video in an audio-only room)."""
+
 
 class Session:
     """A participant's single peer connection with the node.
@@ -134,15 +137,26 @@ class Session:
         codecs = aiortc_internals.negotiated_codecs(transceiver)
         mime = codecs[0].mimeType if codecs else ""
         source = PublishedTrack(track.kind, self.participant_id, transceiver.receiver, mime)
+        if not self.room.allows(track.kind):
+            # an audio-only room: answered inactive (this runs before the answer is made),
+            # so the client sends nothing; a video track in the client's answer to a node
+            # offer (a race with a policy change) is inactive from the next offer on, and
+            # what comes meanwhile is drained unread by the closed source, never decoded
+            transceiver.direction = "inactive"
+            source.close()
+            return
         self.published.append(source)
         self.room.publish(self, source)
 
-    def unpublish(self) -> None:
-        """Stop forwarding everything this session publishes."""
-        for source in self.published:
+    def unpublish(self, kind: str | None = None) -> None:
+        """Stop forwarding what this session publishes: every track, or those of ``kind``.
+
+        The publisher's packets still come until it renegotiates; they are dropped unread.
+        """
+        for source in [s for s in self.published if kind in (None, s.kind)]:
             self.room.unpublish(source)
             source.close()
-        self.published.clear()
+            self.published.remove(source)
 
     # --- subscribing ------------------------------------------------------
 
@@ -257,7 +271,8 @@ class Session:
             if self._want_publish:
                 self._want_publish = False
                 for kind in ("audio", "video"):
-                    self.pc.addTransceiver(kind, direction="recvonly")
+                    if self.room.allows(kind):
+                        self.pc.addTransceiver(kind, direction="recvonly")
             try:
                 offer = await self.pc.createOffer()
                 negotiated = self.pc.remoteDescription.sdp

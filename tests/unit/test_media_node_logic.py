@@ -1,16 +1,18 @@
 """Pure logic of the media node: tokens, SDP checks, keyframes, candidates, events, rooms."""
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
 import pytest
 
 from media_node.config import NodeConfig
-from media_node.control.client import mint_node_token
+from media_node.control.client import StandaloneControlPlane, mint_node_token
 from media_node.control.events import event_payload, muted_kinds
 from media_node.errors import Conflict, Forbidden, Unauthorized
 from media_node.ice.loopback import filter_candidates
+from media_node.node import MediaNode
 from media_node.sfu.keyframes import h264_is_keyframe, vp8_is_keyframe
 from media_node.sfu.room import Room
 from media_node.signaling.sdp import sends_media
@@ -124,3 +126,44 @@ def test_config_from_environment():
                                 "DROPON_ICE_CONSENT_FAILURES": "6"}).consent_failures == 6
     with pytest.raises(ValueError):
         NodeConfig.from_env({"DROPON_NODE_SECRET": SECRET, "DROPON_FORWARDING": "transcode"})
+
+
+class _Publisher:
+    """A session as the room sees it when the policy changes."""
+
+    def __init__(self) -> None:
+        self.unpublished: list[str | None] = []
+
+    def unpublish(self, kind: str | None = None) -> None:
+        self.unpublished.append(kind)
+
+
+def test_an_audio_only_room_refuses_video_and_unpublishes_it_when_it_becomes_so():
+    room = Room("r")
+    room.sessions["a"] = publisher = _Publisher()
+    assert room.allows("video") and room.allows("audio")
+    room.set_audio_only(True, seq=5)  # a token of room version 5
+    assert not room.allows("video") and room.allows("audio")
+    assert publisher.unpublished == ["video"]
+    room.apply_policy({"maxParticipants": 9, "audioOnly": False}, seq=4)  # replayed: older
+    assert not room.allows("video") and room.policy.max_participants == 9
+    room.apply_policy({"stageMode": True}, seq=7)  # a policy without the field
+    assert not room.allows("video")
+    room.apply_policy({"audioOnly": False}, seq=6)
+    assert room.allows("video") and publisher.unpublished == ["video"]
+    room.set_audio_only(True, seq=6)  # a token no newer than the feed's change
+    assert room.allows("video")
+
+
+def test_the_first_token_sets_audio_only_and_a_policy_change_on_the_feed_updates_it():
+    node = MediaNode(NodeConfig(node_id="n1", node_secret=SECRET), StandaloneControlPlane())
+    room = node.room("r")
+    old_token = _claims("a", "speaker")  # no audioOnly claim: false, as of version 0
+    room.set_audio_only(old_token.audio_only, old_token.seq)
+    assert room.allows("video")
+    change = {"seq": 3, "type": "PolicyChanged", "time": "2026-03-01T09:00:00Z",
+              "actor": {"kind": "api_key", "id": "k"},
+              "data": {"changes": {"audioOnly": True},
+                       "policy": {"maxParticipants": 64, "audioOnly": True}}}
+    asyncio.run(node.apply_room_event("r", change))
+    assert not room.allows("video") and room.last_seq == 3
