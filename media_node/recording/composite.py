@@ -68,13 +68,15 @@ class CompositeWriter:
     :param pool: the thread pool that reads the spool.
     :param seq: the room's last event sequence number seen.
     :param settings: the picture's size, rate and the compositor's threads.
+    :param video: whether the MP4 has a picture (false: AAC alone).
     """
 
     def __init__(self, name: str, spool_dir: str, pool: Executor, seq: Callable[[], int],
-                 settings: CompositeSettings) -> None:
+                 settings: CompositeSettings, video: bool = True) -> None:
         self.name = name
         self.file = SpoolPath(os.path.join(spool_dir, name.replace("/", "_")))
         self.settings = settings
+        self.video = video
         self.upload = self.error = self.stored = None
         self.sha256 = ""
         self.codecs: list[str] = []
@@ -101,7 +103,8 @@ class CompositeWriter:
         self._outbox = context.Queue()
         self._process = context.Process(
             target=compositor.run, name=f"compositor {self.name}", daemon=True,
-            args=(self._inbox, self._outbox, self.file.path, self.t0, self.settings))
+            args=(self._inbox, self._outbox, self.file.path, self.t0, self.settings,
+                  self.video))
         self._pump = asyncio.ensure_future(self._run())
 
     def add_track(self, source: PublishedTrack, codec: str) -> None:
@@ -237,7 +240,8 @@ class CompositeWriter:
 
 
 class CompositeRecording(Recording):
-    """A recording of ``output: composite``: one MP4 of the whole stage.
+    """A recording of ``output: composite``: one MP4 of the whole stage, with a picture
+    unless the room is audio-only when the recording starts.
 
     :param settings: the composite's picture and threads; the rest as :class:`Recording`.
     """
@@ -246,7 +250,8 @@ class CompositeRecording(Recording):
                  pool: Executor, settings: CompositeSettings) -> None:
         super().__init__(recording_id, room, report, spool_dir, pool)
         self.composite = CompositeWriter(f"{recording_id}/composite.mp4", spool_dir, pool,
-                                         lambda: room.last_seq, settings)
+                                         lambda: room.last_seq, settings,
+                                         video=not room.policy.audio_only)
 
     def begin(self) -> None:
         self.writers.append(self.composite)

@@ -10,8 +10,10 @@ keep the timing their source gave them. Output time ``t`` is rendered once the n
 clock has passed ``t + latency``; a slow compositor falls behind, it never changes the
 file.
 
-The file is fragmented MP4 (H.264 + AAC, or AAC alone when the stage had no video when
-it opened): it only grows, so it streams to the bucket while recording.
+The file is fragmented MP4 (H.264 + AAC, or AAC alone for an audio-only room): it only
+grows, so it streams to the bucket while recording. Its streams are chosen when the
+recording starts, from the room's policy, not from what is published then, so a camera
+turned on later is in the picture.
 """
 from __future__ import annotations
 
@@ -31,7 +33,6 @@ from .layout import fit, grid
 from .mixer import RATE, Mixer
 
 logger = logging.getLogger(__name__)
-DECIDE_WAIT = 3.0  # seconds an empty stage may wait for a first track before the file opens
 DECODERS = {"vp8": "vp8", "h264": "h264", "opus": "opus"}
 
 
@@ -101,12 +102,14 @@ class Compositor:
     :param path: the spool file.
     :param t0: the node-clock time of the output's first instant.
     :param settings: size, rate, threads.
+    :param video: whether the file has a picture (false: an audio-only room, AAC alone).
     :param ask_keyframe: called with a track id whose publisher should send a keyframe.
     """
 
     def __init__(self, path: str, t0: float, settings: CompositeSettings,
-                 ask_keyframe=lambda tid: None) -> None:
+                 video: bool = True, ask_keyframe=lambda tid: None) -> None:
         self.path, self.t0, self.s = path, t0, settings
+        self.has_video = video
         self._ask_keyframe = ask_keyframe
         self.tracks: dict[int, Track] = {}
         self.order: dict[str, int] = {}  # participant -> place on the stage (first publish)
@@ -195,12 +198,11 @@ class Compositor:
                            for t in self.tracks.values()]}
 
     def _open(self) -> None:
-        has_video = any(t.kind == "video" for t in self.tracks.values()) or not self.tracks
         self.container = av.open(self.path, "w", format="mp4", options={"flush_packets": "1"},
                                  container_options={
                                      "movflags": "empty_moov+default_base_moof+frag_keyframe",
                                      "frag_duration": "1000000"})
-        if has_video:
+        if self.has_video:
             video = self.container.add_stream("libx264", rate=self.s.fps)
             video.width, video.height, video.pix_fmt = self.s.width, self.s.height, "yuv420p"
             video.codec_context.thread_count = self.s.threads
@@ -215,14 +217,12 @@ class Compositor:
 
     def _render(self, until: float, final: bool = False) -> None:
         if self.container is None:
-            # the streams are chosen once a track is known (or the stage stayed empty)
-            waited = self.now >= self.t0 + DECIDE_WAIT
-            if not final and (until < self.t0 or not (self.tracks or waited)):
+            if not final and until < self.t0:
                 return
             self._open()
         end = (until - self.t0) * RATE
         samples = math.ceil(end) if final else int(end)
-        if self.video is None:  # an audio-only file: a camera turned on later is not kept
+        if self.video is None:  # an audio-only room's file: no picture is ever kept
             for track in self.tracks.values():
                 if track.kind == "video":
                     track.items.clear()
@@ -310,15 +310,17 @@ class Compositor:
             self.container.mux(packet)
 
 
-def run(inbox, outbox, path: str, t0: float, settings: CompositeSettings) -> None:
-    """The compositor process: messages from ``inbox`` until ``("stop", at)``.
+def run(inbox, outbox, path: str, t0: float, settings: CompositeSettings,
+        video: bool = True) -> None:
+    """The compositor process: messages from ``inbox`` until ``("stop", at)``; the file
+    has a picture unless ``video`` is false.
 
     ``("batch", now, events)``: events in arrival order, each ``(kind, at, ...)`` for
     :meth:`Compositor.track`, ``frame``, ``muted`` or ``ended``. Sends ``("keyframe",
     tid)`` while it runs, then ``("done", summary)`` or ``("error", message)``.
     """
     try:
-        compositor = Compositor(path, t0, settings,
+        compositor = Compositor(path, t0, settings, video,
                                 lambda tid: outbox.put(("keyframe", tid)))
         while True:
             message = inbox.get()

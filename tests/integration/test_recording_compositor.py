@@ -56,14 +56,9 @@ def opus_frames(frequency: float, seconds: float) -> list[tuple[int, list, bool]
     return out
 
 
-def test_the_grid_follows_the_stage_and_the_sound_its_speakers(tmp_path):
-    path = tmp_path / "composite.mp4"
-    compositor = Compositor(str(path), T0, CompositeSettings(width=320, height=240))
-    # (start, stop) on the output's clock, and what each speaker sends
-    plan = {0: ("ann", "video", 1.0, 4.0, vp8_frames(200, 3.0)),
-            1: ("ann", "audio", 1.0, 4.0, opus_frames(440, 3.0)),
-            2: ("ben", "video", 2.0, 6.0, vp8_frames(160, 4.0)),
-            3: ("cat", "audio", 3.0, 6.0, opus_frames(1000, 3.0))}
+def feed(compositor: Compositor, plan: dict, end: float) -> dict:
+    """Replay ``plan`` (track id: ``(who, kind, start, stop, frames)``, times on the
+    output's clock) as the node would, batch by batch; the summary at ``end``."""
     events = []
     for tid, (who, kind, start, stop, frames) in plan.items():
         clock = 90000 if kind == "video" else 48000
@@ -79,7 +74,18 @@ def test_the_grid_follows_the_stage_and_the_sound_its_speakers(tmp_path):
         if at >= tick + 0.1:
             tick = at
             compositor.advance(at)
-    summary = compositor.stop(T0 + 6.0)
+    return compositor.stop(T0 + end)
+
+
+def test_the_grid_follows_the_stage_and_the_sound_its_speakers(tmp_path):
+    path = tmp_path / "composite.mp4"
+    compositor = Compositor(str(path), T0, CompositeSettings(width=320, height=240))
+    # (start, stop) on the output's clock, and what each speaker sends
+    plan = {0: ("ann", "video", 1.0, 4.0, vp8_frames(200, 3.0)),
+            1: ("ann", "audio", 1.0, 4.0, opus_frames(440, 3.0)),
+            2: ("ben", "video", 2.0, 6.0, vp8_frames(160, 4.0)),
+            3: ("cat", "audio", 3.0, 6.0, opus_frames(1000, 3.0))}
+    summary = feed(compositor, plan, 6.0)
     assert summary["codecs"] == ["h264", "aac"] and summary["durationSeconds"] == 6.0
     assert summary["lateSamples"] == summary["decodeErrors"] == 0
 
@@ -107,3 +113,33 @@ def test_the_grid_follows_the_stage_and_the_sound_its_speakers(tmp_path):
     assert level_of(samples, 440, 1.2, 1.8) > 2000 and level_of(samples, 1000, 1.2, 1.8) < 500
     assert level_of(samples, 440, 3.2, 3.8) > 2000 and level_of(samples, 1000, 3.2, 3.8) > 2000
     assert level_of(samples, 440, 4.3, 4.9) < 500, "ann's sound ends with her"
+
+
+def test_a_camera_turned_on_after_the_start_is_in_the_picture(tmp_path):
+    """The old rule chose AAC alone when the first speaker had no video, and lost her."""
+    path = tmp_path / "composite.mp4"
+    compositor = Compositor(str(path), T0, CompositeSettings(width=320, height=240))
+    plan = {0: ("ann", "audio", 0.2, 6.0, opus_frames(440, 5.8)),
+            1: ("ann", "video", 4.0, 6.0, vp8_frames(200, 2.0))}
+    summary = feed(compositor, plan, 6.0)
+    assert summary["codecs"] == ["h264", "aac"] and summary["decodeErrors"] == 0
+    frames = picture(path, {"middle": (160, 120), "edge": (10, 10)})
+
+    def at(t: float) -> dict:
+        return next(levels for time_, levels in frames if time_ >= t)
+
+    assert abs(at(2.0)["edge"] - 40) <= 12, "ann without a camera: her placeholder"
+    assert abs(at(5.0)["middle"] - 200) <= 12, "ann's camera, once on, fills the picture"
+    assert level_of(sound(path), 440, 1.0, 3.0) > 2000
+
+
+def test_an_audio_only_rooms_composite_keeps_no_picture(tmp_path):
+    path = tmp_path / "composite.mp4"
+    compositor = Compositor(str(path), T0, CompositeSettings(width=320, height=240),
+                            video=False)
+    plan = {0: ("ann", "video", 0.5, 3.0, vp8_frames(200, 2.5)),
+            1: ("ann", "audio", 0.5, 3.0, opus_frames(440, 2.5))}
+    assert feed(compositor, plan, 3.0)["codecs"] == ["aac"]
+    with av.open(str(path)) as container:
+        assert [s.type for s in container.streams] == ["audio"]
+    assert level_of(sound(path), 440, 1.0, 2.5) > 2000

@@ -25,8 +25,8 @@ PLACE_TOLERANCE = 0.25
 LEFT, RIGHT = (160, 240), (480, 240)
 
 
-async def cued_speaker(n, participant: str, cue: Cue, video: bool = True):
-    client = n.client("r", participant, "speaker")
+async def cued_speaker(n, participant: str, cue: Cue, video: bool = True, **token):
+    client = n.client("r", participant, "speaker", **token)
     if video:
         client.publish(FlashVideoSource(cue))
     client.publish(ToneAudioSource(cue))
@@ -127,7 +127,60 @@ def test_composite_shows_and_mixes_each_speaker_in_place_and_in_sync(s3_endpoint
     assert near(level("right", at(marks["bob_leaves"]) + 1.2), 90, 12)
 
 
+def test_a_camera_turned_on_after_the_start_is_in_the_composite(s3_endpoint, tmp_path):
+    """A room that is not audio-only records a picture from the start: alice, with no
+    camera when it starts, is a placeholder, then reconnects with her camera on (this
+    node's clients publish by offering, so a new camera is a new offer) and shows."""
+    destination, s3, bucket = s3_destination(s3_endpoint)
+    alice = Cue(time.monotonic(), 440.0, level=90)
+    marks: dict[str, float] = {}
+
+    async def scenario():
+        async with running_node(secrets_key=KEY, recording_dir=str(tmp_path / "spool")) as n:
+            n.node.control_plane.destinations["rec-v"] = destination
+            voice = await cued_speaker(n, "alice", alice, video=False, audio_only=False)
+            assert await wait_for(lambda: n.node.rooms["r"].sources
+                                  and n.node.rooms["r"].sources[0].frames_in > 5, timeout=10)
+            await event(n, 3, "RecordingStarted", recordingId="rec-v", output="composite",
+                        destinationId="d")
+            started = time.monotonic()
+            assert await wait_for(lambda: "rec-v" in n.node.recordings.active)
+            marks["t0"] = n.node.recordings.active["rec-v"].composite.t0
+            await asyncio.sleep(3.5)  # past the old rule's 3 s: its file was AAC alone
+            marks["camera_on"] = time.monotonic()
+            camera = await cued_speaker(n, "alice", alice, audio_only=False)  # replaces
+            assert await wait_for(lambda: publishing(n, "alice"), timeout=10)
+            alice.flash_at = alice.on_frame_grid(time.monotonic() + 1.5)
+            alice.tone_at = alice.flash_at
+            await asyncio.sleep(alice.flash_at + alice.length + 1.0 - time.monotonic())
+            await event(n, 4, "RecordingStopped", recordingId="rec-v", reason="stopped")
+            recorded = time.monotonic() - started
+            assert await wait_for(lambda: "completed" in events(n, "rec-v"), timeout=60)
+            await voice.close(hang_up=False)
+            await camera.close()
+            return reports(n, "rec-v")[-1]["files"], recorded
+
+    files, recorded = run(scenario())
+    [entry] = files
+    assert (entry["kind"], entry["codecs"]) == ("composite", ["h264", "aac"])
+    path = download(s3, bucket, entry, tmp_path / "camera.mp4")
+    check_file(path, entry, ["h264", "aac"], recorded)
+    frames = picture(path, {"middle": LEFT, "edge": (10, 10)})
+
+    def level(name: str, moment: float) -> float:
+        return next(levels[name] for t, levels in frames if t >= moment - marks["t0"])
+
+    assert near(level("edge", marks["camera_on"] - 1.0), 40, 12), "her placeholder first"
+    flash = first_time(frames, "middle", lambda y: y > 200,
+                       after=marks["camera_on"] - marks["t0"])
+    assert near(flash, alice.flash_at - marks["t0"], PLACE_TOLERANCE)
+    assert near(level("middle", alice.flash_at + alice.length + 0.3), 90, 12), "her camera"
+    [tone] = tones(sound(path))
+    assert near(tone["start"], alice.tone_at - marks["t0"], PLACE_TOLERANCE)
+
+
 def test_an_audio_room_composite_is_aac_alone_with_every_speaker_mixed(s3_endpoint, tmp_path):
+    """An audio-only room: AAC alone, though the guest offers a camera (never published)."""
     destination, s3, bucket = s3_destination(s3_endpoint)
     origin = time.monotonic()
     host, guest = Cue(origin, 440.0), Cue(origin, 1000.0)
@@ -135,11 +188,12 @@ def test_an_audio_room_composite_is_aac_alone_with_every_speaker_mixed(s3_endpoi
     async def scenario():
         async with running_node(secrets_key=KEY, recording_dir=str(tmp_path / "spool")) as n:
             n.node.control_plane.destinations["rec-a"] = destination
-            clients = [await cued_speaker(n, "host", host, video=False),
-                       await cued_speaker(n, "guest", guest, video=False)]
+            clients = [await cued_speaker(n, "host", host, video=False, audio_only=True),
+                       await cued_speaker(n, "guest", guest, audio_only=True)]
             assert await wait_for(lambda: len(n.node.rooms["r"].sources) == 2
                                   and all(s.frames_in > 5 for s in n.node.rooms["r"].sources),
                                   timeout=10)
+            assert [s.kind for s in n.node.rooms["r"].sources] == ["audio", "audio"]
             await event(n, 1, "RecordingStarted", recordingId="rec-a", output="composite",
                         destinationId="d")
             started = time.monotonic()
