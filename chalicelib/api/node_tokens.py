@@ -60,9 +60,8 @@ def mint_node_token(secret: str, node_id: str, ttl: int = 240) -> str:
 
 
 def mint_media_token(secret: str, *, node_id: str, room_id: str, participant_id: str,
-                     identity: str, role: str, call_id: str, ttl: int,
-                     audio_only: bool = False, seq: int = 0,
-                     now: float | None = None) -> tuple[str, int]:
+                     identity: str, role: str, call_id: str, audio_only: bool, seq: int,
+                     ttl: int, now: float | None = None) -> tuple[str, int]:
     """A media token for one participant on one node; returns it and its ``exp``."""
     issued = int(now if now is not None else time.time())
     claims = {"iss": MEDIA_ISSUER, "aud": f"media:{node_id}", "sub": participant_id,

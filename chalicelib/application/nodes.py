@@ -51,8 +51,8 @@ class MediaGrant:
     identity: str
     role: str
     call_id: str
-    audio_only: bool = False
-    seq: int = 0
+    audio_only: bool
+    seq: int
 
     @classmethod
     def from_join_view(cls, view: dict) -> "MediaGrant":
