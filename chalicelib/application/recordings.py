@@ -83,6 +83,8 @@ class RecordingService:
                 entry = self._sweep(room_id, recording_id, attempts, now)
             except Exception as error:  # one bad room must not stop the others
                 log.exception("sweep failed for recording %s", recording_id)
+                # counted as an attempt, so that it waits its turn rather than every tick
+                self.rooms.live_rooms.swept(room_id, recording_id, attempts + 1, now)
                 entry = {"error": getattr(error, "code", "internal_error")}
             if entry is not None:
                 done.append({"roomId": str(room_id), "recordingId": recording_id, **entry})
