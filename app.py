@@ -191,7 +191,8 @@ def tick(event):
     devstack calls it every few s."""
     done = bootstrap.nodes().tick(now(), bootstrap.settings().recording_node_lost_after)
     # what lost nodes left in the customers' buckets: listed, unfinished uploads aborted
-    swept = bootstrap.recordings().sweep_lost(done or [], now())
+    # (those the tick just failed, and the retries that are due)
+    swept = bootstrap.recordings().sweep_leftovers(now())
     app.log.info("tick: %d rooms changed, %d recordings swept", len(done or []), len(swept))
     return {"changed": len(done or [])}
 

@@ -26,6 +26,7 @@ from .application.signaling import SignalingService
 from .application.sockets import ConnectionStore, SocketService
 from .application.webhooks import WebhooksApplication
 from .config import Settings, WebhookSettings
+from .domain.leftovers import SweepSchedule
 
 DYNAMODB_MODULE = "chalicelib.persistence.dynamodb"
 
@@ -125,7 +126,12 @@ def destinations() -> DestinationService:
 
 
 def recordings() -> RecordingService:
-    return _part("recordings", lambda: RecordingService(nodes(), destinations()))
+    def build() -> RecordingService:
+        s = settings()
+        return RecordingService(nodes(), destinations(), SweepSchedule(
+            first_delay=s.recording_sweep_retry_base, max_delay=s.recording_sweep_retry_cap,
+            max_attempts=s.recording_sweep_attempts, deadline=s.recording_sweep_deadline))
+    return _part("recordings", build)
 
 
 def webhook_settings() -> WebhookSettings:

@@ -41,6 +41,13 @@ class Settings:
     media_token_ttl: int = 300
     #: the recordings of a room whose node is silent this long fail with ``node_lost``
     recording_node_lost_after: float = 30.0
+    #: a lost node's leftovers whose sweep failed for a reason that passes are swept
+    #: again after this many s, doubling up to the cap; at most so many sweeps in all,
+    #: none after the deadline (s from the first)
+    recording_sweep_retry_base: float = 60.0
+    recording_sweep_retry_cap: float = 4 * 3600.0
+    recording_sweep_attempts: int = 30
+    recording_sweep_deadline: float = 7 * 24 * 3600.0
     #: Fernet key sealing destinations' secrets (``make run``), unless a KMS key is set
     secrets_key: str = field(default="", repr=False)
     #: AWS KMS key (id, ARN or alias) sealing destinations' secrets when deployed
@@ -69,6 +76,13 @@ class Settings:
             node_dead_after=float(environ.get("DROPON_NODE_DEAD_AFTER", 15)),
             media_token_ttl=int(environ.get("DROPON_MEDIA_TOKEN_TTL", 300)),
             recording_node_lost_after=float(environ.get("DROPON_RECORDING_NODE_LOST_AFTER", 30)),
+            recording_sweep_retry_base=float(
+                environ.get("DROPON_RECORDING_SWEEP_RETRY_BASE", 60)),
+            recording_sweep_retry_cap=float(
+                environ.get("DROPON_RECORDING_SWEEP_RETRY_CAP", 4 * 3600)),
+            recording_sweep_attempts=int(environ.get("DROPON_RECORDING_SWEEP_ATTEMPTS", 30)),
+            recording_sweep_deadline=float(
+                environ.get("DROPON_RECORDING_SWEEP_DEADLINE", 7 * 24 * 3600)),
             secrets_key=environ.get("DROPON_SECRETS_KEY", ""),
             kms_key_id=environ.get("DROPON_KMS_KEY_ID", ""),
             stun_urls=ice_urls(environ.get("DROPON_STUN_URLS", ""), ("stun:", "stuns:")),

@@ -6,6 +6,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from . import PROBE_BODY, probe_name
 
@@ -30,9 +32,10 @@ class S3Probe:
                   under: str) -> dict:
         """What is left under the key prefix ``under``: the objects complete there, and
         every multipart upload never completed, each aborted so that its parts stop
-        being billed. ``{objects, uploads, error}``; ``error`` is the store's message if
-        it could not list or abort (what was found before that is kept)."""
-        found: dict = {"objects": [], "uploads": [], "error": None}
+        being billed. ``{objects, uploads, error, retryable}``; ``error`` is the store's
+        message if it could not list or abort (what was found before that is kept), and
+        ``retryable`` whether a later try may succeed (unreachable, a 5xx, throttled)."""
+        found: dict = {"objects": [], "uploads": [], "error": None, "retryable": False}
         bucket = settings["bucket"]
         try:
             client = s3_client(settings, secrets, self.timeout_seconds)
@@ -55,7 +58,26 @@ class S3Probe:
                     entry["aborted"] = True
         except Exception as error:  # noqa: BLE001 - the store's message is the answer
             found["error"] = str(error) or type(error).__name__
+            found["retryable"] = transient(error)
         return found
+
+
+# S3's answers that say "later", besides every 5xx
+THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout",
+             "RequestLimitExceeded", "TooManyRequestsException"}
+
+
+def transient(error: Exception) -> bool:
+    """Whether the same call may succeed later: the store (or STS) could not be reached
+    or answered a 5xx or a throttle; not a 4xx (no such bucket, access denied), which
+    no wait changes."""
+    if isinstance(error, (BotoConnectionError, HTTPClientError)):
+        return True
+    if isinstance(error, ClientError):
+        answer = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        code = error.response.get("Error", {}).get("Code", "")
+        return answer >= 500 or answer == 429 or code in THROTTLED
+    return False
 
 
 def s3_client(settings: Mapping[str, Any], secrets: Mapping[str, Any], timeout: float):

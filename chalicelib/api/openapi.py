@@ -314,11 +314,18 @@ RECORDING_SCHEMAS = {
         "error": {"type": "string", "nullable": True},
         "leftovers": {"type": "object", "required": ["objects", "uploads"], "description":
                       "after node_lost: what the lost node left under the recording's "
-                      "prefix (S3), its unfinished multipart uploads aborted",
+                      "prefix (S3), its unfinished multipart uploads aborted; a sweep "
+                      "the store could not answer is retried (docs/api.md)",
                       "properties": {
                           "objects": {"type": "array", "items": {"type": "object"}},
                           "uploads": {"type": "array", "items": {"type": "object"}},
-                          "error": {"type": "string", "nullable": True}}}}},
+                          "error": {"type": "string", "nullable": True},
+                          "status": {"type": "string", "enum": [
+                              "swept", "retrying", "stopped", "gave_up"]},
+                          "attempts": {"type": "integer", "description":
+                                       "sweeps made when this outcome was recorded"},
+                          "firstAttemptAt": {**TIME, "nullable": True},
+                          "recordedAt": {**TIME, "nullable": True}}}}},
     "RecordingReport": {"oneOf": RECORDING_REPORTS,
                         "discriminator": {"propertyName": "event"}},
 }

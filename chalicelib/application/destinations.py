@@ -88,9 +88,9 @@ class DestinationService:
 
     def leftovers(self, destination_id: str, recording_id: str) -> dict | None:
         """What a lost node left of ``recording_id`` in the destination (its objects, and
-        its unfinished uploads, aborted), or None where the store's type leaves nothing
-        to bill (GCS resumable sessions and Azure uncommitted blocks lapse by themselves).
-        """
+        its unfinished uploads, aborted; ``retryable`` with an ``error`` that may pass),
+        or None where the store's type leaves nothing to bill (GCS resumable sessions
+        and Azure uncommitted blocks lapse by themselves)."""
         destination = self._destination(destination_id)
         sweep = getattr(self.probes[destination.type], "leftovers", None)
         if sweep is None:
@@ -99,9 +99,9 @@ class DestinationService:
             secrets = json.loads(self.sealer.open(destination.sealed)) \
                 if destination.sealed else {}
         except InvalidState as e:  # deployed, only media nodes open secrets (secrets_sealed)
-            return {"objects": [], "uploads": [], "error": f"{e.code}: {e.message}; the "
-                    "bucket was not listed: abort its unfinished uploads with its own "
-                    "credentials, or a lifecycle rule"}
+            return {"objects": [], "uploads": [], "retryable": False,
+                    "error": f"{e.code}: {e.message}; the bucket was not listed: abort its "
+                    "unfinished uploads with its own credentials, or a lifecycle rule"}
         prefix = str(destination.settings.get("prefix") or "").strip("/")
         found = sweep(destination.settings, secrets,
                       f"{prefix}/{recording_id}/" if prefix else f"{recording_id}/")

@@ -6,15 +6,19 @@ starts (``destination_not_found``) and again when the node asks where to write.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from chalicelib.application.destinations import DestinationService
 from chalicelib.application.nodes import NodeService
 from chalicelib.application.views import recording_view
 from chalicelib.domain.actor import SCHEDULER, Actor
 from chalicelib.domain.errors import DestinationNotFound
+from chalicelib.domain.leftovers import RETRYING, SweepSchedule, sweep_status
 from chalicelib.telemetry import metrics
+
+log = logging.getLogger(__name__)
 
 
 class RecordingService:
@@ -22,10 +26,13 @@ class RecordingService:
 
     :param nodes: the media nodes' use cases (the room's node, heartbeats).
     :param destinations: where recordings go.
+    :param schedule: when a sweep of a lost node's leftovers that failed is tried again.
     """
 
-    def __init__(self, nodes: NodeService, destinations: DestinationService) -> None:
+    def __init__(self, nodes: NodeService, destinations: DestinationService,
+                 schedule: SweepSchedule = SweepSchedule()) -> None:
         self.nodes, self.rooms, self.destinations = nodes, nodes.rooms, destinations
+        self.schedule = schedule
 
     # hosts and admins
 
@@ -61,28 +68,54 @@ class RecordingService:
 
     # the scheduled tick
 
-    def sweep_lost(self, changes: list[dict], now: datetime) -> list[dict]:
-        """After the tick failed recordings ``node_lost`` (its ``changes``): list what
-        each one's node left in the destination, abort its unfinished uploads, and record
-        that on the room (``RecordingLeftoversListed``). Returns one entry per recording."""
-        rooms = {c["roomId"] for c in changes
-                 if c.get("type") == "RecordingFailed" and c.get("reason") == "node_lost"}
+    def sweep_leftovers(self, now: datetime) -> list[dict]:
+        """List what lost nodes left in their recordings' destinations and abort their
+        unfinished uploads (``RecordingLeftoversListed``): each recording failed
+        ``node_lost`` once, then again on ``schedule`` while the store's error passes.
+        Only the recordings the room index names, and only those due, are loaded.
+        Returns one entry per sweep made."""
         done = []
-        for room_id in sorted(rooms):
-            for recording in self.rooms.room(room_id).lost_node_recordings():
-                rid = recording["recording_id"]
-                try:
-                    found = self.destinations.leftovers(recording["destination_id"], rid)
-                except DestinationNotFound:
-                    found = {"objects": [], "uploads": [],
-                             "error": "the destination was deleted"}
-                if found is None:
-                    continue
-                self.rooms.update_room(room_id, lambda r, at: r.list_leftovers(
-                    SCHEDULER, rid, found, at=at), now)
-                done.append({"roomId": room_id, "recordingId": rid,
-                             "uploads": len(found["uploads"]), "error": found["error"]})
+        due = sorted((str(room_id), room_id, recording_id, attempts) for (
+            room_id, recording_id), (attempts, last) in self.rooms.live_rooms.sweeps().items()
+            if self.schedule.due(attempts, last, now))
+        for _, room_id, recording_id, attempts in due:
+            try:
+                entry = self._sweep(room_id, recording_id, attempts, now)
+            except Exception as error:  # one bad room must not stop the others
+                log.exception("sweep failed for recording %s", recording_id)
+                # counted as an attempt, so that it waits its turn rather than every tick
+                self.rooms.live_rooms.swept(room_id, recording_id, attempts + 1, now)
+                entry = {"error": getattr(error, "code", "internal_error")}
+            if entry is not None:
+                done.append({"roomId": str(room_id), "recordingId": recording_id, **entry})
         return done
+
+    def _sweep(self, room_id: UUID, recording_id: str, attempts: int,
+               now: datetime) -> dict | None:
+        index = self.rooms.live_rooms
+        recording = next((r for r in self.rooms.room(room_id).recordings_to_sweep()
+                          if r["recording_id"] == recording_id), None)
+        if recording is None:  # swept meanwhile, or not while a retry-upload is at work
+            index.swept(room_id, recording_id, 0, None)
+            return None
+        last = recording.get("leftovers")
+        attempt = 1 if last is None else max(attempts, last.get("attempts", 1)) + 1
+        try:
+            found = self.destinations.leftovers(recording["destination_id"], recording_id)
+        except DestinationNotFound:
+            found = {"objects": [], "uploads": [], "error": "the destination was deleted",
+                     "retryable": False}
+        if found is None:  # a store whose leftovers lapse by themselves
+            index.swept(room_id, recording_id, 0, None)
+            return None
+        since = last["since"] if last is not None and last.get("since") else now
+        room = self.rooms.update_room(room_id, lambda r, at: r.list_leftovers(
+            SCHEDULER, recording_id, found, attempt=attempt,
+            last_chance=self.schedule.last_chance(since, attempt, now), at=at), now)
+        status = sweep_status(room.recording(recording_id)["leftovers"])
+        index.swept(room_id, recording_id, attempt, now if status == RETRYING else None)
+        return {"attempt": attempt, "status": status, "uploads": len(found["uploads"]),
+                "error": found["error"]}
 
     # the room's media node
 

@@ -64,7 +64,7 @@ class RoomsApplication(Application):
         super().__init__(env)
         interval = _snapshot_interval(self.env)
         self.snapshotting_intervals = {Room: interval} if interval else {}
-        self.live_rooms = LiveRoomIndex(self.recorder)
+        self.live_rooms = LiveRoomIndex(self.recorder, decode=self.mapper.to_domain_event)
         on = _setting(self.env, GROUP_COMMIT, "y").strip().lower()
         if on not in ("y", "n"):
             raise InvalidArgument(f"{GROUP_COMMIT} must be y or n")

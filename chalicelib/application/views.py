@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from chalicelib.domain import Room
+from chalicelib.domain.leftovers import sweep_status
 
 # event fields that are bookkeeping, not data
 _EVENT_META = ("originator_id", "originator_version", "timestamp", "actor", "originator_topic")
@@ -132,5 +133,14 @@ def recording_view(recording: dict) -> dict[str, Any]:
     if recording["status"] == "failed":
         view["reason"], view["error"] = recording["reason"], recording["error"]
     if recording.get("leftovers") is not None:
-        view["leftovers"] = jsonable(recording["leftovers"])
+        view["leftovers"] = leftovers_view(recording["leftovers"])
     return view
+
+
+def leftovers_view(leftovers: dict) -> dict[str, Any]:
+    """``{objects, uploads, error, status, attempts, firstAttemptAt, recordedAt}``
+    (docs/api.md); leftovers listed before retries existed were one sweep."""
+    return {"objects": jsonable(leftovers["objects"]), "uploads": jsonable(leftovers["uploads"]),
+            "error": leftovers["error"], "status": sweep_status(leftovers),
+            "attempts": leftovers.get("attempts", 1),
+            "firstAttemptAt": iso(leftovers.get("since")), "recordedAt": iso(leftovers.get("at"))}

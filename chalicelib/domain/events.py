@@ -294,19 +294,34 @@ class RecordingFailed(RoomEvent):
 
 
 class RecordingLeftoversListed(RoomEvent):
-    """What a lost node left in the destination under the recording's prefix: ``objects``
-    complete there (``{key, bytes, etag}``), multipart ``uploads`` it never finished
-    (``{key, uploadId, parts, bytes, aborted}``), ``error`` if the store could not say."""
+    """What a lost node left in the destination under the recording's prefix, as far as
+    the sweeps so far found: ``objects`` complete there (``{key, bytes, etag}``),
+    multipart ``uploads`` it never finished (``{key, uploadId, parts, bytes, aborted}``),
+    ``error`` if the store could not say; ``status`` (``leftovers.py``: swept, retrying,
+    stopped, gave_up) after ``attempts`` sweeps. Version 2 added the last two."""
+
+    class_version = 2
 
     recording_id: str
     objects: list
     uploads: list
     error: str | None
+    status: str
+    attempts: int
+
+    @staticmethod
+    def upcast_v1_v2(state: dict) -> None:
+        # a single sweep, never retried
+        state["status"] = "stopped" if state.get("error") else "swept"
+        state["attempts"] = 1
 
     def apply(self, room: Room) -> None:
-        recordings(room)[self.recording_id]["leftovers"] = {
+        r = recordings(room)[self.recording_id]
+        since = (r.get("leftovers") or {}).get("since") or self.timestamp
+        r["leftovers"] = {
             "objects": copy.deepcopy(self.objects), "uploads": copy.deepcopy(self.uploads),
-            "error": self.error}
+            "error": self.error, "status": self.status, "attempts": self.attempts,
+            "since": since, "at": self.timestamp}
 
 
 class RecordingRetryRequested(RoomEvent):

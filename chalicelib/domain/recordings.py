@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import events as ev
+from chalicelib.domain import leftovers
 from chalicelib.domain.actor import Actor
 from chalicelib.domain.errors import InvalidArgument, InvalidState, RecordingNotFound
 
@@ -111,23 +112,39 @@ class RecordingCommands:
                               reason="node_lost", error=f"media node {node} was lost",
                               files=list(r["files"]))
 
-    def lost_node_recordings(self) -> list[dict[str, Any]]:
-        """Recordings failed ``node_lost`` whose destination has not been swept yet."""
-        return [r for r in self.all_recordings()
-                if r["status"] == "failed" and r["reason"] == "node_lost"
-                and r.get("leftovers") is None]
+    def recordings_to_sweep(self) -> list[dict[str, Any]]:
+        """Recordings failed ``node_lost`` whose destination has not been swept yet, and
+        those whose last sweep is to be retried."""
+        return [r for r in self.all_recordings() if self._to_sweep(r)]
 
-    def list_leftovers(self, actor: Actor, recording_id: str, leftovers: dict, *,
-                       at: datetime) -> None:
-        """Record what a lost node left in the bucket (once; the recording stays failed)."""
+    def list_leftovers(self, actor: Actor, recording_id: str, found: dict, *,
+                       attempt: int = 1, last_chance: bool = False, at: datetime) -> None:
+        """Record a sweep of what a lost node left in the bucket (``found``: ``{objects,
+        uploads, error, retryable}``): the first one, then a retry only when its outcome
+        differs from the last one recorded, or gives up (``last_chance``). The recording
+        keeps its status."""
         recording = self.recording(recording_id)
-        if recording.get("leftovers") is not None:
-            return
-        if (recording["status"], recording["reason"]) != ("failed", "node_lost"):
+        last = recording.get("leftovers")
+        if last is None and (recording["status"], recording["reason"]) != (
+                "failed", "node_lost"):
             raise invalid_state(recording, "leftovers")
+        if not self._to_sweep(recording):
+            return  # swept, not to be retried, or not now
+        after = leftovers.outcome(last, found, last_chance=last_chance)
+        if last is not None and leftovers.same_outcome(last, after):
+            return
         self._trigger(ev.RecordingLeftoversListed, actor, self._time(at),
-                      recording_id=recording_id, objects=list(leftovers.get("objects", [])),
-                      uploads=list(leftovers.get("uploads", [])), error=leftovers.get("error"))
+                      recording_id=recording_id, attempts=attempt, **after)
+
+    @staticmethod
+    def _to_sweep(r: dict[str, Any]) -> bool:
+        lost = r["status"] == "failed" and r["reason"] == "node_lost"
+        if r.get("leftovers") is None:
+            return lost
+        # not while a retry-upload is at work, nor after one failed otherwise (the node
+        # keeps its own uploads to abort then); a completed one left nothing of its own
+        return (leftovers.sweep_status(r["leftovers"]) == leftovers.RETRYING
+                and (lost or r["status"] == "completed"))
 
     # the reports: each returns the event to record, None if already taken, or raises
 

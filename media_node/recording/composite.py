@@ -260,3 +260,14 @@ class CompositeRecording(Recording):
 
     def _record(self, source: PublishedTrack) -> None:
         self.composite.add_track(source, source.mime_type.split("/")[-1].lower())
+        if self.uploader is not None:  # the note's last seq, for a killed node's endSeq
+            self._spawn(self._save_note())
+
+    def _live(self) -> list[dict]:
+        """The composite, while it is written: a restarted node finishes it from its
+        spool, every whole fragment (:func:`.kept.salvage_live`)."""
+        c = self.composite
+        if c.finished or c.started_at is None:
+            return []
+        return [{"name": c.name, "path": c.file.path, "participantId": None,
+                 "kind": "composite", "addedAt": c.started_at, "startSeq": c.start_seq}]

@@ -2,12 +2,13 @@
 
 While a recording runs, and after it fails with files kept, ``<spool>/<recordingId>.kept.json``
 says which room it belongs to, which files already reached the bucket (the manifest so
-far), the files being written (``live``: object name, spool, participant, kind, start)
-and, once they failed to upload, the kept files (object name, content type, sha256 and
-manifest entry). A node that restarts reads these notes back (:func:`load_notes`): the
-files of a node that was killed mid-recording are finished from their spools
-(:func:`salvage_live`), and ``retry-upload`` sends them all. The note goes once the
-recording completes. Blocking: call these off the loop.
+far), the files being written (``live``: object name, spool, participant, kind, start;
+a composite's kind is ``composite``, with no participant) and, once they failed to
+upload, the kept files (object name, content type, sha256 and manifest entry). A node
+that restarts reads these notes back (:func:`load_notes`): the files of a node that was
+killed mid-recording are finished from their spools (:func:`salvage_live`), and
+``retry-upload`` sends them all. The note goes once the recording completes. Blocking:
+call these off the loop.
 """
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ import av
 
 from ..storage.base import ObjectUpload
 from ..storage.errors import StorageError
-from .remux import FORMATS, salvage
+from .remux import FORMATS, salvage, salvage_fragments
 from .track_writer import iso, remove_spool
 
 logger = logging.getLogger(__name__)
 SUFFIX = ".kept.json"
+COMPOSITE_TYPE = "video/mp4"  # also an audio-only composite's, as when it streams
 
 
 @dataclass
@@ -65,7 +67,7 @@ def save_note(spool_dir: str, room_id: str, recording_id: str, files: list[dict]
     """Write (or replace, atomically) the recording's note.
 
     :param live: ``{name, path, participantId, kind, addedAt, startSeq}`` of each file
-        still being written.
+        still being written (a composite's ``participantId`` is None).
     :param last_seq: the room's last event seq seen (a killed file's ``endSeq``).
     """
     path = note_path(spool_dir, recording_id)
@@ -104,14 +106,20 @@ def load_notes(spool_dir: str) -> list[dict]:
 
 def salvage_live(note: dict) -> list[KeptFile]:
     """Finish the files a killed node was writing (``note["live"]``) from their spools:
-    each becomes a kept file, ``endSeq`` the last seq the note saw. Spools with nothing
-    recorded are deleted."""
+    each becomes a kept file, ``endSeq`` the last seq the note saw. A per-track file
+    keeps every whole packet (:func:`.remux.salvage`), a composite every whole fragment
+    (:func:`.remux.salvage_fragments`). Spools with nothing recorded are deleted."""
     kept = []
     for live in note["live"]:
+        composite = live["kind"] == "composite"
         stem, ext = os.path.splitext(live["path"])
         out = f"{stem}.salvaged{ext}"
         try:
-            codec, packets, seconds = salvage(live["path"], out)
+            if composite:
+                codecs, packets, seconds = salvage_fragments(live["path"], out)
+            else:
+                codec, packets, seconds = salvage(live["path"], out)
+                codecs = [codec]
         except (av.FFmpegError, OSError, KeyError) as exc:  # killed before its header
             logger.error("recording %s: %s cannot be read back, deleted: %s",
                          note["recordingId"], live["path"], exc)
@@ -123,12 +131,14 @@ def salvage_live(note: dict) -> list[KeptFile]:
         with open(out, "rb") as f:
             while block := f.read(1 << 20):
                 sha256.update(block)
+        owner = {} if composite else {"participantId": live["participantId"]}
         entry = {"uri": None, "bytes": os.path.getsize(out), "sha256": sha256.hexdigest(),
                  "etag": None, "durationSeconds": seconds, "kind": live["kind"],
-                 "codecs": [codec], "participantId": live["participantId"],
+                 "codecs": codecs, **owner,
                  "startedAt": iso(live["addedAt"]), "endedAt": iso(live["addedAt"] + seconds),
                  "startSeq": live["startSeq"], "endSeq": max(note["lastSeq"], live["startSeq"])}
-        kept.append(KeptFile(live["name"], out, FORMATS[codec][2], entry["sha256"], entry))
+        content_type = COMPOSITE_TYPE if composite else FORMATS[codecs[0]][2]
+        kept.append(KeptFile(live["name"], out, content_type, entry["sha256"], entry))
         logger.info("recording %s: %s finished from its spool (%.1f s)",
                     note["recordingId"], live["name"], seconds)
     return kept

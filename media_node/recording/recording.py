@@ -219,14 +219,16 @@ class Recording:
         async with self._note_lock:
             if self.outcome is not None:
                 return  # concluded: the note is final (or gone)
-            live = [{"name": w.name, "path": w.file.path, "participantId":
-                     w.source.publisher_id, "kind": w.kind, "addedAt": self._added_at[w],
-                     "startSeq": w.start_seq} for w in self.writers
-                    if not w.finished and w in self._added_at]  # per-track files only: a
-            # killed node's composite is not finished from its spool (docs/media-node.md)
             await asyncio.get_running_loop().run_in_executor(
-                self._pool, functools.partial(save_note, live=live, last_seq=self.room.last_seq),
+                self._pool, functools.partial(save_note, live=self._live(),
+                                              last_seq=self.room.last_seq),
                 self._spool_dir, self.room.id, self.id, list(self.files), list(self.kept))
+
+    def _live(self) -> list[dict]:
+        """The note's entries of the files being written (:func:`.kept.save_note`)."""
+        return [{"name": w.name, "path": w.file.path, "participantId": w.source.publisher_id,
+                 "kind": w.kind, "addedAt": self._added_at[w], "startSeq": w.start_seq}
+                for w in self.writers if not w.finished and w in self._added_at]
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

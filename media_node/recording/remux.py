@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fractions
 import os
+import struct
 
 import av
 
@@ -143,3 +144,60 @@ def salvage(path: str, out_path: str) -> tuple[str, int, float]:
         span = float((last - first) * stream.time_base)
     return codec, len(packets), round(span + (span / (len(packets) - 1)
                                               if len(packets) > 1 else 0.0), 3)
+
+
+def whole_fragments(path: str) -> int:
+    """The length of the fragmented MP4 at ``path`` that is whole: its header and every
+    complete ``moof`` + ``mdat`` pair, up to the first box cut off (0 if there is no
+    whole fragment). Blocking."""
+    size, offset, end, header, fragment = os.path.getsize(path), 0, 0, False, False
+    with open(path, "rb") as f:
+        while offset + 8 <= size:
+            f.seek(offset)
+            length, kind = struct.unpack(">I4s", f.read(8))
+            if length == 1:  # a 64-bit size follows the type
+                length = struct.unpack(">Q", f.read(8))[0] if offset + 16 <= size else 0
+            if length < 8 or offset + length > size:
+                break  # cut off by the kill (or a size 0 box: "to the end", not whole)
+            header |= kind == b"moov"
+            if kind == b"moof":
+                fragment = True
+            elif kind == b"mdat" and fragment:
+                fragment, end = False, offset + length
+            elif kind == b"mfra":  # the index a closed file ends with
+                end = offset + length
+            offset += length
+    return end if header else 0
+
+
+def salvage_fragments(path: str, out_path: str) -> tuple[list[str], int, float]:
+    """Remux a fragmented MP4 whose muxer never closed (its compositor was killed) into
+    a finished MP4 at ``out_path``: every whole fragment kept, one cut off dropped (the
+    spool is truncated to its whole fragments first).
+
+    Blocking. Returns the codecs (in stream order), the packets kept and the seconds
+    they span from the file's time 0 (0 packets: no file is written).
+    """
+    end = whole_fragments(path)
+    if end == 0:
+        return [], 0, 0.0
+    os.truncate(path, end)
+    with av.open(path) as source:
+        streams = [s for s in source.streams if s.type in ("video", "audio")]
+        codecs = [s.codec_context.name for s in streams]
+        packets = []
+        try:
+            for packet in source.demux(streams):
+                if packet.dts is not None and packet.pts is not None:  # not a flush packet
+                    packets.append(packet)
+        except (av.FFmpegError, EOFError):
+            pass  # what came before is whole
+        if not packets:
+            return codecs, 0, 0.0
+        ends = [float((p.pts + (p.duration or 0)) * p.time_base) for p in packets]
+        with av.open(out_path, "w", format="mp4") as out:
+            targets = {s.index: out.add_stream_from_template(s) for s in streams}
+            for packet in packets:
+                packet.stream = targets[packet.stream.index]
+                out.mux(packet)
+    return codecs, len(packets), round(max(ends), 3)

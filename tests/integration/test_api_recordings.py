@@ -62,8 +62,10 @@ def beat(api, node_id="node-1"):
 
 
 def destination(api):
+    # a closed loopback port: the tick's sweep after node_lost never looks up a public name
     return api.ok("POST", "/destinations", {
         "type": "s3", "bucket": "recordings", "region": "eu-west-1", "prefix": "rooms/",
+        "endpoint": "http://127.0.0.1:9",
         "credentials": {"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": SECRET}},
         status=201)["destinationId"]
 
@@ -224,7 +226,9 @@ def test_a_node_that_stops_sending_heartbeats_fails_its_recordings_on_the_tick(
                          "ETag"].strip('"')}],
         "uploads": [{"key": key, "uploadId": upload_id, "parts": 1, "bytes": 4096,
                      "aborted": True}],
-        "error": None}
+        "error": None, "status": "swept", "attempts": 1,
+        "firstAttemptAt": failed["leftovers"]["recordedAt"],
+        "recordedAt": failed["leftovers"]["recordedAt"]}
     # the abandoned upload no longer bills; another recording's is left alone
     assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]] == [
         other]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fractions
 import math
 import struct
+from pathlib import Path
 
 import av
 from aiortc.codecs.vpx import Vp8Encoder
@@ -143,3 +144,68 @@ def test_an_audio_only_rooms_composite_keeps_no_picture(tmp_path):
     with av.open(str(path)) as container:
         assert [s.type for s in container.streams] == ["audio"]
     assert level_of(sound(path), 440, 1.0, 2.5) > 2000
+
+
+def top_boxes(path) -> list[tuple[bytes, int, int]]:
+    """``(type, offset, size)`` of the MP4's top-level boxes (32-bit sizes: small files)."""
+    data, boxes, offset = path.read_bytes(), [], 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        boxes.append((kind, offset, size))
+        offset += size
+    return boxes
+
+
+def test_a_killed_compositors_mp4_is_finished_from_its_whole_fragments(tmp_path):
+    """The compositor's process killed: its spool ends in a fragment cut off. Salvaged,
+    the MP4 has every whole fragment and not the cut one, and decodes cleanly."""
+    from media_node.recording.kept import salvage_live
+    from tests.recording_checks import check_file, probe
+
+    for video in (True, False):
+        path = tmp_path / f"rec_composite-{video}.mp4"
+        compositor = Compositor(str(path), T0, CompositeSettings(width=320, height=240),
+                                video=video)
+        if not video:  # an audio-only room: AAC alone
+            compositor.track(T0, 0, "ann", "audio", "opus")
+        compositor.advance(T0 + 8.0)  # 6 s rendered, never stopped: no trailer
+        killed = tmp_path / f"killed-{video}.mp4"
+        killed.write_bytes(path.read_bytes())
+        boxes = top_boxes(killed)
+        assert [kind for kind, _, _ in boxes[-2:]] == [b"moof", b"mdat"]
+        (_, moof, _), (_, mdat, size) = boxes[-2:]
+        with open(killed, "r+b") as f:  # the kill came while the last fragment was written
+            f.truncate(mdat + size // 2)
+        whole = tmp_path / f"whole-{video}.mp4"  # what ffprobe makes of the whole fragments
+        whole.write_bytes(killed.read_bytes()[:moof])
+        expected = float(probe(whole)["format"]["duration"])
+        assert expected < float(probe(path)["format"]["duration"]), "one fragment less"
+
+        note = {"recordingId": "rec", "lastSeq": 7, "live": [
+            {"name": "rec/composite.mp4", "path": str(killed), "participantId": None,
+             "kind": "composite", "addedAt": 1000.0, "startSeq": 2}]}
+        [kept] = salvage_live(note)
+        codecs = ["h264", "aac"] if video else ["aac"]
+        assert (kept.name, kept.content_type) == ("rec/composite.mp4", "video/mp4")
+        assert {k: kept.entry[k] for k in ("kind", "codecs", "startSeq", "endSeq")} == {
+            "kind": "composite", "codecs": codecs, "startSeq": 2, "endSeq": 7}
+        assert "participantId" not in kept.entry
+        assert 3.0 <= expected < 6.0
+        check_file(Path(kept.path), kept.entry, codecs, expected)
+        assert abs(kept.entry["durationSeconds"] - expected) <= 0.05
+        assert not killed.exists(), "the spool goes once its file is finished"
+
+
+def test_a_composite_killed_before_a_whole_fragment_leaves_nothing(tmp_path):
+    from media_node.recording.kept import salvage_live
+
+    path = tmp_path / "rec_composite.mp4"
+    compositor = Compositor(str(path), T0, CompositeSettings(width=320, height=240))
+    compositor.advance(T0 + 8.0)
+    head = [o for kind, o, _ in top_boxes(path) if kind == b"moof"][0]
+    killed = tmp_path / "killed.mp4"
+    killed.write_bytes(path.read_bytes()[:head + 40])  # the header and part of a moof
+    note = {"recordingId": "rec", "lastSeq": 7, "live": [
+        {"name": "rec/composite.mp4", "path": str(killed), "participantId": None,
+         "kind": "composite", "addedAt": 1000.0, "startSeq": 2}]}
+    assert salvage_live(note) == [] and not killed.exists()

@@ -6,10 +6,14 @@ S3 server behind a proxy on 127.0.0.1 that fails on purpose (``tests/flaky_s3.py
 - The store goes down at stop: the files stay on the node's disk, the failure says where
   and which multipart uploads could not be aborted yet; once the store is back,
   ``retry-upload`` aborts those, uploads the files, and no local copy remains.
+- A node stopped mid-recording (per-track files, or a composite) restarts on the same
+  disk: the files are finished from their spools (a composite's whole fragments), the
+  run is reported ``node_lost``, and ``retry-upload`` sends them.
 """
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -251,6 +255,71 @@ def test_files_a_killed_node_was_writing_are_finished_from_its_disk_and_retried(
         path = download(s3, bucket, entry, tmp_path)
         check_file(path, entry, CODECS[entry["kind"]], entry["durationSeconds"])
     assert list(spool.iterdir()) == [], "no spool, salvaged file nor note after the retry"
+
+
+def test_a_composite_a_killed_node_was_writing_is_finished_from_its_disk_and_retried(
+        s3_endpoint, tmp_path):
+    destination, s3, bucket = s3_destination(s3_endpoint)
+    spool = tmp_path / "spool"
+
+    async def first_run():  # the node goes away mid-composite: no stop, no report
+        async with running_node(secrets_key=KEY, recording_dir=str(spool)) as n:
+            n.node.control_plane.destinations["rec-kc"] = destination
+            alice = await speaker_client(n, "alice")
+            assert await wait_for(lambda: publishing(n, "alice"), timeout=10)
+            await event(n, 1, "RecordingStarted", recordingId="rec-kc", output="composite",
+                        destinationId="d")
+            assert await wait_for(lambda: "recording" in events(n, "rec-kc"), timeout=10)
+            path = n.node.recordings.active["rec-kc"].composite.file.path
+            # a few seconds of whole fragments (the output lags the node's clock by 2 s)
+            assert await wait_for(lambda: os.path.exists(path) and whole_seconds(
+                path, tmp_path / "probe.mp4") >= 3.0, timeout=20)
+            await alice.close(hang_up=False)
+            return reports(n, "rec-kc"), path
+
+    async def second_run():  # the same disk: the composite is finished, then retried
+        control_plane = StandaloneControlPlane()
+        control_plane.destinations["rec-kc"] = {**destination, "recordingStatus": "recording",
+                                                "recordingRetries": 0}
+        async with running_node(control_plane=control_plane, secrets_key=KEY,
+                                recording_dir=str(spool)) as n:
+            assert await wait_for(lambda: "failed" in events(n, "rec-kc"), timeout=20)
+            control_plane.destinations["rec-kc"] = {
+                **destination, "recordingStatus": "uploading", "recordingRetries": 1}
+            await event(n, 1, "RecordingStarted", recordingId="rec-kc", output="composite",
+                        destinationId="d")
+            await event(n, 3, "RecordingRetryRequested", recordingId="rec-kc")
+            assert await wait_for(lambda: "completed" in events(n, "rec-kc"), timeout=30)
+            return reports(n, "rec-kc")
+
+    before, path = run(first_run())
+    kept_seconds = whole_seconds(path, tmp_path / "whole.mp4")  # what the kill left whole
+    after = run(second_run())
+    assert [r["event"] for r in before] == ["recording"]
+    failed = after[0]
+    assert (failed["event"], failed["reason"], failed["files"]) == ("failed", "node_lost", [])
+    assert "rec-kc_composite.salvaged.mp4" in failed["error"]
+    assert [r["event"] for r in after] == ["failed", "uploaded", "completed"]
+    [entry] = after[-1]["files"]
+    assert entry["uri"].endswith("/rec-kc/composite.mp4") and "participantId" not in entry
+    assert (entry["kind"], entry["codecs"], entry["startSeq"]) == (
+        "composite", ["h264", "aac"], 1)
+    downloaded = download(s3, bucket, entry, tmp_path)
+    info = check_file(downloaded, entry, ["h264", "aac"], kept_seconds)  # and its sha256
+    assert kept_seconds >= 3.0
+    assert abs(float(info["format"]["duration"]) - kept_seconds) <= 0.1
+    assert list(spool.iterdir()) == [], "no spool, salvaged file nor note after the retry"
+
+
+def whole_seconds(path: str, copy) -> float:
+    """How long the whole fragments of the composite at ``path`` last, as ffprobe reads
+    them from a ``copy`` (0: none yet)."""
+    from media_node.recording.remux import whole_fragments
+    from tests.recording_checks import probe
+
+    with open(path, "rb") as f:
+        copy.write_bytes(f.read(whole_fragments(path)))
+    return float(probe(copy)["format"].get("duration", 0.0)) if copy.stat().st_size else 0.0
 
 
 def test_a_spool_killed_before_its_header_is_dropped_not_fatal(tmp_path):

@@ -120,6 +120,34 @@ def test_the_live_room_index_forgets_closed_rooms_and_rebuilds_from_the_log(app)
     assert [str(i) for i in index.room_ids()] == [ids[0], ids[2]]
 
 
+def test_the_index_names_the_recordings_whose_leftovers_are_to_be_swept(app):
+    from chalicelib.domain import SCHEDULER
+
+    room = app.create_room(KEY, name="r", persistent=True, policy={"mediaMode": "SFU"},
+                           now=T0)["id"]
+    app.assign_media_node(KEY, room, "node-1", "http://node-1", now=at(1))
+    app.update_room(room, lambda r, t: r.start_recording(
+        KEY, recording_id="rec-1", destination_id="d", output="per-track", at=t), at(2))
+    app.tick(at(40), live_nodes=set())  # node_lost: to sweep now
+    key = (app.room(room).id, "rec-1")
+    assert app.live_rooms.sweeps() == {key: (0, at(40))}
+
+    def sweep(found, attempt, seconds):
+        app.update_room(room, lambda r, t: r.list_leftovers(
+            SCHEDULER, "rec-1", found, attempt=attempt, at=t), at(seconds))
+
+    down = {"objects": [], "uploads": [], "error": "503", "retryable": True}
+    sweep(down, 1, 41)
+    assert app.live_rooms.sweeps() == {key: (1, at(41))}
+    app.live_rooms.swept(*key, 2, at(101))  # the same answer again: noted, not recorded
+    assert app.live_rooms.sweeps() == {key: (2, at(101))}
+    # a new process counts from the last sweep recorded
+    assert LiveRoomIndex(app.recorder, decode=app.mapper.to_domain_event).sweeps() == {
+        key: (1, at(41))}
+    sweep({**down, "error": None}, 3, 221)
+    assert app.live_rooms.sweeps() == {}
+
+
 def test_tick_reports_a_room_that_fails_and_goes_on(app, caplog):
     good = app.create_room(KEY, name="good", starts_at=at(10), ends_at=at(20), now=T0)["id"]
 

@@ -175,3 +175,83 @@ def test_a_room_moved_off_its_dead_node_fails_what_that_node_was_recording():
     events = r.collect_events()
     assert [type(e).__name__ for e in events] == ["RecordingFailed", "MediaNodeAssigned"]
     assert (events[0].reason, r.recording("rec-1")["status"]) == ("node_lost", "failed")
+
+
+DOWN = {"objects": [], "uploads": [], "error": "503 SlowDown", "retryable": True}
+UPLOAD = {"key": "r/v.webm", "uploadId": "u-1", "parts": 1, "bytes": 9, "aborted": True}
+
+
+def lost(r):
+    r.fail_recordings_of_lost_node(set(), at(40), SCHEDULER)
+    r.collect_events()
+    return r
+
+
+def sweep(r, found, attempt, seconds, last_chance=False):
+    r.list_leftovers(SCHEDULER, "rec-1", found, attempt=attempt, last_chance=last_chance,
+                     at=at(seconds))
+    return [(e.status, e.attempts) for e in r.collect_events()]
+
+
+def test_a_lost_nodes_sweep_is_recorded_when_its_outcome_changes_and_when_it_gives_up():
+    r = lost(started(room()))
+    assert [x["recording_id"] for x in r.recordings_to_sweep()] == ["rec-1"]
+    assert sweep(r, DOWN, 1, 41) == [("retrying", 1)]
+    assert sweep(r, DOWN, 2, 101) == []  # the same answer: not recorded
+    assert sweep(r, {**DOWN, "error": "connection refused"}, 3, 221) == [("retrying", 3)]
+    assert sweep(r, {**DOWN, "error": "connection refused"}, 4, 461, last_chance=True) == [
+        ("gave_up", 4)]
+    assert r.recordings_to_sweep() == []
+    assert sweep(r, {"objects": [], "uploads": [UPLOAD], "error": None}, 5, 900) == []
+    assert r.recording("rec-1")["leftovers"]["since"] == at(41)
+
+
+def test_a_sweep_that_cannot_succeed_is_not_retried_and_a_later_one_keeps_what_was_found():
+    r = lost(started(room()))
+    assert sweep(r, {**DOWN, "uploads": [UPLOAD], "error": "AccessDenied",
+                     "retryable": False}, 1, 41) == [("stopped", 1)]
+    assert r.recordings_to_sweep() == []
+    r = lost(started(room()))
+    sweep(r, {**DOWN, "uploads": [UPLOAD]}, 1, 41)  # aborted one, then the store failed
+    assert sweep(r, {"objects": [], "uploads": [], "error": None}, 2, 101) == [("swept", 2)]
+    assert r.recording("rec-1")["leftovers"]["uploads"] == [UPLOAD]
+
+
+def test_no_sweep_while_a_retry_upload_is_at_work():
+    r = lost(started(room()))
+    sweep(r, DOWN, 1, 41)
+    r.retry_upload(KEY, "rec-1", at=at(50))
+    r.collect_events()
+    assert r.recordings_to_sweep() == [] and sweep(r, {**DOWN, "error": None}, 2, 101) == []
+    report(r, "completed", files=[FILE])  # its node is done: what is left is leftovers
+    r.collect_events()
+    assert sweep(r, {**DOWN, "error": None}, 2, 101) == [("swept", 2)]
+
+
+def test_the_sweep_schedule_doubles_up_to_its_cap_and_stops_at_attempts_or_deadline():
+    from chalicelib.domain.leftovers import SweepSchedule
+
+    s = SweepSchedule(first_delay=60, max_delay=3600, max_attempts=10, deadline=7200)
+    assert [s.delay(n) for n in (1, 2, 3, 6, 7, 500)] == [60, 120, 240, 1920, 3600, 3600]
+    assert s.due(0, at(0), at(0)) and not s.due(2, at(0), at(119)) and s.due(2, at(0), at(120))
+    assert not s.last_chance(at(0), 3, at(420))
+    assert s.last_chance(at(0), 10, at(500))  # attempts
+    assert not s.last_chance(at(0), 6, at(5000))  # the next at 6920 s
+    assert s.last_chance(at(0), 6, at(5400))  # the next would come after the deadline
+
+
+def test_an_s3_error_is_retried_only_when_it_may_pass():
+    from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+
+    from chalicelib.adapters.s3 import transient
+
+    def answer(status, code):
+        return ClientError({"Error": {"Code": code, "Message": "m"},
+                            "ResponseMetadata": {"HTTPStatusCode": status}}, "ListObjectsV2")
+
+    assert transient(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"))
+    assert transient(ReadTimeoutError(endpoint_url="http://127.0.0.1:9"))
+    assert transient(answer(503, "SlowDown")) and transient(answer(500, "InternalError"))
+    assert transient(answer(400, "RequestTimeout"))
+    assert not transient(answer(404, "NoSuchBucket")) and not transient(answer(403, "AccessDenied"))
+    assert not transient(ValueError("a bug"))

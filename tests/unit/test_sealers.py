@@ -95,4 +95,5 @@ def test_leftovers_a_control_plane_that_may_not_open_secrets_reports_why_and_lis
     found = service.leftovers(did, "rec-1")
     assert found["objects"] == found["uploads"] == [] and Probe.calls == 0
     assert found["error"].startswith("secrets_sealed: may seal, not open")
+    assert found["retryable"] is False  # the tick will never be allowed to: not retried
     assert "s3cr3t-Value" not in json.dumps(found)
