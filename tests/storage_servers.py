@@ -18,7 +18,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-AZURITE = Path(os.environ.get("DROPON_AZURITE", "/work/main/.tools/node_modules/.bin/azurite"))
+AZURITE = Path(os.environ.get("DROPON_AZURITE",
+                              ROOT / ".tools" / "node_modules" / ".bin" / "azurite"))
 # Azurite's well-known development account (public, in Microsoft's documentation)
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"

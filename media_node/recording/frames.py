@@ -1,8 +1,11 @@
 """Whole encoded frames from the RTP payloads the node forwards, without decoding.
 
 The ingest hands each frame's payloads as they came (descriptors included); here they
-are depayloaded with aiortc's own depayloaders, checked for completeness, and given an
-unwrapped timestamp, so a mute's pause stays a pause in the file's timeline.
+are depayloaded, checked for completeness, and given an unwrapped timestamp, so a mute's
+pause stays a pause in the file's timeline. Opus payloads are the frames themselves, and
+a VP8 payload descriptor is skipped by its length alone (:func:`vp8_payload`), both on
+every recorded frame; H.264 goes through aiortc's depayloader (aggregation and
+fragmentation units).
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 CLOCK_RATES = {"vp8": 90000, "h264": 90000, "opus": 48000}
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """One encoded frame: ``pts`` in ``1/clock_rate`` from the track's first frame."""
 
@@ -28,6 +31,33 @@ def _codec(name: str) -> RTCRtpCodecParameters:
     return RTCRtpCodecParameters(mimeType=f"{kind}/{name.upper() if name != 'opus' else name}",
                                  clockRate=CLOCK_RATES[name],
                                  channels=2 if name == "opus" else None)
+
+
+def vp8_payload(payload: bytes) -> bytes:
+    """The VP8 data after an RTP payload descriptor (RFC 7741 4.2): what aiortc's
+    ``vp8_depayload`` gives (a unit test holds them equal), without building the
+    descriptor.
+
+    :raises ValueError: a payload shorter than its descriptor.
+    """
+    if not payload:
+        raise ValueError("VPX descriptor is too short")
+    size = 1
+    if payload[0] & 0x80:  # X: the extension byte follows
+        if len(payload) < 2:
+            raise ValueError("VPX descriptor has truncated extended bits")
+        ext, size = payload[1], 2
+        if ext & 0x80:  # I: a picture id of 7 or 15 bits
+            if len(payload) < 3:
+                raise ValueError("VPX descriptor has truncated PictureID")
+            size += 2 if payload[2] & 0x80 else 1
+        if ext & 0x40:  # L: TL0PICIDX
+            size += 1
+        if ext & 0x30:  # T or K: TID/Y/KEYIDX
+            size += 1
+    if len(payload) < size:
+        raise ValueError("VPX descriptor is truncated")
+    return payload[size:]
 
 
 def _vp8_starts_frame(payload: bytes) -> bool:
@@ -63,12 +93,18 @@ class FrameAssembler:
         if self._first_ts is not None and self._delta(timestamp) <= 0:
             self.dropped += 1
             return None  # late or repeated: the timeline never goes back
-        packets = sorted(packets, key=lambda p: (p[0] - packets[0][0]) & 0xFFFF)
+        if len(packets) > 1:
+            packets = sorted(packets, key=lambda p: (p[0] - packets[0][0]) & 0xFFFF)
         if self._video and not self._whole(packets, keyframe):
             self.dropped += 1
             return None
         try:
-            data = b"".join(depayload(self._codec, p[2]) for p in packets)
+            if self.codec_name == "opus":
+                data = b"".join(p[2] for p in packets)
+            elif self.codec_name == "vp8":
+                data = b"".join(vp8_payload(p[2]) for p in packets)
+            else:
+                data = b"".join(depayload(self._codec, p[2]) for p in packets)
         except ValueError:
             self.needs_keyframe = self._video
             self.dropped += 1

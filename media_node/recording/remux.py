@@ -3,13 +3,16 @@
 The muxer writes a real (seekable) file, so it can give the header its final values
 when closed: the duration and where the cues are. Those land in the file's first part,
 which the uploader holds back until then (:mod:`media_node.storage.base`); the rest
-is read back from the spool as it grows and streamed out.
+is read back from the spool as it grows and streamed out. Every write the muxer makes
+goes through :class:`Spool`, which remembers those that revise bytes already written,
+so that a revision of a part already sent is known without reading the file again.
 """
 from __future__ import annotations
 
 import fractions
 import os
 import struct
+from dataclasses import dataclass
 
 import av
 
@@ -34,6 +37,74 @@ def vp8_size(data: bytes) -> tuple[int, int]:
             int.from_bytes(data[8:10], "little") & 0x3FFF)
 
 
+@dataclass(frozen=True)
+class Revision:
+    """A write below the end of the spool: bytes ``[start, end)`` written again when the
+    first ``handed`` bytes had been handed out to the upload."""
+
+    start: int
+    end: int
+    handed: int
+
+
+class Spool:
+    """The spool file as the muxer writes it (a file object PyAV muxes into).
+
+    Writes go straight to the disk, unbuffered as with FFmpeg's own file protocol, so a
+    killed node leaves every packet flushed so far. A write below the end of what was
+    written is kept as a :class:`Revision`.
+
+    :param path: the file, created or truncated.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file = open(path, "w+b", buffering=0)  # noqa: SIM115 (closed by close())
+        self.size = 0
+        self.handed = 0  # bytes handed to the upload (set by the reader)
+        self.revisions: list[Revision] = []
+
+    def write(self, data) -> int:
+        view = memoryview(data)
+        start = self._file.tell()
+        while view:
+            view = view[self._file.write(view):]
+        end = start + len(data)
+        if start < self.size:
+            self.revisions.append(Revision(start, min(end, self.size), self.handed))
+        self.size = max(self.size, end)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def read(self, offset: int, size: int) -> bytes:
+        """``size`` bytes from ``offset`` (fewer at the end of the file): by ``pread``
+        on the open file, or from the path once closed."""
+        if self._file.closed:
+            with open(self.path, "rb") as f:
+                f.seek(offset)
+                return f.read(size)
+        chunks = []
+        while size > 0 and (chunk := os.pread(self._file.fileno(), size, offset)):
+            chunks.append(chunk)
+            offset += len(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def sent_part_revised(self, head_size: int) -> Revision | None:
+        """The first revision of bytes handed out beyond the first ``head_size`` (the
+        held-back first part, which may change until completion), if any."""
+        return next((r for r in self.revisions
+                     if max(r.start, head_size) < min(r.end, r.handed)), None)
+
+
 class SpooledFile:
     """One track's file on disk, muxed frame by frame (blocking: call off the loop).
 
@@ -52,12 +123,14 @@ class SpooledFile:
         self.last_pts = 0
         self._container = None
         self._stream = None
+        self._spool: Spool | None = None
         self._read = 0  # bytes of the spool handed out so far
 
     def _open(self, first: Frame) -> None:
         # a cluster a second, each flushed to the spool, so it grows (and streams) as
         # the track is recorded rather than in 32 KiB buffers or 5 s clusters
-        self._container = av.open(self.path, "w", format=self.format,
+        self._spool = Spool(self.path)
+        self._container = av.open(self._spool, "w", format=self.format,
                                   options={"flush_packets": "1"},
                                   container_options={"cluster_time_limit": "1000"})
         if self.codec_name == "opus":
@@ -93,25 +166,25 @@ class SpooledFile:
         if self._container is not None:
             self._container.close()
             self._container = None
+            self._spool.close()
+
+    def sent_part_revised(self, head_size: int) -> Revision | None:
+        """A revision of bytes already handed out beyond the first ``head_size``
+        (see :meth:`Spool.sent_part_revised`); None if none, or nothing was written."""
+        return self._spool.sent_part_revised(head_size) if self._spool else None
 
     def read_new(self, keep: int = 0) -> bytes:
         """Bytes the muxer has flushed to the spool since the last call, less the last
         ``keep`` (a muxer may still revise the end of its output while it is open)."""
-        if self.frames == 0 or not os.path.exists(self.path):
+        if self.frames == 0 or self._spool is None:
             return b""
-        end = os.path.getsize(self.path) - keep
+        end = self._spool.size - keep
         if end <= self._read:
             return b""
-        with open(self.path, "rb") as f:
-            f.seek(self._read)
-            data = f.read(end - self._read)
+        data = self._spool.read(self._read, end - self._read)
         self._read += len(data)
+        self._spool.handed = self._read
         return data
-
-    def read_head(self, size: int) -> bytes:
-        """The spool's first ``size`` bytes as they are now (after :meth:`close`)."""
-        with open(self.path, "rb") as f:
-            return f.read(size)
 
 
 def salvage(path: str, out_path: str) -> tuple[str, int, float]:

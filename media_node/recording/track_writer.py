@@ -8,6 +8,7 @@ bytes read back, all in the recording's thread pool; the bytes then go to the up
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -209,6 +210,12 @@ async def complete_spool(writer, empty: bool, pool: Executor) -> None:
     """A closed spool file to its object: the first part and tail sent, completed,
     verified, the spool deleted; or the upload aborted and the spool kept.
 
+    The file's sha256 is one pass over the spool (its header was final only at close),
+    run while the first part and the tail are sent, so the pass only adds to the time to
+    completion what outlasts them. That no part already sent was revised is known from the
+    muxer's writes (:meth:`~.remux.SpooledFile.sent_part_revised`) where the writer's file
+    tracks them, else checked against the spool in the same pass.
+
     Sets ``writer.stored`` and ``writer.sha256``, or ``writer.error`` (the spool stays);
     an ``empty`` file, or one with no upload (the destination never came), leaves
     nothing. ``writer`` has ``upload``, ``file.path``, ``error``, ``sha256``, ``stored``.
@@ -221,39 +228,55 @@ async def complete_spool(writer, empty: bool, pool: Executor) -> None:
         await loop.run_in_executor(pool, remove_spool, path)
         return
     upload = writer.upload
+    digest = None
     try:
         if writer.error is not None:
             raise writer.error
-        head, writer.sha256 = await loop.run_in_executor(
-            pool, _digest, path, upload.first_part_size, upload.parts,
-            upload.uploader.part_size)
-        writer.stored = await upload.complete(head, writer.sha256)
+        head_size = upload.first_part_size
+        tracked = getattr(writer.file, "sent_part_revised", None)
+        if tracked is not None:
+            revised = tracked(head_size)
+            if revised is not None:
+                raise VerificationFailed(f"{path}: bytes {revised.start}-{revised.end} "
+                                         "changed after they were sent")
+        parts = [] if tracked is not None else list(upload.parts)
+        head = await loop.run_in_executor(pool, read_head, path, head_size)
+        digest = loop.run_in_executor(pool, _digest, path, parts, upload.uploader.part_size)
+        writer.stored = await upload.complete(head, digest)
+        writer.sha256 = digest.result()
         await loop.run_in_executor(pool, remove_spool, path)
     except StorageError as exc:
         writer.error = exc
+        if digest is not None:
+            with contextlib.suppress(StorageError):
+                writer.sha256 = await digest
         if not writer.sha256:
-            writer.sha256 = (await loop.run_in_executor(pool, _digest, path, 0, [], 1 << 20))[1]
+            writer.sha256 = await loop.run_in_executor(pool, _digest, path, [], 1 << 20)
         try:
             await upload.abort()
         except StorageError as abort_error:
             logger.warning("recording %s: abort failed: %s", writer.name, abort_error.message)
 
 
-def _digest(path: str, head_size: int, parts: list[Part], part_size: int) -> tuple[bytes, str]:
-    """The spool's head, its sha256, and a check that no part already sent has changed."""
+def _digest(path: str, parts: list[Part], part_size: int) -> str:
+    """The spool's sha256, and a check that none of ``parts`` (sent already) has changed
+    (``parts`` empty: nothing to check, the muxer's writes say so)."""
     sha256 = hashlib.sha256()
-    sent = {p.number: p.md5 for p in parts}
-    head = b""
+    sent = {p.number: p.md5 for p in parts if p.number > 1}
     with open(path, "rb") as f:
         number = 1
         while block := f.read(part_size):
             sha256.update(block)
-            if number == 1:
-                head = block[:head_size]
-            elif number in sent and hashlib.md5(block).digest() != sent[number]:
+            if number in sent and hashlib.md5(block).digest() != sent[number]:
                 raise VerificationFailed(f"{path}: part {number} changed after it was sent")
             number += 1
-    return head, sha256.hexdigest()
+    return sha256.hexdigest()
+
+
+def read_head(path: str, size: int) -> bytes:
+    """The spool's first ``size`` bytes (the first part, as final)."""
+    with open(path, "rb") as f:
+        return f.read(size)
 
 
 def remove_spool(path: str) -> None:

@@ -17,7 +17,7 @@ import logging
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from ..counters import COUNTERS
 from .errors import DestinationRefused, StorageError, UploadFailed, VerificationFailed
@@ -219,12 +219,16 @@ class ObjectUpload(ABC):
         self.parts.append(part)
         COUNTERS.upload_bytes += len(chunk)
 
-    async def complete(self, first_part: bytes | None = None, sha256: str = "") -> StoredObject:
+    async def complete(self, first_part: bytes | None = None,
+                       sha256: str | Awaitable[str] = "") -> StoredObject:
         """Send the first part (``first_part`` replaces it, same length) and the tail,
         complete the object, read it back and compare.
 
-        :param sha256: hex sha256 of the whole object, kept with it where the store can.
-        :raises StorageError: sending failed, or :class:`VerificationFailed`.
+        :param sha256: hex sha256 of the whole object, kept with it where the store can;
+            or an awaitable of it, awaited once the first part and the tail are sent
+            (the hash is taken meanwhile).
+        :raises StorageError: sending failed, or :class:`VerificationFailed` (also
+            raised by the awaitable).
         """
         if first_part is not None:
             if len(first_part) != len(self._first):
@@ -235,6 +239,8 @@ class ObjectUpload(ABC):
             await self._send(self._next, bytes(self._pending))
             self._pending.clear()
         self.parts.sort(key=lambda p: p.number)
+        if not isinstance(sha256, str):
+            sha256 = await sha256
         await self.uploader.call(self.finish, self.parts, sha256, what=f"completing {self.key}")
         self._done = True
         found = await self.uploader.call(self.uploader.read_back, self.key,

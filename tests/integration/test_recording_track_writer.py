@@ -13,7 +13,9 @@ from aiortc.codecs.opus import OpusEncoder
 from aiortc.codecs.vpx import Vp8Encoder
 
 from media_node.recording import track_writer
+from media_node.recording.remux import Revision, Spool
 from media_node.recording.track_writer import TrackWriter
+from media_node.storage.errors import VerificationFailed
 from media_node.storage.local import LocalDirectoryUploader
 from tests.recording_checks import check_file
 
@@ -117,3 +119,61 @@ def test_frames_become_a_file_that_streams_while_recording(tmp_path, monkeypatch
     path = bucket / "rec" / writer.name
     check_file(path, entry, probe_name, SECONDS)
     assert list(spool.iterdir()) == [], "no local copy after a confirmed upload"
+    # the muxer revised only the header (duration, cues' place), never a part sent
+    assert writer.file._spool.revisions, "the header's final values are written at close"
+    assert all(r.end <= 4096 for r in writer.file._spool.revisions)
+
+
+def test_spool_knows_which_writes_revise_what_was_sent(tmp_path):
+    spool = Spool(str(tmp_path / "f"))
+    spool.write(b"a" * 100)
+    spool.handed = 100
+    spool.seek(10)
+    spool.write(b"b" * 5)  # within the held-back head
+    assert spool.revisions == [Revision(10, 15, 100)]
+    assert spool.sent_part_revised(head_size=20) is None
+    assert spool.sent_part_revised(head_size=12) == Revision(10, 15, 100)
+    spool.seek(0, 2)
+    spool.write(b"c" * 10)
+    spool.seek(95)  # the last 5 handed and 5 not yet: a revision of a sent part
+    spool.write(b"d" * 10)
+    spool.close()
+    assert spool.sent_part_revised(head_size=20) == Revision(95, 105, 100)
+    assert (tmp_path / "f").read_bytes() == b"a" * 10 + b"b" * 5 + b"a" * 80 + b"d" * 10 + b"c" * 5
+
+
+def test_a_revised_sent_part_fails_verification_and_keeps_the_spool(tmp_path, monkeypatch):
+    """Were the muxer ever to rewrite a part already sent, the object would differ from
+    the file: the upload is aborted, the spool kept, the failure named."""
+    monkeypatch.setattr(track_writer, "FLUSH_INTERVAL", 0.05)
+    monkeypatch.setattr(track_writer, "TAIL_KEPT", 1024)
+    bucket, spool = tmp_path / "bucket", tmp_path / "spool"
+    bucket.mkdir()
+    spool.mkdir()
+    uploader = LocalDirectoryUploader(bucket, "rec", part_size=4096)
+    frames = list(rtp_frames("vp8", 3))
+
+    async def scenario():
+        pool = ThreadPoolExecutor(1)
+        writer = TrackWriter(Track("video", "video/VP8"), "r1/p1/video-01", str(spool), pool,
+                             lambda: 1, lambda w: None)
+        writer.start()
+        writer.attach(await uploader.open(writer.name, writer.file.content_type))
+        for i, (timestamp, packets, keyframe) in enumerate(frames):
+            writer.on_frame(timestamp, packets, keyframe)
+            if i % 20 == 0:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        sent = writer.file._spool.handed
+        assert sent > 3 * 4096, "several parts were sent"
+        writer.file._spool.revisions.append(Revision(2 * 4096, 2 * 4096 + 8, sent))
+        await writer.finish()
+        pool.shutdown()
+        return writer
+
+    writer = asyncio.run(scenario())
+    assert writer.stored is None and isinstance(writer.error, VerificationFailed)
+    assert "changed after they were sent" in writer.error.message
+    assert len(writer.sha256) == 64, "the kept file's sha256 is still known"
+    assert (spool / writer.name.replace("/", "_")).exists(), "the spool stays"
+    assert not list(bucket.rglob("*.webm")), "no object was made"

@@ -39,3 +39,33 @@ def test_vp8_size_reads_a_keyframe_header():
 
 def test_the_node_acts_on_recording_events():
     assert {"RecordingStarted", "RecordingStopped", "RecordingRetryRequested"} <= KNOWN
+
+
+def test_the_vp8_descriptor_is_skipped_as_aiortc_depayloads_it():
+    """Every descriptor shape (X, I with 7- and 15-bit ids, L, T, K) and every truncation
+    gives aiortc's data, or its ValueError."""
+    import itertools
+    import random
+
+    from aiortc.codecs.vpx import vp8_depayload
+
+    from media_node.recording.frames import vp8_payload
+
+    def outcome(depayload, payload):
+        try:
+            return depayload(payload)
+        except ValueError:
+            return ValueError
+
+    rng = random.Random(7)
+    payloads = [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 8)))
+                for _ in range(20000)]
+    for first, ext, pic in itertools.product((0x10, 0x90), range(0, 256, 16), (0x05, 0x85)):
+        whole = bytes([first, ext, pic, 0x22, 0x33, 0x44, 0xAA, 0xBB])
+        payloads += [whole[:n] for n in range(len(whole) + 1)]
+    errors = 0
+    for payload in payloads:
+        expected = outcome(vp8_depayload, payload)
+        assert outcome(vp8_payload, payload) == expected, payload.hex()
+        errors += expected is ValueError
+    assert 0 < errors < len(payloads), "both outcomes were tried"
