@@ -1,37 +1,48 @@
-"""Per-track recording's cost over forwarding alone, the time from stop to the objects
-being complete in the bucket, and the composite's speed and CPU against ffmpeg
-(issue 11, the node's side).
+"""Per-track recording's CPU over forwarding alone, the time from stop to the objects
+being complete in the bucket (S3, GCS, Azure), and the composite's speed and CPU against
+ffmpeg (issue 11, the node's side).
 
-    python bench/recording.py --seconds 20 --lengths 60 --composite-seconds 30   # ~3 min
-    python bench/recording.py --seconds 20 --lengths 60 --long 600  # 10 more minutes
+    python bench/recording.py                                    # ~5 min
+    python bench/recording.py --lengths 60,600 --composite-seconds 0   # ~13 min
 
-Everything runs in this process: a standalone node on 127.0.0.1, 2 speakers sending
-pre-encoded VP8 640x480 (~0.85 Mbps, no encoding cost) plus Opus, and moto's S3 server in
-a process of its own. The process's CPU is measured over ``--seconds`` of forwarding
-alone, then over as long with the room recorded: the speakers' costs are in both
-windows, so the difference is recording's. Then one recording per ``--lengths`` entry
-(seconds) measures the time from ``RecordingStopped`` to the ``completed`` report (every
-object completed and read back). Last, a composite and a per-track recording run
-together for ``--composite-seconds``: the compositor process's own CPU time gives the
-composite's speed (media seconds per CPU second, one thread), and ``ffmpeg`` composing
-the per-track files offline into the same grid with ``xstack``/``amix`` (one thread) is
-the baseline for its CPU per recorded minute. Each stop-to-complete is split into the
-time some S3 call was in flight (moto assembles a multipart object in memory on
-completion, so its share grows with the object's size) and the node's own share (the
-muxer's trailer, the spool's sha256, the first part and the tail). Never part of the
-test run's pass/fail.
+A standalone node runs in this process on 127.0.0.1; 2 speakers (pre-encoded VP8 640x480
+at ~0.85 Mbps, no encoding cost, plus Opus) run in a process of their own
+(``media_node_dev.speakers``), so this process's CPU is the node's alone. moto's S3
+server, Azurite and the GCS emulator are processes of their own too.
+
+**CPU.** Windows of ``--seconds`` alternate: forwarding alone, then forwarding while a
+per-track recording to S3 runs (started before its window, stopped after it), ``--pairs``
+times, and one more forwarding window last. Each recording window is compared with the
+forwarding windows either side of it (the machine drifts), and the node's recording and
+upload threads' own CPU time (``pthread_getcpuclockid``) is printed beside, as the
+direct figure: the process difference also holds the noise of the loop.
+
+**Stop to complete.** One recording per store per ``--lengths`` entry, all of a length
+recorded together and stopped together; each one's time from ``RecordingStopped`` to
+its ``completed`` report (every object completed and read back). For S3 the time some
+call was in flight, and moto's ``CompleteMultipartUpload`` alone, are split out: moto
+assembles a multipart object in memory on completion, so its share grows with the size.
+
+**Composite.** A composite and a per-track recording run together for
+``--composite-seconds``: the compositor process's own CPU time gives the composite's
+speed (media seconds per CPU second, one thread), and ``ffmpeg`` composing the
+per-track files offline into the same grid with ``xstack``/``amix`` (one thread) is the
+baseline for its CPU per recorded minute. Never part of the test run's pass/fail.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -42,39 +53,65 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from media_node_dev.loadcheck import LoopedVideo  # noqa: E402
-from media_node_dev.local import running_node  # noqa: E402
-from media_node_dev.sources import EncodedAudioSource  # noqa: E402
+from media_node.storage.azure import azure_service  # noqa: E402
 from media_node.storage.destinations import uploader_for  # noqa: E402
-from tests.storage_servers import moto_s3_server  # noqa: E402
+from media_node.storage.gcs import gcs_client  # noqa: E402
+from media_node_dev.local import running_node  # noqa: E402
+from tests.storage_servers import (AZURITE_ACCOUNT, AZURITE_KEY, azurite,  # noqa: E402
+                                   gcs_emulator, moto_s3_server)
 
 KEY = Fernet.generate_key().decode()
+ROOM = "r"
+THREAD_GROUPS = ("recording", "upload")  # the node's pools' thread name prefixes
 
 
-def cpu() -> float:
+def sealed(credentials: dict | None) -> str | None:
+    return Fernet(KEY).encrypt(json.dumps(credentials).encode()).decode() \
+        if credentials else None
+
+
+def process_cpu() -> float:
     times = os.times()
     return times.user + times.system
 
 
-async def window(seconds: float) -> float:
-    """CPU-s/s of this process over ``seconds``."""
-    start, used = time.monotonic(), cpu()
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds of each live thread of the node's recording and upload pools."""
+    found = {}
+    for thread in threading.enumerate():
+        group = next((g for g in THREAD_GROUPS if thread.name.startswith(g)), None)
+        if group is not None and thread.ident is not None:
+            with contextlib.suppress(OSError):
+                found[thread.ident] = (group, time.clock_gettime(
+                    time.pthread_getcpuclockid(thread.ident)))
+    return found
+
+
+async def window(seconds: float) -> dict:
+    """This process's CPU-s/s over ``seconds``, and each thread group's."""
+    start, used, threads = time.monotonic(), process_cpu(), thread_cpu()
     await asyncio.sleep(seconds)
-    return (cpu() - used) / (time.monotonic() - start)
+    after, elapsed = thread_cpu(), time.monotonic() - start
+    groups = dict.fromkeys(THREAD_GROUPS, 0.0)
+    for ident, (group, cpu) in after.items():
+        groups[group] += cpu - threads.get(ident, (group, 0.0))[1]
+    return {"process": (process_cpu() - used) / elapsed,
+            **{group: cpu / elapsed for group, cpu in groups.items()}}
 
 
 class StoreCalls:
     """Every S3 call of the node's uploaders, timed (botocore's before/after-call hooks),
-    so that stop-to-complete splits into the store's share and the node's."""
+    so that an S3 stop-to-complete splits into the store's share and the node's."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, float, float]] = []
 
     def hook(self, destination: dict, credentials: dict | None):
         uploader = uploader_for(destination, credentials)
-        events = uploader.client.meta.events
-        events.register("before-call.s3", self._before)
-        events.register("after-call.s3", self._after)
+        if destination["type"] == "s3":
+            events = uploader.client.meta.events
+            events.register("before-call.s3", self._before)
+            events.register("after-call.s3", self._after)
         return uploader
 
     def _before(self, context, **_) -> None:
@@ -94,87 +131,157 @@ class StoreCalls:
         return total
 
 
-async def record(n, outputs: dict[str, str], seconds: float, seq: list[int],
-                 measure: bool) -> tuple[float | None, float, dict[str, list[dict]], dict, float]:
-    """Record ``{recording id: output}`` together for ``seconds``: the CPU-s/s meanwhile
-    (if ``measure``), stop-to-complete (the last one), each one's files, and the
-    composite writers (their summaries), and when they were stopped."""
-    async def event(kind: str, **data) -> None:
-        seq[0] += 1
-        await n.node.apply_room_event("r", {"seq": seq[0], "type": kind, "data": data})
+class Bench:
+    """The node, its feed of room events, and the recordings' outcomes."""
 
-    def outcome(recording_id: str):
-        return [r for _, rid, r in n.node.control_plane.recording_reports
-                if rid == recording_id and r["event"] in ("completed", "failed")]
+    def __init__(self, n, destinations: dict[str, dict]) -> None:
+        self.n, self.destinations, self.seq = n, destinations, 0
+        self.store = StoreCalls()
+        n.node.recordings.make_uploader = self.store.hook
 
-    for recording_id, output in outputs.items():
-        await event("RecordingStarted", recordingId=recording_id, output=output,
-                    destinationId="bench")
-    while not all(rid in n.node.recordings.active for rid in outputs):
-        await asyncio.sleep(0.01)
-    composites = {rid: n.node.recordings.active[rid].composite for rid, output in
-                  outputs.items() if output == "composite"}
-    used = await window(seconds) if measure else await asyncio.sleep(seconds)
-    stopped = time.monotonic()
-    for recording_id in outputs:
-        await event("RecordingStopped", recordingId=recording_id, reason="stopped")
-    while not all(outcome(rid) for rid in outputs):
-        await asyncio.sleep(0.01)
-    return (used, time.monotonic() - stopped,
-            {rid: outcome(rid)[0].get("files", []) for rid in outputs}, composites, stopped)
+    async def event(self, kind: str, **data) -> None:
+        self.seq += 1
+        await self.n.node.apply_room_event(ROOM, {"seq": self.seq, "type": kind, "data": data})
+
+    def outcome(self, recording_id: str) -> dict | None:
+        return next((r for _, rid, r in self.n.node.control_plane.recording_reports
+                     if rid == recording_id and r["event"] in ("completed", "failed")), None)
+
+    async def start(self, recordings: dict[str, tuple[str, str]]) -> None:
+        """Start ``{recording id: (output, store)}`` and wait until each one records."""
+        for rid, (output, store) in recordings.items():
+            self.n.node.control_plane.destinations[rid] = self.destinations[store]
+            await self.event("RecordingStarted", recordingId=rid, output=output,
+                             destinationId=store)
+        reports = self.n.node.control_plane.recording_reports
+        while not all(any(r == rid and rep["event"] == "recording" for _, r, rep in reports)
+                      for rid in recordings):
+            await asyncio.sleep(0.01)
+
+    async def stop(self, recording_ids) -> tuple[float, dict[str, float]]:
+        """Stop them together; when, and each one's seconds from stop to its outcome."""
+        stopped = time.monotonic()
+        for rid in recording_ids:
+            await self.event("RecordingStopped", recordingId=rid, reason="stopped")
+        done: dict[str, float] = {}
+        while len(done) < len(recording_ids):
+            for rid in recording_ids:
+                if rid not in done and self.outcome(rid):
+                    done[rid] = time.monotonic() - stopped
+            await asyncio.sleep(0.005)
+        for rid in recording_ids:
+            if self.outcome(rid)["event"] != "completed":
+                raise SystemExit(f"recording {rid} failed: {self.outcome(rid)}")
+        return stopped, done
 
 
-async def run(seconds: float, lengths: list[float], composite_seconds: float, endpoint: str,
-              spool: str) -> dict:
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+async def cpu_windows(bench: Bench, seconds: float, pairs: int) -> list[tuple[str, dict]]:
+    """Forwarding and recording windows alternated, forwarding first and last."""
+    windows = []
+    for i in range(pairs):
+        windows.append(("forwarding", await window(seconds)))
+        rid = f"cpu-{i}"
+        await bench.start({rid: ("per-track", "s3")})
+        await asyncio.sleep(1.0)  # the writers' first batch, the first keyframe
+        windows.append(("recording", await window(seconds)))
+        await bench.stop([rid])
+        await asyncio.sleep(1.0)
+    windows.append(("forwarding", await window(seconds)))
+    return windows
+
+
+async def stop_to_complete(bench: Bench, length: float, stores: list[str]) -> list[dict]:
+    """One per-track recording per store, ``length`` s, stopped together."""
+    recordings = {f"len{length:g}-{store}": ("per-track", store) for store in stores}
+    await bench.start(recordings)
+    await asyncio.sleep(length)
+    stopped, done = await bench.stop(list(recordings))
+    rows = []
+    for rid, (_, store) in recordings.items():
+        files = bench.outcome(rid)["files"]
+        row = {"store": store, "seconds": length, "stop_to_complete": done[rid],
+               "files": len(files), "bytes": sum(f["bytes"] for f in files)}
+        if store == "s3":
+            until = stopped + done[rid]
+            row["in_flight"] = bench.store.busy(stopped, until)
+            row["completing"] = bench.store.busy(stopped, until, "CompleteMultipartUpload")
+        rows.append(row)
+    return rows
+
+
+async def composite_run(bench: Bench, seconds: float) -> dict:
+    recordings = {"comp-c": ("composite", "s3"), "comp-pt": ("per-track", "s3")}
+    await bench.start(recordings)
+    writer = bench.n.node.recordings.active["comp-c"].composite
+    used = await window(seconds)
+    _, done = await bench.stop(list(recordings))
+    return {"cpu_window": used["process"], "stop_to_complete": done["comp-c"],
+            "summary": writer.summary, "dropped_frames": writer.dropped_frames,
+            "file": bench.outcome("comp-c")["files"][0],
+            "tracks": bench.outcome("comp-pt")["files"]}
+
+
+def make_destinations(endpoints: dict[str, str]) -> tuple[dict[str, dict], tuple]:
+    """A bucket (or container) in each store; S3's client and bucket for the baseline."""
+    s3 = boto3.client("s3", endpoint_url=endpoints["s3"], region_name="us-east-1",
                       aws_access_key_id="bench", aws_secret_access_key="bench")
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    sealed = Fernet(KEY).encrypt(json.dumps({"accessKeyId": "bench",
-                                             "secretAccessKey": "bench"}).encode()).decode()
-    destination = {"type": "s3", "bucket": bucket, "region": "us-east-1", "prefix": "bench",
-                   "endpoint": endpoint, "forcePathStyle": True, "sealed": sealed}
+    destinations = {"s3": {"type": "s3", "bucket": bucket, "region": "us-east-1",
+                           "prefix": "bench", "endpoint": endpoints["s3"],
+                           "forcePathStyle": True,
+                           "sealed": sealed({"accessKeyId": "bench",
+                                             "secretAccessKey": "bench"})}}
+    if "gcs" in endpoints:
+        created = gcs_client("bench", endpoints["gcs"], None).create_bucket(bucket)
+        destinations["gcs"] = {"type": "gcs", "bucket": created.name, "prefix": "bench",
+                               "endpoint": endpoints["gcs"], "sealed": None}
+    if "azure" in endpoints:
+        azure_service(AZURITE_ACCOUNT, endpoints["azure"],
+                      {"accountKey": AZURITE_KEY}).create_container(bucket)
+        destinations["azure"] = {"type": "azure", "account": AZURITE_ACCOUNT,
+                                 "container": bucket, "prefix": "bench",
+                                 "endpoint": endpoints["azure"],
+                                 "sealed": sealed({"accountKey": AZURITE_KEY})}
+    return destinations, (s3, bucket)
+
+
+@contextlib.contextmanager
+def speakers(n, names: list[str]):
+    """The speakers' process, connected; closed (and waited for) on exit."""
+    tokens = [n.token(ROOM, name, "speaker") for name in names]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "media_node_dev.speakers", f"{n.base_url}/rooms/{ROOM}/whip",
+         *tokens], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def run(args, endpoints: dict[str, str], spool: str) -> dict:
+    destinations, s3 = make_destinations(endpoints)
+    results: dict = {"s3": s3}
     async with running_node("node-bench", "bench-secret-0123456789abcdefghij",
                             secrets_key=KEY, recording_dir=spool) as n:
-        store = StoreCalls()
-        n.node.recordings.make_uploader = store.hook
-        speakers = []
-        for name in ("alice", "bob"):
-            client = n.client("r", name, "speaker")
-            client.publish(LoopedVideo(640, 480, 30, 850_000))
-            client.publish(EncodedAudioSource())
-            await client.connect()
-            speakers.append(client)
-        await asyncio.sleep(3)  # connected, renegotiated, flowing
-        seq = [0]
-        results = {"forwarding": await window(seconds)}
-        for i, length in enumerate([seconds, *lengths]):
-            rid = f"bench-{i}"
-            n.node.control_plane.destinations[rid] = destination
-            used, to_complete, files, _, stopped = await record(
-                n, {rid: "per-track"}, length, seq, measure=i == 0)
-            files = files[rid]
-            if i == 0:
-                results["recording"] = used
-            done = stopped + to_complete
-            results.setdefault("stop_to_complete", []).append(
-                {"seconds": length, "stop_to_complete": round(to_complete, 3),
-                 "files": len(files), "bytes": sum(f["bytes"] for f in files),
-                 "store": round(store.busy(stopped, done), 3),
-                 "completing": round(store.busy(stopped, done, "CompleteMultipartUpload"), 3)})
-        n.node.control_plane.destinations["bench-pt"] = destination
-        n.node.control_plane.destinations["bench-c"] = destination
-        used, to_complete, files, composites, _ = await record(
-            n, {"bench-c": "composite", "bench-pt": "per-track"}, composite_seconds, seq,
-            measure=True)
-        writer = composites["bench-c"]
-        results["composite"] = {
-            "cpu_window": used, "stop_to_complete": to_complete, "summary": writer.summary,
-            "dropped_frames": writer.dropped_frames, "file": files["bench-c"][0],
-            "tracks": files["bench-pt"]}
-        for client in speakers:
-            await client.close()
-    results["s3"] = s3, bucket
+        bench = Bench(n, destinations)
+        with speakers(n, ["alice", "bob"]) as process:
+            loop = asyncio.get_running_loop()
+            if await loop.run_in_executor(None, process.stdout.readline) != "ready\n":
+                raise SystemExit("the speakers did not connect")
+            await asyncio.sleep(3)  # renegotiated, flowing both ways
+            results["windows"] = await cpu_windows(bench, args.seconds, args.pairs)
+            results["stop_to_complete"] = []
+            for length in args.lengths:
+                results["stop_to_complete"] += await stop_to_complete(bench, length,
+                                                                      args.stores)
+            if args.composite_seconds:
+                results["composite"] = await composite_run(bench, args.composite_seconds)
     return results
 
 
@@ -208,42 +315,46 @@ def ffmpeg_baseline(s3, bucket: str, tracks: list[dict], folder: Path) -> float:
     return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--lengths", default="60",
-                        help="recording lengths (s) for stop-to-complete, comma-separated")
-    parser.add_argument("--composite-seconds", type=float, default=30.0,
-                        help="length (s) of the composite recorded beside a per-track one")
-    parser.add_argument("--long", type=float, default=0.0,
-                        help="one more recording this long (s), e.g. 600: as much wall time")
-    args = parser.parse_args()
-    lengths = [float(x) for x in args.lengths.split(",") if x] + ([args.long] if args.long else [])
-    with tempfile.TemporaryDirectory() as folder:
-        with moto_s3_server(Path(folder)) as endpoint:
-            results = asyncio.run(run(args.seconds, lengths, args.composite_seconds, endpoint,
-                                      str(Path(folder) / "spool")))
-            composite = results["composite"]
-            baseline = ffmpeg_baseline(*results["s3"], composite["tracks"], Path(folder))
-    forwarding, recording = results["forwarding"], results["recording"]
-    print(f"process CPU, forwarding alone:  {forwarding:.3f} CPU-s/s "
-          f"(node and speakers together, {args.seconds:g} s)")
-    print(f"process CPU, also recording:    {recording:.3f} CPU-s/s")
-    print(f"recording's cost:               {recording - forwarding:+.3f} CPU-s/s "
-          f"({(recording - forwarding) / forwarding * 100:+.1f} % of the forwarding window; "
-          f"target <= 5 %)")
-    for row in results["stop_to_complete"]:
-        print(f"stop to complete, {row['seconds']:g} s recorded: {row['stop_to_complete']:.2f} s "
-              f"({row['files']} files, {row['bytes']} bytes; target <= 5 s); S3 calls in "
-              f"flight {row['store']:.2f} s of it, CompleteMultipartUpload {row['completing']:.2f} s, "
-              f"the node alone {row['stop_to_complete'] - row['store']:.2f} s")
-    rows = results["stop_to_complete"][1:]
-    if len(rows) >= 2 and rows[0]["stop_to_complete"] > 0:
-        ratio = rows[-1]["stop_to_complete"] / rows[0]["stop_to_complete"]
-        print(f"stop to complete, {rows[-1]['seconds']:g} s over {rows[0]['seconds']:g} s: "
-              f"x{ratio:.2f} (must not grow with length)")
-    print_composite(composite, recording, baseline)
-    print("rerun: python bench/recording.py " + " ".join(sys.argv[1:]))
+def print_cpu(windows: list[tuple[str, dict]], seconds: float) -> None:
+    forwarding = [w["process"] for kind, w in windows if kind == "forwarding"]
+    recording = [w["process"] for kind, w in windows if kind == "recording"]
+    base = statistics.mean(forwarding)
+    # each recording window against the forwarding windows either side of it
+    costs = [w["process"] - (windows[i - 1][1]["process"] + windows[i + 1][1]["process"]) / 2
+             for i, (kind, w) in enumerate(windows) if kind == "recording"]
+    own = [w["recording"] + w["upload"] for kind, w in windows if kind == "recording"]
+    print(f"node's process CPU, forwarding alone: {base:.3f} CPU-s/s, mean of "
+          f"{len(forwarding)} windows of {seconds:g} s ({min(forwarding):.3f}-"
+          f"{max(forwarding):.3f})")
+    print(f"node's process CPU, also recording:   {statistics.mean(recording):.3f} CPU-s/s, "
+          f"mean of {len(recording)} ({min(recording):.3f}-{max(recording):.3f})")
+    print(f"recording's cost, process:            {statistics.mean(costs):+.4f} CPU-s/s = "
+          f"{statistics.mean(costs) / base * 100:+.1f} % of forwarding (each window against "
+          f"its neighbours: {', '.join(f'{c / base * 100:+.1f}' for c in costs)} %); "
+          f"target <= 5 %")
+    print(f"recording's own threads:              {statistics.mean(own):.4f} CPU-s/s = "
+          f"{statistics.mean(own) / base * 100:.1f} % of forwarding (muxing, spool reads, "
+          f"uploads; per window: {', '.join(f'{o / base * 100:.1f}' for o in own)} %; "
+          f"of it the uploads' "
+          f"{statistics.mean(w['upload'] for k, w in windows if k == 'recording'):.4f})")
+
+
+def print_stop_to_complete(rows: list[dict]) -> None:
+    for row in rows:
+        line = (f"stop to complete, {row['store']:<5} {row['seconds']:>4g} s recorded: "
+                f"{row['stop_to_complete']:.2f} s ({row['files']} files, "
+                f"{row['bytes'] / 1e6:.1f} MB; target <= 5 s)")
+        if "in_flight" in row:
+            line += (f"; S3 calls in flight {row['in_flight']:.2f} s of it, moto's "
+                     f"CompleteMultipartUpload {row['completing']:.2f} s")
+        print(line)
+    lengths = sorted({row["seconds"] for row in rows})
+    if len(lengths) >= 2:
+        for store in dict.fromkeys(row["store"] for row in rows):
+            by = {row["seconds"]: row["stop_to_complete"] for row in rows
+                  if row["store"] == store}
+            print(f"stop to complete, {store}, {lengths[-1]:g} s over {lengths[0]:g} s: "
+                  f"x{by[lengths[-1]] / by[lengths[0]]:.2f} (must not grow with length)")
 
 
 def print_composite(composite: dict, per_track: float, baseline: float) -> None:
@@ -259,7 +370,7 @@ def print_composite(composite: dict, per_track: float, baseline: float) -> None:
     print(f"composite encode speed:         {seconds / cpu:.2f}x real time on one core "
           f"(target >= 1.5x)")
     print(f"composite on the node's process: {node_side:+.3f} CPU-s/s over the per-track "
-          f"window (taps, queue, upload; counted below when above 0)")
+          f"windows (taps, queue, upload; counted below when above 0)")
     total = cpu + max(0.0, node_side) * seconds
     print(f"composite CPU per recorded min: {total / minutes:.1f} CPU-s; ffmpeg "
           f"xstack/amix offline on the per-track files: {baseline / minutes:.1f} CPU-s "
@@ -267,6 +378,43 @@ def print_composite(composite: dict, per_track: float, baseline: float) -> None:
     print(f"composite stop to complete:     {composite['stop_to_complete']:.2f} s; frames "
           f"dropped at the queue: {composite['dropped_frames']}, late samples: "
           f"{summary['lateSamples']}, decode errors: {summary['decodeErrors']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="each CPU window (s)")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="forwarding/recording window pairs")
+    parser.add_argument("--lengths", default="60",
+                        help="recording lengths (s) for stop-to-complete, comma-separated")
+    parser.add_argument("--stores", default="s3,gcs,azure",
+                        help="stores recorded into for stop-to-complete (s3 always runs)")
+    parser.add_argument("--composite-seconds", type=float, default=30.0,
+                        help="length (s) of the composite recorded beside a per-track one "
+                             "(0: none)")
+    args = parser.parse_args()
+    args.lengths = [float(x) for x in args.lengths.split(",") if x]
+    args.stores = [s for s in args.stores.split(",") if s]
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as servers:
+        endpoints = {"s3": servers.enter_context(moto_s3_server(Path(folder)))}
+        if "gcs" in args.stores:
+            endpoints["gcs"] = servers.enter_context(gcs_emulator(Path(folder)))
+        if "azure" in args.stores:
+            endpoints["azure"] = servers.enter_context(azurite(Path(folder)))
+        results = asyncio.run(run(args, endpoints, str(Path(folder) / "spool")))
+        composite = results.get("composite")
+        baseline = ffmpeg_baseline(*results["s3"], composite["tracks"], Path(folder)) \
+            if composite else 0.0
+    print(f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end "
+          f"({os.cpu_count()} CPUs)")
+    print_cpu(results["windows"], args.seconds)
+    print_stop_to_complete(results["stop_to_complete"])
+    if composite:
+        per_track = statistics.mean(w["process"] for kind, w in results["windows"]
+                                    if kind == "recording")
+        print_composite(composite, per_track, baseline)
+    print("rerun: python bench/recording.py " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":
