@@ -19,11 +19,13 @@ CLOCK_RATES = {"vp8": 90000, "h264": 90000, "opus": 48000}
 
 @dataclass(slots=True)
 class Frame:
-    """One encoded frame: ``pts`` in ``1/clock_rate`` from the track's first frame."""
+    """One encoded frame: ``pts`` in ``1/clock_rate`` from the track's first frame;
+    ``duration`` in the same unit where known (joined Opus packets), else 0."""
 
     pts: int
     data: bytes
     keyframe: bool
+    duration: int = 0
 
 
 def _codec(name: str) -> RTCRtpCodecParameters:

@@ -121,6 +121,7 @@ class SpooledFile:
         self.frames = 0
         self.first_pts: int | None = None
         self.last_pts = 0
+        self.end_pts: int | None = None  # the last packet's end, when its duration is known
         self._container = None
         self._stream = None
         self._spool: Spool | None = None
@@ -156,9 +157,12 @@ class SpooledFile:
             packet.pts = packet.dts = frame.pts
             packet.time_base = self.time_base
             packet.is_keyframe = frame.keyframe
+            if frame.duration:
+                packet.duration = frame.duration
             packet.stream = self._stream
             self._container.mux(packet)
             self.last_pts = frame.pts
+            self.end_pts = frame.pts + frame.duration if frame.duration else None
             self.frames += 1
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from ..sfu.forwarding import PublishedTrack
 from ..storage.base import ObjectUpload, Part, StoredObject
 from ..storage.errors import StorageError, VerificationFailed
 from .frames import FrameAssembler
+from .opus import OpusJoiner
 from .remux import FORMATS, SpooledFile
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class TrackWriter:
         _, ext, _ = FORMATS[codec]
         self.name = f"{name}.{ext}"
         self.assembler = FrameAssembler(codec)
+        # Opus is written in packets of up to 100 ms: a fifth of the packets to mux
+        self.joiner = OpusJoiner() if codec == "opus" else None
         self.file = SpooledFile(os.path.join(spool_dir, self.name.replace("/", "_")), codec,
                                 self.assembler.clock_rate)
         self.upload: ObjectUpload | None = None
@@ -123,6 +126,8 @@ class TrackWriter:
                 frames.append(frame)
                 self.started_at = self.started_at or at
                 self.ended_at = at
+        if self.joiner is not None:
+            frames = self.joiner.push(frames) + (self.joiner.flush() if final else [])
         self.file.write(frames)
         if final:
             self.file.close()
@@ -179,6 +184,8 @@ class TrackWriter:
         """Seconds from the first frame's start to the last frame's end."""
         if self.file.first_pts is None:
             return 0.0
+        if self.file.end_pts is not None:  # the last packet's duration is known (Opus)
+            return round((self.file.end_pts - self.file.first_pts) / self.assembler.clock_rate, 3)
         frames = self.file.frames
         span = (self.file.last_pts - self.file.first_pts) / self.assembler.clock_rate
         return round(span + (span / (frames - 1) if frames > 1 else 0.0), 3)
