@@ -77,16 +77,22 @@ def rtp_frames(codec_name: str, seconds: int, muted: tuple[float, float] | None 
             yield (timestamp + 0x7FFFF000) & 0xFFFFFFFF, packets, bool(packet.is_keyframe)
 
 
-@pytest.mark.parametrize("codec_name,kind,probe_name", [
-    ("vp8", "video", "vp8"), ("opus", "audio", "opus"), ("h264", "video", "h264")])
-def test_frames_become_a_file_that_streams_while_recording(tmp_path, monkeypatch, codec_name,
-                                                           kind, probe_name):
+def quick_writers(tmp_path, monkeypatch):
+    """Batches every 50 ms, a 1 KiB tail, 4 KiB parts into a local twin bucket: the
+    bucket's folder, the spool's, and the uploader."""
     monkeypatch.setattr(track_writer, "FLUSH_INTERVAL", 0.05)
     monkeypatch.setattr(track_writer, "TAIL_KEPT", 1024)
     bucket, spool = tmp_path / "bucket", tmp_path / "spool"
     bucket.mkdir()
     spool.mkdir()
-    uploader = LocalDirectoryUploader(bucket, "rec", part_size=4096)
+    return bucket, spool, LocalDirectoryUploader(bucket, "rec", part_size=4096)
+
+
+@pytest.mark.parametrize("codec_name,kind,probe_name", [
+    ("vp8", "video", "vp8"), ("opus", "audio", "opus"), ("h264", "video", "h264")])
+def test_frames_become_a_file_that_streams_while_recording(tmp_path, monkeypatch, codec_name,
+                                                           kind, probe_name):
+    bucket, spool, uploader = quick_writers(tmp_path, monkeypatch)
     mime = {"vp8": "video/VP8", "opus": "audio/opus", "h264": "video/H264"}[codec_name]
     source = Track(kind, mime)
     # with a pause in the middle, as a mute gives: the timeline keeps it
@@ -145,12 +151,7 @@ def test_spool_knows_which_writes_revise_what_was_sent(tmp_path):
 def test_a_revised_sent_part_fails_verification_and_keeps_the_spool(tmp_path, monkeypatch):
     """Were the muxer ever to rewrite a part already sent, the object would differ from
     the file: the upload is aborted, the spool kept, the failure named."""
-    monkeypatch.setattr(track_writer, "FLUSH_INTERVAL", 0.05)
-    monkeypatch.setattr(track_writer, "TAIL_KEPT", 1024)
-    bucket, spool = tmp_path / "bucket", tmp_path / "spool"
-    bucket.mkdir()
-    spool.mkdir()
-    uploader = LocalDirectoryUploader(bucket, "rec", part_size=4096)
+    bucket, spool, uploader = quick_writers(tmp_path, monkeypatch)
     frames = list(rtp_frames("vp8", 3))
 
     async def scenario():
