@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # script) reinstalls; the SDK is installed editable, so its code needs no reinstall
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt sdk/python/pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup system tools venv test test-unit run bench bench-sfu bench-api bench-burst bench-dynamodb package deploy destroy clean
+.PHONY: setup system tools venv test test-unit run bench bench-sfu bench-api bench-burst bench-dynamodb bench-recording package deploy destroy clean
 
 setup: system tools venv
 
@@ -35,8 +35,8 @@ test-unit: venv
 run: setup
 	$(PY) -m devstack.run
 
-# every benchmark, one after another (about 10 minutes); never part of make test
-bench: bench-store bench-api bench-burst bench-dynamodb bench-sfu
+# every benchmark, one after another (about 16 minutes); never part of make test
+bench: bench-store bench-api bench-burst bench-dynamodb bench-sfu bench-recording
 
 bench-store: setup
 	$(PY) bench/event_store.py
@@ -51,6 +51,11 @@ bench-api: setup
 # concurrent joins over HTTP, group commit vs the old retry loop; save latency vs table size
 bench-burst: setup
 	$(PY) bench/join_burst.py $(BENCH_ARGS)
+
+# per-track recording's CPU over forwarding, stop to complete in S3, GCS and Azure, the
+# composite against ffmpeg (about 6 minutes)
+bench-recording: setup
+	$(PY) bench/recording.py $(BENCH_ARGS)
 
 # the embedded DynamoDB's start-up with 100,000 items (journal replay and snapshot)
 bench-dynamodb: setup
