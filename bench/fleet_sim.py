@@ -22,7 +22,7 @@ FIXED_PER_PUBLISHER = 0.039   # CPU-s/s per audio+video publisher: 0.076-0.080 w
 VIDEO_PUBLISHER_PPS = 149     # RTP packets/s of one VP8 640x480 ~0.85 Mbps + Opus publisher
 STAGE_ROOM_CPU = 0.41         # CPU-s/s at 2 publishers + 62 subscribers (0.396-0.419)
 # --- MEASURED (docs/media-node.md, bench/recording.py): per-track recording, 2 speakers
-RECORD_PER_TRACK_SPEAKER = 0.015 / 2  # CPU-s/s per recorded speaker (audio+video)
+RECORD_PER_TRACK_SPEAKER = 0.0029 / 2  # CPU-s/s per recorded speaker (audio+video), 2026-12-07
 # --- MEASURED (docs/event-store.md, bench/burst_sim.py's inputs and bench/join_burst.py)
 WRU_PER_SAVE = 4              # a 1-event save: 2 one-KB items, transactional (2x)
 PARTITION_WRU = 1000          # DynamoDB's per-partition write rate (documented limit)
@@ -36,7 +36,7 @@ PARALLELIZATION_FACTOR = 1    # the stream's event source mapping (the template'
 AUDIO_PPS = 50                # Opus at 20 ms frames
 AUDIO_KBPS, VIDEO_KBPS = 40, 850  # per stream on the wire, with RTP/SRTP overhead
 COMPOSITE_CPU = 1.5           # CPU-s/s to decode the tiles and encode one 720p30 H.264 + AAC:
-#                               NOT MEASURED (composite output is not built: docs/media-node.md)
+#                               ASSUMED for 720p30; measured 0.19 at 640x480@30 for 2 speakers
 # --- PRICE (us-east-1 list prices, read 2026-12-06 from AWS's pricing pages as quoted by
 #     vantage.sh, wring.co (2026-03) and airbyte.com (2025-07); not from an AWS account)
 FARGATE_VCPU_HOUR, FARGATE_GB_HOUR = 0.04048, 0.004445

@@ -64,7 +64,7 @@ from tests.storage_servers import (AZURITE_ACCOUNT, AZURITE_KEY, azurite,  # noq
 
 KEY = Fernet.generate_key().decode()
 ROOM = "r"
-THREAD_GROUPS = ("MainThread", "recording", "upload")  # the loop; the node's pools
+THREAD_GROUPS = ("recording", "upload")  # the node's pools' thread name prefixes
 
 
 def sealed(credentials: dict | None) -> str | None:
@@ -78,7 +78,7 @@ def process_cpu() -> float:
 
 
 def thread_cpu() -> dict[int, tuple[str, float]]:
-    """CPU seconds of each live thread of the loop and the recording and upload pools."""
+    """CPU seconds of each live thread of the node's recording and upload pools."""
     found = {}
     for thread in threading.enumerate():
         group = next((g for g in THREAD_GROUPS if thread.name.startswith(g)), None)
