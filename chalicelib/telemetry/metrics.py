@@ -14,18 +14,23 @@ alarms in ``infra/`` and with docs/runbook.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import sys
+import threading
 import time
 from typing import Iterator
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider)
 
 NAMESPACE = "DropOn"
 STAGE_VARIABLE = "DROPON_STAGE"  # the value of every data point's Stage dimension
 log = logging.getLogger(__name__)
+_WRITING = threading.Lock()  # one EMF line at a time, each in one write
 
 COMMAND_LATENCY = "CommandLatency"  # ms, by Command (the route's use case)
 CONFLICTS = "Conflicts"  # a room's save lost to another writer, by Command
@@ -50,6 +55,8 @@ ALL = (COMMAND_LATENCY, CONFLICTS, RETRIES, CONFLICTS_EXHAUSTED, JOINS_REFUSED,
 def emit(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count,
          **dimensions: str) -> None:
     """Write one data point now; a failure to write it is logged, never raised."""
+    if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED, as flush_metrics honours it
+        return
     try:
         provider = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service="")
         stage = os.environ.get(STAGE_VARIABLE, "")
@@ -58,7 +65,13 @@ def emit(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count,
         provider.add_metric(name=name, unit=unit, value=value)
         if dimensions:
             provider.add_dimensions(**{k: str(v) for k, v in dimensions.items()})
-        provider.flush_metrics()  # one EMF line on stdout
+        # one line in one write: Powertools' flush_metrics prints the object and its
+        # newline apart, and two threads' lines then ran together (the local API serves
+        # each connection on a thread of its own)
+        line = json.dumps(provider.serialize_metric_set(), separators=(",", ":")) + "\n"
+        with _WRITING:
+            sys.stdout.write(line)
+            sys.stdout.flush()
     except Exception:  # noqa: BLE001 - a metric is never worth a failed request
         log.warning("metric %s not written", name, exc_info=True)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
+import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -164,3 +166,27 @@ def test_every_dimension_set_carries_the_stage_when_one_is_set(capsys, monkeypat
     assert total["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Stage"]]
     assert refused["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Stage"], ["Stage", "Code"]]
     assert total["Stage"] == refused["Stage"] == "prod" and refused["Code"] == "room_full"
+
+
+def test_metrics_from_many_threads_stay_one_json_object_a_line(capsys):
+    """The local API serves each connection on a thread: two data points written at once
+    once ran together on one line, which CloudWatch Logs would not read as EMF."""
+    from chalicelib.telemetry import metrics
+
+    def burst() -> None:
+        for _ in range(300):
+            metrics.emit(metrics.CONFLICTS, Command="join")
+
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can
+    try:
+        threads = [threading.Thread(target=burst) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switching)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2400
+    assert all(json.loads(line)["Conflicts"] == [1.0] for line in lines)
