@@ -38,13 +38,13 @@ def download(s3, bucket: str, entry: dict, folder) -> object:
     return path
 
 
-async def alice_recorded(n, rid: str, destination: dict):
-    """Alice speaks (VP8 and Opus) and ``rid`` records her until stopped; her client,
-    and when the recording started."""
+async def alice_recorded(n, rid: str, destination: dict, output: str = "per-track"):
+    """Alice speaks (VP8 and Opus) and ``rid`` records her (``output``) until stopped;
+    her client, and when the recording started."""
     n.node.control_plane.destinations[rid] = destination
     alice = await speaker_client(n, "alice")
     assert await wait_for(lambda: publishing(n, "alice"), timeout=10)
-    await event(n, 1, "RecordingStarted", recordingId=rid, output="per-track",
+    await event(n, 1, "RecordingStarted", recordingId=rid, output=output,
                 destinationId="d")
     started = time.monotonic()
     assert await wait_for(lambda: "recording" in events(n, rid), timeout=10)
@@ -209,6 +209,28 @@ def test_a_replayed_start_of_a_recording_that_is_over_records_nothing(s3_endpoin
     assert list(spool.iterdir()) == []
 
 
+async def restarted_and_retried(destination: dict, spool, rid: str, output: str,
+                                failed_within: float) -> list:
+    """A node restarted on the disk of one killed mid-recording: it finishes the files
+    and reports the killed run failed (back quickly, the control plane still has the
+    recording running, never retried); then a host retries, and the recording completes.
+    The recording's reports; its ``failed`` within ``failed_within`` s."""
+    control_plane = StandaloneControlPlane()
+    control_plane.destinations[rid] = {**destination, "recordingStatus": "recording",
+                                       "recordingRetries": 0}
+    async with running_node(control_plane=control_plane, secrets_key=KEY,
+                            recording_dir=str(spool)) as n:
+        assert await wait_for(lambda: "failed" in events(n, rid), timeout=failed_within)
+        control_plane.destinations[rid] = {  # then a host retries
+            **destination, "recordingStatus": "uploading", "recordingRetries": 1}
+        # its feed replayed from the start: the old start must not touch the recording
+        await event(n, 1, "RecordingStarted", recordingId=rid, output=output,
+                    destinationId="d")
+        await event(n, 3, "RecordingRetryRequested", recordingId=rid)
+        assert await wait_for(lambda: "completed" in events(n, rid), timeout=30)
+        return reports(n, rid)
+
+
 def test_files_a_killed_node_was_writing_are_finished_from_its_disk_and_retried(
         s3_endpoint, tmp_path):
     destination, s3, bucket = s3_destination(s3_endpoint)
@@ -223,25 +245,8 @@ def test_files_a_killed_node_was_writing_are_finished_from_its_disk_and_retried(
             await alice.close(hang_up=False)
             return reports(n, "rec-k")
 
-    async def second_run():  # the same disk: the files are finished, then retried
-        # back quickly: the control plane still has it recording, never retried
-        control_plane = StandaloneControlPlane()
-        control_plane.destinations["rec-k"] = {**destination, "recordingStatus": "recording",
-                                               "recordingRetries": 0}
-        async with running_node(control_plane=control_plane, secrets_key=KEY,
-                                recording_dir=str(spool)) as n:
-            assert await wait_for(lambda: "failed" in events(n, "rec-k"), timeout=10)
-            control_plane.destinations["rec-k"] = {  # then a host retries
-                **destination, "recordingStatus": "uploading", "recordingRetries": 1}
-            # its feed replayed from the start: the old start must not touch the recording
-            await event(n, 1, "RecordingStarted", recordingId="rec-k", output="per-track",
-                        destinationId="d")
-            await event(n, 3, "RecordingRetryRequested", recordingId="rec-k")
-            assert await wait_for(lambda: "completed" in events(n, "rec-k"), timeout=30)
-            return reports(n, "rec-k")
-
     before = run(first_run())
-    after = run(second_run())
+    after = run(restarted_and_retried(destination, spool, "rec-k", "per-track", 10))
     assert [r["event"] for r in before] == ["recording"]
     failed = after[0]
     assert (failed["event"], failed["reason"], failed["files"]) == ("failed", "node_lost", [])
@@ -264,12 +269,7 @@ def test_a_composite_a_killed_node_was_writing_is_finished_from_its_disk_and_ret
 
     async def first_run():  # the node goes away mid-composite: no stop, no report
         async with running_node(secrets_key=KEY, recording_dir=str(spool)) as n:
-            n.node.control_plane.destinations["rec-kc"] = destination
-            alice = await speaker_client(n, "alice")
-            assert await wait_for(lambda: publishing(n, "alice"), timeout=10)
-            await event(n, 1, "RecordingStarted", recordingId="rec-kc", output="composite",
-                        destinationId="d")
-            assert await wait_for(lambda: "recording" in events(n, "rec-kc"), timeout=10)
+            alice, _ = await alice_recorded(n, "rec-kc", destination, "composite")
             path = n.node.recordings.active["rec-kc"].composite.file.path
             # a few seconds of whole fragments (the output lags the node's clock by 2 s)
             assert await wait_for(lambda: os.path.exists(path) and whole_seconds(
@@ -277,24 +277,9 @@ def test_a_composite_a_killed_node_was_writing_is_finished_from_its_disk_and_ret
             await alice.close(hang_up=False)
             return reports(n, "rec-kc"), path
 
-    async def second_run():  # the same disk: the composite is finished, then retried
-        control_plane = StandaloneControlPlane()
-        control_plane.destinations["rec-kc"] = {**destination, "recordingStatus": "recording",
-                                                "recordingRetries": 0}
-        async with running_node(control_plane=control_plane, secrets_key=KEY,
-                                recording_dir=str(spool)) as n:
-            assert await wait_for(lambda: "failed" in events(n, "rec-kc"), timeout=20)
-            control_plane.destinations["rec-kc"] = {
-                **destination, "recordingStatus": "uploading", "recordingRetries": 1}
-            await event(n, 1, "RecordingStarted", recordingId="rec-kc", output="composite",
-                        destinationId="d")
-            await event(n, 3, "RecordingRetryRequested", recordingId="rec-kc")
-            assert await wait_for(lambda: "completed" in events(n, "rec-kc"), timeout=30)
-            return reports(n, "rec-kc")
-
     before, path = run(first_run())
     kept_seconds = whole_seconds(path, tmp_path / "whole.mp4")  # what the kill left whole
-    after = run(second_run())
+    after = run(restarted_and_retried(destination, spool, "rec-kc", "composite", 20))
     assert [r["event"] for r in before] == ["recording"]
     failed = after[0]
     assert (failed["event"], failed["reason"], failed["files"]) == ("failed", "node_lost", [])
