@@ -61,7 +61,7 @@ class Spool:
         self.path = path
         self._file = open(path, "w+b", buffering=0)  # noqa: SIM115 (closed by close())
         self.size = 0
-        self.handed = 0  # bytes handed to the upload (set by the reader)
+        self.handed = 0  # bytes handed to the upload (advanced by the reader)
         self.revisions: list[Revision] = []
 
     def write(self, data) -> int:
@@ -125,7 +125,6 @@ class SpooledFile:
         self._container = None
         self._stream = None
         self._spool: Spool | None = None
-        self._read = 0  # bytes of the spool handed out so far
 
     def _open(self, first: Frame) -> None:
         # a cluster a second, each flushed to the spool, so it grows (and streams) as
@@ -182,12 +181,12 @@ class SpooledFile:
         ``keep`` (a muxer may still revise the end of its output while it is open)."""
         if self.frames == 0 or self._spool is None:
             return b""
-        end = self._spool.size - keep
-        if end <= self._read:
+        spool = self._spool
+        end = spool.size - keep
+        if end <= spool.handed:
             return b""
-        data = self._spool.read(self._read, end - self._read)
-        self._read += len(data)
-        self._spool.handed = self._read
+        data = spool.read(spool.handed, end - spool.handed)
+        spool.handed += len(data)
         return data
 
 
