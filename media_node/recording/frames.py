@@ -92,31 +92,66 @@ class FrameAssembler:
     def push(self, timestamp: int, packets: list[tuple[int, int, bytes]],
              keyframe: bool) -> Frame | None:
         """One frame's ``(seq, marker, payload)`` s; the frame, or None if dropped."""
-        if self._first_ts is not None and self._delta(timestamp) <= 0:
-            self.dropped += 1
-            return None  # late or repeated: the timeline never goes back
+        first = self._first_ts is None
+        if not first:
+            delta = (timestamp - self._last_ts) & 0xFFFFFFFF
+            if delta == 0 or delta >= 0x80000000:
+                self.dropped += 1
+                return None  # late or repeated: the timeline never goes back
         if len(packets) > 1:
-            packets = sorted(packets, key=lambda p: (p[0] - packets[0][0]) & 0xFFFF)
+            packets = sorted(packets)  # by sequence number, unless it wraps within them:
+            if packets[-1][0] - packets[0][0] > 0x8000:
+                packets = sorted(packets, key=lambda p: (p[0] - 0x8000) & 0xFFFF)
         if self._video and not self._whole(packets, keyframe):
             self.dropped += 1
             return None
         try:
             if self.codec_name == "opus":
-                data = b"".join(p[2] for p in packets)
+                data = b"".join([p[2] for p in packets])
             elif self.codec_name == "vp8":
-                data = b"".join(vp8_payload(p[2]) for p in packets)
+                data = b"".join([vp8_payload(p[2]) for p in packets])
             else:
-                data = b"".join(depayload(self._codec, p[2]) for p in packets)
+                data = b"".join([depayload(self._codec, p[2]) for p in packets])
         except ValueError:
             self.needs_keyframe = self._video
             self.dropped += 1
             return None
-        if self._first_ts is None:
+        if first:
             self._first_ts = self._last_ts = timestamp
             return Frame(0, data, keyframe)
-        self._last_ext += self._delta(timestamp)
+        self._last_ext += delta if delta < 0x80000000 else delta - (1 << 32)
         self._last_ts = timestamp
         return Frame(self._last_ext, data, keyframe)
+
+    def push_all(self, batch: list[tuple[int, list, bool, float]]
+                 ) -> tuple[list[Frame], float | None, float | None]:
+        """:meth:`push` for each queued ``(timestamp, packets, keyframe, arrival)``; the
+        frames kept, and the arrival times of the first and the last of them (None: none
+        kept). Opus, one packet a frame, takes a path of its own: its frames are the
+        payloads, and nothing but the timeline is checked."""
+        if self._video or any(len(packets) != 1 for _, packets, _, _ in batch):
+            kept = [(frame, at) for timestamp, packets, keyframe, at in batch
+                    if (frame := self.push(timestamp, packets, keyframe)) is not None]
+            return ([f for f, _ in kept], kept[0][1] if kept else None,
+                    kept[-1][1] if kept else None)
+        frames: list[Frame] = []
+        first_at = last_at = None
+        last_ts, ext = self._last_ts, self._last_ext
+        for timestamp, packets, keyframe, at in batch:
+            if self._first_ts is None:
+                self._first_ts = last_ts = timestamp
+            else:
+                delta = (timestamp - last_ts) & 0xFFFFFFFF
+                if delta == 0 or delta >= 0x80000000:  # late or repeated
+                    self.dropped += 1
+                    continue
+                ext += delta
+                last_ts = timestamp
+            frames.append(Frame(ext, packets[0][2], keyframe))
+            first_at = first_at or at
+            last_at = at
+        self._last_ts, self._last_ext = last_ts, ext
+        return frames, first_at, last_at
 
     def _whole(self, packets: list[tuple[int, int, bytes]], keyframe: bool) -> bool:
         """Whether a video frame can be written: complete, and decodable from what was."""
@@ -131,8 +166,3 @@ class FrameAssembler:
             return False
         self.needs_keyframe = False
         return True
-
-    def _delta(self, timestamp: int) -> int:
-        """RTP ticks from the last frame to ``timestamp`` (signed, across wrap-around)."""
-        delta = (timestamp - self._last_ts) & 0xFFFFFFFF
-        return delta - (1 << 32) if delta >= 1 << 31 else delta

@@ -28,6 +28,9 @@ def frame_samples(toc: int) -> int:
     return (120, 240, 480, 960)[config & 3]  # CELT: 2.5, 5, 10, 20 ms
 
 
+_SAMPLES = [frame_samples(config << 3) for config in range(32)]
+
+
 def _length(size: int) -> bytes:
     # a frame length: one byte below 252, else two (RFC 6716 3.2.1)
     if size < 252:
@@ -68,24 +71,29 @@ class OpusJoiner:
     def push(self, frames: list[Frame]) -> list[Frame]:
         """The packets complete once ``frames`` are added."""
         out: list[Frame] = []
+        group, toc, next_pts = self._group, self._toc, self._next_pts
+        max_samples = self.max_samples
         for frame in frames:
             data = frame.data
-            single = len(data) > 1 and data[0] & 3 == 0 and len(data) - 1 <= MAX_FRAME_BYTES
-            if not single:  # already a packet of its own kind (or empty): as it came
-                out += self.flush()
+            first = data[0] if data else 0
+            if first & 3 or len(data) < 2 or len(data) > MAX_FRAME_BYTES + 1:
+                # not a single frame (or empty): a packet of its own kind, as it came
+                if group:
+                    out.append(join(group))
+                    group = []
                 out.append(frame)
                 continue
-            samples = frame_samples(data[0])
-            group = self._group
-            if group and (data[0] != self._toc or frame.pts != self._next_pts
-                          or (len(group) + 1) * samples > self.max_samples
+            samples = _SAMPLES[first >> 3]
+            if group and (first != toc or frame.pts != next_pts
+                          or (len(group) + 1) * samples > max_samples
                           or len(group) == MAX_FRAMES):
-                out += self.flush()
-                group = self._group
+                out.append(join(group))
+                group = []
             if not group:
-                self._toc = data[0]
+                toc = first
             group.append(frame)
-            self._next_pts = frame.pts + samples
+            next_pts = frame.pts + samples
+        self._group, self._toc, self._next_pts = group, toc, next_pts
         return out
 
     def flush(self) -> list[Frame]:

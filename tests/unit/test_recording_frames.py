@@ -31,6 +31,36 @@ def test_video_after_a_lost_packet_waits_for_a_keyframe():
     assert frame is not None and frame.pts == 15000 - 3000 and not vp8.needs_keyframe
 
 
+def test_a_batch_gives_what_one_frame_at_a_time_gives():
+    """push_all (Opus's own path included) keeps, drops and times frames as push does:
+    across the timestamp's wrap, with late and repeated packets, and their arrivals."""
+    timestamps = [0xFFFFF100, 0xFFFFF100 + 960, 0x40, 0x40 + 960, 0x40, 0x30, 0x40 + 48960,
+                  0x40 + 49920]
+    batch = [(ts, [(i, 0x80, bytes([0xFC, i]))], True, 100.0 + i)
+             for i, ts in enumerate(timestamps)]
+    one_by_one, together = FrameAssembler("opus"), FrameAssembler("opus")
+    expected = [(f.pts, f.data) for ts, packets, key, _ in batch
+                if (f := one_by_one.push(ts, packets, key)) is not None]
+    frames, first_at, last_at = together.push_all(batch[:3])
+    more, _, last_at = together.push_all(batch[3:])
+    assert [(f.pts, f.data) for f in frames + more] == expected
+    assert len(expected) == 6 and together.dropped == one_by_one.dropped == 2
+    assert (first_at, last_at) == (100.0, 107.0)
+    assert together.push_all([batch[0]]) == ([], None, None), "back in time: dropped"
+    # video (and anything with several packets a frame) goes frame by frame
+    vp8 = FrameAssembler("vp8")
+    frames, first_at, last_at = vp8.push_all(
+        [(0, [(10, 0, DELTA)], False, 1.0), (3000, [(12, 0x80, b"\x00\xaa"), (11, 0, KEY)],
+                                              True, 2.0)])
+    assert [f.data for f in frames] == [KEY[1:] + b"\xaa"] and (first_at, last_at) == (2.0, 2.0)
+
+
+def test_a_frame_whose_packets_wrap_is_put_in_order():
+    vp8 = FrameAssembler("vp8")
+    frame = vp8.push(0, [(0, 0, b"\x00\xbb"), (0xFFFF, 0, KEY), (1, 0x80, b"\x00\xcc")], True)
+    assert frame is not None and frame.data == KEY[1:] + b"\xbb\xcc"
+
+
 def test_vp8_size_reads_a_keyframe_header():
     header = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0xE0, 0x01])
     assert vp8_size(header) == (640, 480)
