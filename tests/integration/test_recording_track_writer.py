@@ -13,7 +13,8 @@ from aiortc.codecs.opus import OpusEncoder
 from aiortc.codecs.vpx import Vp8Encoder
 
 from media_node.recording import track_writer
-from media_node.recording.remux import Revision, Spool
+from media_node.recording.frames import Frame
+from media_node.recording.remux import IO_BUFFER, Revision, Spool, SpooledFile
 from media_node.recording.track_writer import TrackWriter
 from media_node.storage.errors import VerificationFailed
 from media_node.storage.local import LocalDirectoryUploader
@@ -178,3 +179,41 @@ def test_a_revised_sent_part_fails_verification_and_keeps_the_spool(tmp_path, mo
     assert len(writer.sha256) == 64, "the kept file's sha256 is still known"
     assert (spool / writer.name.replace("/", "_")).exists(), "the spool stays"
     assert not list(bucket.rglob("*.webm")), "no object was made"
+
+
+def test_a_vp8_file_from_the_template_is_the_file_an_opened_encoder_gives(tmp_path):
+    """The spool's VP8 stream is made from a template, so libvpx's encoder is never
+    opened for it: the file is the one the opened encoder's stream gave, byte for byte,
+    but for the random track UID."""
+    key = bytes([0, 0, 0, 0x9D, 0x01, 0x2A]) + (320).to_bytes(2, "little") + \
+        (240).to_bytes(2, "little") + bytes(range(256)) * 4  # a keyframe's header: 320x240
+    frames = [Frame(i * 3000, key if i % 30 == 0 else b"\x31" + bytes([i]) * 900,
+                    i % 30 == 0) for i in range(90)]
+    spooled = SpooledFile(str(tmp_path / "template.webm"), "vp8", 90000)
+    spooled.write(frames)
+    spooled.close()
+    time_base = fractions.Fraction(1, 90000)
+    spool = Spool(str(tmp_path / "encoder.webm"))  # as the writer's, but an encoder's stream
+    with av.open(spool, "w", format="webm", options={"flush_packets": "1"},
+                 container_options={"cluster_time_limit": "1000"},
+                 buffer_size=IO_BUFFER) as reference:
+        stream = reference.add_stream("vp8", rate=30)
+        stream.width, stream.height, stream.codec_context.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.thread_count, stream.time_base = 1, time_base
+        for frame in frames:
+            packet = av.Packet(frame.data)
+            packet.pts = packet.dts = frame.pts
+            packet.time_base, packet.is_keyframe, packet.stream = time_base, frame.keyframe, stream
+            reference.mux(packet)
+    spool.close()
+
+    def without_track_uid(data: bytes) -> bytes:
+        at = data.index(b"\x73\xc5\x88") + 3  # TrackUID: 8 random bytes, also in Tags
+        return data.replace(data[at:at + 8], bytes(8))
+
+    made = (tmp_path / "template.webm").read_bytes()
+    assert without_track_uid(made) == without_track_uid((tmp_path / "encoder.webm").read_bytes())
+    with av.open(str(tmp_path / "template.webm")) as probe:
+        video = probe.streams.video[0]
+        assert (video.codec_context.name, video.width, video.height) == ("vp8", 320, 240)
+        assert sum(1 for _ in probe.demux(video)) >= 90
