@@ -20,8 +20,10 @@ from ..sfu.forwarding import PublishedTrack
 from ..sfu.room import Room
 from ..storage.base import Uploader
 from ..storage.errors import StorageError
+from .batches import MuxClock
 from .frames import CLOCK_RATES
 from .kept import KeptFile, remove_note, save_note
+from . import track_writer
 from .track_writer import TrackWriter, remove_spool
 
 logger = logging.getLogger(__name__)
@@ -37,16 +39,19 @@ class Recording:
     :param report: sends one report to the control plane (retried by the client).
     :param spool_dir: where files are written on the node's disk.
     :param pool: the thread pool that muxes and reads spool files.
+    :param clock: the node's writers' shared clock on ``pool`` (default: this
+        recording's own).
     """
 
     def __init__(self, recording_id: str, room: Room, report: Reporter,
-                 spool_dir: str, pool: Executor) -> None:
+                 spool_dir: str, pool: Executor, clock: MuxClock | None = None) -> None:
         self.id = recording_id
         self.room = room
         self.uploader: Uploader | None = None
         self._report = report
         self._spool_dir = spool_dir
         self._pool = pool
+        self._clock = clock or MuxClock(pool, track_writer.FLUSH_INTERVAL)
         self.writers: list[TrackWriter] = []
         self.files: list[dict] = []
         self.kept: list[KeptFile] = []  # files whose upload failed: their spool stays
@@ -105,7 +110,7 @@ class Recording:
         self._counts[key] = number = self._counts.get(key, 0) + 1
         writer = TrackWriter(source, f"{self.id}/{source.publisher_id}/{source.kind}-{number:02d}",
                              self._spool_dir, self._pool, lambda: self.room.last_seq,
-                             self._on_ended)
+                             self._on_ended, self._clock)
         writer.start()
         self.writers.append(writer)
         self._added_at[writer] = time.time()

@@ -23,10 +23,12 @@ from ..storage.base import Uploader
 from ..storage.credentials import SecretOpener
 from ..storage.destinations import uploader_for
 from ..storage.errors import DestinationRefused, StorageError
+from .batches import MuxClock
 from .composite import CompositeRecording
 from .compositor import CompositeSettings
 from .kept import load_notes, remove_note, salvage_live, save_note
 from .recording import Recording
+from .track_writer import FLUSH_INTERVAL
 
 logger = logging.getLogger(__name__)
 RECORDING_EVENTS = ("RecordingStarted", "RecordingStopped", "RecordingRetryRequested")
@@ -60,6 +62,7 @@ class Recordings:
         self._starting: dict[str, asyncio.Task] = {}
         self._stopping: dict[str, asyncio.Task] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recording")
+        self._clock = MuxClock(self._pool, FLUSH_INTERVAL)  # every per-track writer's
         self._tasks: set[asyncio.Task] = set()
 
     async def apply(self, room: Room, kind: str, fields: dict) -> None:
@@ -97,7 +100,8 @@ class Recordings:
             recording = CompositeRecording(recording_id, room, report, self.spool_dir,
                                            self._pool, self.composite)
         else:
-            recording = Recording(recording_id, room, report, self.spool_dir, self._pool)
+            recording = Recording(recording_id, room, report, self.spool_dir, self._pool,
+                                  self._clock)
         self.active[recording_id] = recording
         recording.begin()  # frames are kept from the event on, while the destination comes
         try:

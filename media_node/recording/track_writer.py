@@ -1,9 +1,11 @@
 """One published track recorded to one file, streamed to the bucket while it grows.
 
 On the loop, :meth:`TrackWriter.on_frame` only queues the frame's RTP payloads. Every
-``flush_interval`` seconds the queue is depayloaded, muxed to the spool file and the new
-bytes read back, all in the recording's thread pool; the bytes then go to the upload
-(whose SDK calls run in the uploader's own pool). Nothing here blocks the loop.
+:data:`FLUSH_INTERVAL` seconds, on a clock that all the node's writers share
+(:mod:`.batches`), the queue is depayloaded, muxed to the spool file and the new bytes
+read back, in the recording's thread pool, every writer's batch of that tick in one
+job; the bytes are then appended to the upload, and a part that fills is sent (the
+SDK's calls run in the uploader's own pool). Nothing here blocks the loop.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import av
 from ..sfu.forwarding import PublishedTrack
 from ..storage.base import ObjectUpload, Part, StoredObject
 from ..storage.errors import StorageError, VerificationFailed
+from .batches import MuxClock
 from .frames import FrameAssembler
 from .opus import OpusJoiner
 from .remux import FORMATS, SpooledFile
@@ -53,10 +56,13 @@ class TrackWriter:
     :param pool: the thread pool that muxes and reads spool files.
     :param seq: the room's last event sequence number seen (``startSeq``/``endSeq``).
     :param on_ended: called when the track ends by itself (its speaker left).
+    :param clock: the node's writers' shared clock on ``pool`` (default: this writer's
+        own, ticking every :data:`FLUSH_INTERVAL` s).
     """
 
     def __init__(self, source: PublishedTrack, name: str, spool_dir: str, pool: Executor,
-                 seq: Callable[[], int], on_ended: Callable[["TrackWriter"], None]) -> None:
+                 seq: Callable[[], int], on_ended: Callable[["TrackWriter"], None],
+                 clock: MuxClock | None = None) -> None:
         self.source = source
         codec = source.mime_type.split("/")[-1].lower()
         _, ext, _ = FORMATS[codec]
@@ -76,11 +82,13 @@ class TrackWriter:
         self.end_seq: int | None = None
         self._seq = seq
         self._pool = pool
+        self._clock = clock or MuxClock(pool, FLUSH_INTERVAL)
         self._on_ended = on_ended
         self._queue: list[tuple[int, list, bool, float]] = []
-        self._pump: asyncio.Task | None = None
-        self._stopping = asyncio.Event()
+        self.in_flight: asyncio.Future | None = None  # the clock's batch being muxed
+        self._sender: asyncio.Task | None = None  # sends full parts while recording
         self.finished = False
+        self._cancelled = False
 
     @property
     def kind(self) -> str:
@@ -92,7 +100,7 @@ class TrackWriter:
         :meth:`attach` gives the upload."""
         self.source.taps.add(self)
         self.source.request_keyframe()  # video files start on a keyframe
-        self._pump = asyncio.ensure_future(self._run())
+        self._clock.add(self)
 
     def attach(self, upload: ObjectUpload) -> None:
         """Stream to ``upload`` from now (what was spooled before goes first)."""
@@ -107,25 +115,17 @@ class TrackWriter:
         self.end_seq = self._seq()
         self._on_ended(self)
 
-    async def _run(self) -> None:
-        # the pump alone muxes, so a batch is never muxed twice at once nor lost to a
-        # cancellation halfway; finish() asks it for the last, final batch
-        while not self._stopping.is_set():
-            try:
-                await asyncio.wait_for(self._stopping.wait(), FLUSH_INTERVAL)
-            except asyncio.TimeoutError:
-                pass
-            await self._flush(final=self._stopping.is_set())
+    def take_batch(self) -> tuple[Callable, tuple]:
+        """The clock's tick: the call that muxes the frames queued since the last."""
+        batch, self._queue = self._queue, []
+        return self._mux, (batch, False)
 
     def _mux(self, batch: list, final: bool) -> bytes:
         # in the pool: depayload, mux, read what the muxer flushed
-        frames = []
-        for timestamp, packets, keyframe, at in batch:
-            frame = self.assembler.push(timestamp, packets, keyframe)
-            if frame is not None:
-                frames.append(frame)
-                self.started_at = self.started_at or at
-                self.ended_at = at
+        frames, first_at, last_at = self.assembler.push_all(batch)
+        if frames:
+            self.started_at = self.started_at or first_at
+            self.ended_at = last_at
         if self.joiner is not None:
             frames = self.joiner.push(frames) + (self.joiner.flush() if final else [])
         self.file.write(frames)
@@ -135,23 +135,34 @@ class TrackWriter:
             return b""
         return self.file.read_new(keep=0 if final else TAIL_KEPT)
 
-    async def _flush(self, final: bool) -> None:
-        batch, self._queue = self._queue, []
-        try:
-            data = await asyncio.get_running_loop().run_in_executor(
-                self._pool, self._mux, batch, final)
-        except (av.FFmpegError, OSError) as exc:  # a full disk, a muxer that refuses
-            logger.error("recording %s: %s", self.name, exc)
-            self.error = self.error or RecordingFailed(f"{self.name}: {exc}")
+    def muxed(self, ok: bool, value) -> None:
+        """A batch muxed (``value``: the bytes to send) or not (``value``: why), on the
+        loop: the bytes are appended to the upload, and a part that fills is sent by a
+        task of its own."""
+        if self._cancelled:
+            return
+        if not ok:
+            self._failed(value)
             return
         if self.assembler.needs_keyframe:
             self.source.request_keyframe()
-        if data and self.error is None:
-            try:
-                await self.upload.write(data)
-            except StorageError as exc:  # the spool keeps everything; reported at the end
-                logger.warning("recording %s: %s", self.name, exc.message)
-                self.error = exc
+        if value and self.error is None and self.upload.append(value) and \
+                (self._sender is None or self._sender.done()):
+            self._sender = asyncio.ensure_future(self._send_parts())
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, (av.FFmpegError, OSError)):  # a full disk, a muxer that refuses
+            logger.error("recording %s: %s", self.name, exc)
+        else:
+            logger.error("recording %s failed", self.name, exc_info=exc)
+        self.error = self.error or RecordingFailed(f"{self.name}: {exc}")
+
+    async def _send_parts(self) -> None:
+        try:
+            await self.upload.send_ready()
+        except StorageError as exc:  # the spool keeps everything; reported at the end
+            logger.warning("recording %s: %s", self.name, exc.message)
+            self.error = self.error or exc
 
     async def finish(self) -> None:
         """Stop recording, close the file, send its first part and tail, verify.
@@ -165,19 +176,30 @@ class TrackWriter:
         self.source.taps.discard(self)
         if self.end_seq is None:
             self.end_seq = self._seq()
-        self._stopping.set()
-        if self._pump is not None:
-            await self._pump
-        else:
-            await self._flush(final=True)
+        self._clock.discard(self)
+        if self.in_flight is not None:  # the clock's last batch first
+            await self.in_flight
+        batch, self._queue = self._queue, []
+        try:
+            data = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._mux, batch, True)
+        except Exception as exc:  # noqa: BLE001 (reported as the file's failure)
+            self._failed(exc)
+            data = b""
+        if self._sender is not None:
+            await self._sender
+        if data and self.error is None:
+            self.upload.append(data)
+            await self._send_parts()
         await complete_spool(self, self.file.frames == 0, self._pool)
 
     def cancel(self) -> None:
         """Stop at once (node shutdown): the spool stays on disk."""
-        self.finished = True
+        self.finished = self._cancelled = True
         self.source.taps.discard(self)
-        if self._pump is not None:
-            self._pump.cancel()
+        self._clock.discard(self)
+        if self._sender is not None:
+            self._sender.cancel()
 
     @property
     def duration(self) -> float:

@@ -195,6 +195,12 @@ class ObjectUpload(ABC):
 
         :raises StorageError: a part failed after its retries (the object is not aborted).
         """
+        self.append(data)
+        await self.send_ready()
+
+    def append(self, data: bytes) -> bool:
+        """Append ``data`` without sending; whether a part is full, for
+        :meth:`send_ready` to send."""
         part_size = self.uploader.part_size
         self.size += len(data)
         room = part_size - len(self._first)
@@ -202,6 +208,14 @@ class ObjectUpload(ABC):
             self._first += data[:room]
             data = data[room:]
         self._pending += data
+        return len(self._pending) >= part_size
+
+    async def send_ready(self) -> None:
+        """Send every full part appended (what is appended meanwhile included).
+
+        :raises StorageError: a part failed after its retries (the object is not aborted).
+        """
+        part_size = self.uploader.part_size
         while len(self._pending) >= part_size:
             chunk = bytes(self._pending[:part_size])
             del self._pending[:part_size]

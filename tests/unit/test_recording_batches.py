@@ -1,0 +1,142 @@
+"""The node's writers are muxed on one clock: one pool job a tick for all of them."""
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from media_node.recording.batches import JOBS_PER_CALL, MuxClock, next_tick
+
+TICK = 0.02
+
+
+class CountingPool(ThreadPoolExecutor):
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.jobs = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.jobs += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+class Writer:
+    """What the clock sees of a track writer: its queued frames are numbers; muxing
+    them sums them (or raises, or waits for ``gate``)."""
+
+    def __init__(self, fail: bool = False, gate: threading.Event | None = None) -> None:
+        self.in_flight = None
+        self.queue: list[int] = []
+        self.results: list = []
+        self.fail, self.gate = fail, gate
+        self.threads: set[str] = set()
+
+    def take_batch(self):
+        batch, self.queue = self.queue, []
+        return self.mux, (batch,)
+
+    def mux(self, batch):
+        self.threads.add(threading.current_thread().name)
+        if self.gate is not None:
+            self.gate.wait(5)
+        if self.fail:
+            raise OSError("disk full")
+        return sum(batch)
+
+    def muxed(self, ok, value):
+        self.results.append((ok, value if ok else str(value)))
+
+
+def test_every_writer_is_muxed_at_each_tick_in_one_job_and_hears_its_own_outcome():
+    async def scenario(pool):
+        clock = MuxClock(pool, TICK)
+        writers = [Writer(), Writer(), Writer(fail=True)]
+        for w in writers:
+            clock.add(w)
+        for n in (1, 2, 3):
+            for w in writers:
+                w.queue.append(n)
+            jobs = pool.jobs
+            while writers[0].results[-1:] != [(True, n)] or any(w.in_flight for w in writers):
+                await asyncio.sleep(TICK / 4)
+            assert pool.jobs - jobs >= 1
+        ticks = pool.jobs
+        for w in writers:
+            clock.discard(w)
+        await asyncio.sleep(TICK * 3)
+        return writers, ticks, pool.jobs
+
+    with CountingPool() as pool:
+        writers, ticks, after = asyncio.run(scenario(pool))
+    a, b, failing = writers
+    assert (True, 3) in a.results and (True, 3) in b.results
+    assert all(r == (False, "disk full") for r in failing.results) and failing.results
+    # one job per tick for the three writers: as many jobs as each writer had batches
+    assert ticks == len(a.results) == len(failing.results)
+    assert after == ticks, "no tick once every writer is gone"
+
+
+def test_a_writer_still_muxing_is_skipped_and_never_muxed_twice_at_once():
+    async def scenario(pool):
+        clock = MuxClock(pool, TICK)
+        gate = threading.Event()
+        slow, quick = Writer(gate=gate), Writer()
+        clock.add(slow)
+        clock.add(quick)
+        slow.queue.append(5)
+        while slow.in_flight is None:
+            await asyncio.sleep(TICK / 4)
+        for n in range(4):  # ticks go on while the slow batch is muxed
+            quick.queue.append(1)
+            await asyncio.sleep(TICK)
+        slow.queue.append(7)  # waits for the next tick after the slow one
+        gate.set()
+        while slow.results[-1:] != [(True, 7)]:
+            await asyncio.sleep(TICK / 4)
+        clock.discard(slow)
+        clock.discard(quick)
+        return slow, quick
+
+    with CountingPool() as pool:
+        slow, quick = asyncio.run(scenario(pool))
+    assert [v for ok, v in slow.results if v] == [5, 7]
+    # the quick one shared the slow one's job, so it waited too; nothing of it was lost
+    assert sum(v for _, v in quick.results) == 4
+
+
+async def first_outcomes(pool, count: int) -> list[Writer]:
+    """``count`` writers with one frame queued each, on one clock, once each has heard
+    of its first batch."""
+    clock = MuxClock(pool, TICK)
+    writers = [Writer() for _ in range(count)]
+    for w in writers:
+        w.queue.append(1)
+        clock.add(w)
+    while not all(w.results for w in writers):
+        await asyncio.sleep(TICK / 4)
+    for w in writers:
+        clock.discard(w)
+    return writers
+
+
+def test_many_writers_are_shared_between_the_pools_threads():
+    with CountingPool() as pool:
+        writers = asyncio.run(first_outcomes(pool, JOBS_PER_CALL + 3))
+        assert pool.jobs >= 2
+    assert all(w.results[0] == (True, 1) for w in writers)
+
+
+def test_a_pool_shut_down_fails_each_writer():
+    pool = ThreadPoolExecutor(1)
+    pool.shutdown()
+    writers = asyncio.run(first_outcomes(pool, 2))
+    assert all(not w.results[0][0] and "shutdown" in w.results[0][1] for w in writers)
+    assert all(w.in_flight is None for w in writers)
+
+
+@pytest.mark.parametrize("now,interval,expected", [(0.0, 1.0, 1.0), (12.3, 1.0, 13.0),
+                                                   (13.0, 1.0, 14.0), (4.12, 0.05, 4.15)])
+def test_the_next_tick_is_the_next_multiple_of_the_interval(now, interval, expected):
+    assert next_tick(now, interval) == pytest.approx(expected) and next_tick(now, interval) > now
