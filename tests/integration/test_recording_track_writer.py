@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import av
@@ -217,3 +218,36 @@ def test_a_vp8_file_from_the_template_is_the_file_an_opened_encoder_gives(tmp_pa
         video = probe.streams.video[0]
         assert (video.codec_context.name, video.width, video.height) == ("vp8", 320, 240)
         assert sum(1 for _ in probe.demux(video)) >= 90
+
+
+def test_a_stop_while_a_batch_is_muxed_still_closes_and_uploads_the_file(tmp_path, monkeypatch):
+    """finish() during the clock's batch waits for it, then muxes the last frames and
+    closes the file (the pump it replaced could leave the file unclosed then)."""
+    bucket, spool, uploader = quick_writers(tmp_path, monkeypatch)
+    frames = list(rtp_frames("opus", 2))
+    gate = threading.Event()
+
+    async def scenario():
+        pool = ThreadPoolExecutor(1)
+        writer = TrackWriter(Track("audio", "audio/opus"), "r1/p1/audio-01", str(spool), pool,
+                             lambda: 3, lambda w: None)
+        writer.start()
+        writer.attach(await uploader.open(writer.name, writer.file.content_type))
+        for timestamp, packets, keyframe in frames[:50]:
+            writer.on_frame(timestamp, packets, keyframe)
+        pool.submit(gate.wait, 5)  # the pool is busy: the clock's batch waits behind it
+        while writer.in_flight is None:
+            await asyncio.sleep(0.01)
+        for timestamp, packets, keyframe in frames[50:]:
+            writer.on_frame(timestamp, packets, keyframe)
+        finishing = asyncio.ensure_future(writer.finish())
+        await asyncio.sleep(0.1)
+        assert not finishing.done(), "finish waits for the batch in flight"
+        gate.set()
+        await finishing
+        pool.shutdown()
+        return writer
+
+    writer = asyncio.run(scenario())
+    assert writer.error is None and writer.stored is not None
+    check_file(bucket / "rec" / writer.name, writer.manifest_entry(), "opus", 2)
