@@ -180,15 +180,19 @@ class ObjectUpload(ABC):
         self.content_type = content_type
         self.size = 0
         self.parts: list[Part] = []
-        self._first = bytearray()
-        self._pending = bytearray()
+        # what was appended, as it came (no copy on the loop): the held-back first part,
+        # then what waits for a part to fill; a part's bytes are joined in the pool
+        self._first: list[bytes] = []
+        self._first_size = 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._next = 2
         self._done = False
 
     @property
     def first_part_size(self) -> int:
         """Bytes of the held-back first part (what :meth:`complete` may replace)."""
-        return len(self._first)
+        return self._first_size
 
     async def write(self, data: bytes) -> None:
         """Append ``data``; sends every part that fills (not the first).
@@ -203,12 +207,16 @@ class ObjectUpload(ABC):
         :meth:`send_ready` to send."""
         part_size = self.uploader.part_size
         self.size += len(data)
-        room = part_size - len(self._first)
+        room = part_size - self._first_size
         if room > 0:
-            self._first += data[:room]
-            data = data[room:]
-        self._pending += data
-        return len(self._pending) >= part_size
+            head = data if len(data) <= room else data[:room]
+            self._first.append(head)
+            self._first_size += len(head)
+            data = data[len(head):]
+        if data:
+            self._pending.append(data)
+            self._pending_size += len(data)
+        return self._pending_size >= part_size
 
     async def send_ready(self) -> None:
         """Send every full part appended (what is appended meanwhile included).
@@ -216,14 +224,26 @@ class ObjectUpload(ABC):
         :raises StorageError: a part failed after its retries (the object is not aborted).
         """
         part_size = self.uploader.part_size
-        while len(self._pending) >= part_size:
-            chunk = bytes(self._pending[:part_size])
-            del self._pending[:part_size]
-            await self._send(self._next, chunk)
+        while self._pending_size >= part_size:
+            await self._send(self._next, self._take(part_size))
             self._next += 1
 
-    async def _send(self, number: int, chunk: bytes) -> None:
+    def _take(self, size: int) -> list[bytes]:
+        # the first ``size`` bytes of what is pending, as pieces
+        pieces, taken = [], 0
+        while taken < size:
+            piece = self._pending.pop(0)
+            if taken + len(piece) > size:
+                self._pending.insert(0, piece[size - taken:])
+                piece = piece[:size - taken]
+            pieces.append(piece)
+            taken += len(piece)
+        self._pending_size -= taken
+        return pieces
+
+    async def _send(self, number: int, pieces: list[bytes]) -> None:
         def put() -> Part:
+            chunk = pieces[0] if len(pieces) == 1 else b"".join(pieces)
             return Part(number, self.put_part(number, chunk), hashlib.md5(chunk).digest(),
                         len(chunk))
 
@@ -231,7 +251,7 @@ class ObjectUpload(ABC):
         part = await self.uploader.call(put, what=f"part {number} of {self.key}",
                                         attempts=attempts)
         self.parts.append(part)
-        COUNTERS.upload_bytes += len(chunk)
+        COUNTERS.upload_bytes += part.size
 
     async def complete(self, first_part: bytes | None = None,
                        sha256: str | Awaitable[str] = "") -> StoredObject:
@@ -245,13 +265,12 @@ class ObjectUpload(ABC):
             raised by the awaitable).
         """
         if first_part is not None:
-            if len(first_part) != len(self._first):
+            if len(first_part) != self._first_size:
                 raise ValueError("first_part must replace the first part byte for byte")
-            self._first = bytearray(first_part)
-        await self._send(1, bytes(self._first))
+            self._first = [first_part]
+        await self._send(1, self._first)
         if self._pending:
-            await self._send(self._next, bytes(self._pending))
-            self._pending.clear()
+            await self._send(self._next, self._take(self._pending_size))
         self.parts.sort(key=lambda p: p.number)
         if not isinstance(sha256, str):
             sha256 = await sha256
