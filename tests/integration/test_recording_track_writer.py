@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import resource
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -251,3 +253,49 @@ def test_a_stop_while_a_batch_is_muxed_still_closes_and_uploads_the_file(tmp_pat
     writer = asyncio.run(scenario())
     assert writer.error is None and writer.stored is not None
     check_file(bucket / "rec" / writer.name, writer.manifest_entry(), "opus", 2)
+
+
+def test_a_file_the_node_cannot_write_fails_that_file_keeps_its_spool_and_sends_nothing_more(
+        tmp_path, monkeypatch):
+    """A real write error (the file size limit: EFBIG, as a full disk gives ENOSPC) in
+    the clock's batch fails the file as ``recording_failed``; the upload is aborted and
+    the spool stays."""
+    bucket, spool, uploader = quick_writers(tmp_path, monkeypatch)
+    frames = list(rtp_frames("vp8", 3))
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+
+    async def scenario():
+        pool = ThreadPoolExecutor(1)
+        writer = TrackWriter(Track("video", "video/VP8"), "r1/p1/video-01", str(spool), pool,
+                             lambda: 1, lambda w: None)
+        writer.start()
+        writer.attach(await uploader.open(writer.name, writer.file.content_type))
+        for timestamp, packets, keyframe in frames[:30]:
+            writer.on_frame(timestamp, packets, keyframe)
+        while writer.file.frames == 0:
+            await asyncio.sleep(0.01)
+        written = writer.file._spool.size
+        resource.setrlimit(resource.RLIMIT_FSIZE, (written + 1024, limit[1]))
+        try:
+            for i, (timestamp, packets, keyframe) in enumerate(frames[30:]):
+                writer.on_frame(timestamp, packets, keyframe)
+                if i % 10 == 0:
+                    await asyncio.sleep(0.06)
+            while writer.error is None:
+                await asyncio.sleep(0.01)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        await writer.finish()
+        pool.shutdown()
+        return writer
+
+    try:
+        writer = asyncio.run(scenario())
+    finally:
+        signal.signal(signal.SIGXFSZ, previous)
+    assert writer.stored is None and writer.error.reason == "recording_failed"
+    assert "File too large" in writer.error.message
+    assert (spool / writer.name.replace("/", "_")).exists(), "the spool stays"
+    assert not list(bucket.rglob("*.webm")), "no object was made"
+    assert writer.upload.settled, "the upload was aborted"
