@@ -92,6 +92,16 @@ def quick_writers(tmp_path, monkeypatch):
     return bucket, spool, LocalDirectoryUploader(bucket, "rec", part_size=4096)
 
 
+async def recording_writer(source: Track, spool, uploader, pool, seq: int) -> TrackWriter:
+    """A writer of ``source``'s track, started and streaming to ``uploader``."""
+    kind = source.kind
+    writer = TrackWriter(source, f"r1/p1/{kind}-01", str(spool), pool, lambda: seq,
+                         lambda w: None)
+    writer.start()
+    writer.attach(await uploader.open(writer.name, writer.file.content_type))
+    return writer
+
+
 @pytest.mark.parametrize("codec_name,kind,probe_name", [
     ("vp8", "video", "vp8"), ("opus", "audio", "opus"), ("h264", "video", "h264")])
 def test_frames_become_a_file_that_streams_while_recording(tmp_path, monkeypatch, codec_name,
@@ -104,10 +114,7 @@ def test_frames_become_a_file_that_streams_while_recording(tmp_path, monkeypatch
 
     async def scenario():
         pool = ThreadPoolExecutor(1)
-        writer = TrackWriter(source, f"r1/p1/{kind}-01", str(spool), pool, lambda: 7,
-                             lambda w: None)
-        writer.start()
-        writer.attach(await uploader.open(writer.name, writer.file.content_type))
+        writer = await recording_writer(source, spool, uploader, pool, 7)
         parts_while_recording = 0
         for i, (timestamp, packets, keyframe) in enumerate(frames):
             writer.on_frame(timestamp, packets, keyframe)
@@ -160,10 +167,7 @@ def test_a_revised_sent_part_fails_verification_and_keeps_the_spool(tmp_path, mo
 
     async def scenario():
         pool = ThreadPoolExecutor(1)
-        writer = TrackWriter(Track("video", "video/VP8"), "r1/p1/video-01", str(spool), pool,
-                             lambda: 1, lambda w: None)
-        writer.start()
-        writer.attach(await uploader.open(writer.name, writer.file.content_type))
+        writer = await recording_writer(Track("video", "video/VP8"), spool, uploader, pool, 1)
         for i, (timestamp, packets, keyframe) in enumerate(frames):
             writer.on_frame(timestamp, packets, keyframe)
             if i % 20 == 0:
@@ -231,10 +235,7 @@ def test_a_stop_while_a_batch_is_muxed_still_closes_and_uploads_the_file(tmp_pat
 
     async def scenario():
         pool = ThreadPoolExecutor(1)
-        writer = TrackWriter(Track("audio", "audio/opus"), "r1/p1/audio-01", str(spool), pool,
-                             lambda: 3, lambda w: None)
-        writer.start()
-        writer.attach(await uploader.open(writer.name, writer.file.content_type))
+        writer = await recording_writer(Track("audio", "audio/opus"), spool, uploader, pool, 3)
         for timestamp, packets, keyframe in frames[:50]:
             writer.on_frame(timestamp, packets, keyframe)
         pool.submit(gate.wait, 5)  # the pool is busy: the clock's batch waits behind it
@@ -267,10 +268,7 @@ def test_a_file_the_node_cannot_write_fails_that_file_keeps_its_spool_and_sends_
 
     async def scenario():
         pool = ThreadPoolExecutor(1)
-        writer = TrackWriter(Track("video", "video/VP8"), "r1/p1/video-01", str(spool), pool,
-                             lambda: 1, lambda w: None)
-        writer.start()
-        writer.attach(await uploader.open(writer.name, writer.file.content_type))
+        writer = await recording_writer(Track("video", "video/VP8"), spool, uploader, pool, 1)
         for timestamp, packets, keyframe in frames[:30]:
             writer.on_frame(timestamp, packets, keyframe)
         while writer.file.frames == 0:
