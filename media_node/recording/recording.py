@@ -23,8 +23,7 @@ from ..storage.errors import StorageError
 from .batches import MuxClock
 from .frames import CLOCK_RATES
 from .kept import KeptFile, remove_note, save_note
-from . import track_writer
-from .track_writer import TrackWriter, remove_spool
+from .track_writer import FLUSH_INTERVAL, TrackWriter, remove_spool
 
 logger = logging.getLogger(__name__)
 Reporter = Callable[[dict], Awaitable[None]]
@@ -51,7 +50,7 @@ class Recording:
         self._report = report
         self._spool_dir = spool_dir
         self._pool = pool
-        self._clock = clock or MuxClock(pool, track_writer.FLUSH_INTERVAL)
+        self._clock = clock or MuxClock(pool, FLUSH_INTERVAL)
         self.writers: list[TrackWriter] = []
         self.files: list[dict] = []
         self.kept: list[KeptFile] = []  # files whose upload failed: their spool stays
