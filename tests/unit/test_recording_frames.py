@@ -55,6 +55,54 @@ def test_a_batch_gives_what_one_frame_at_a_time_gives():
     assert [f.data for f in frames] == [KEY[1:] + b"\xaa"] and (first_at, last_at) == (2.0, 2.0)
 
 
+def test_vp8_batches_give_what_one_frame_at_a_time_gives():
+    """VP8's own path in push_all against push on the same frames, in batches of any
+    size: lost, late, repeated and reordered packets, sequence numbers and timestamps
+    that wrap, every descriptor shape (and ones cut short), keyframes and inter frames."""
+    import random
+
+    rng = random.Random(11)
+    descriptors = [b"\x10", b"\x90\x80\x05", b"\x90\x80\x85\x01", b"\x90\xc0\x05\x07",
+                   b"\x90\xf0\x85\x01\x07\x20", b"\x90\x80", b"\x90", b""]
+    batch, seq, timestamp = [], 0xFFF0, 0xFFFFFFFF - 20 * 3000
+    for i in range(3000):
+        keyframe = rng.random() < 0.1
+        packets = []
+        for k in range(rng.choice((1, 1, 2, 3, 4))):
+            start = rng.choice(descriptors) if rng.random() < 0.1 else \
+                rng.choice(descriptors[:5])
+            first = bytes([start[0] & ~0x10 | (0x10 if k == 0 else 0)]) if start else b""
+            body = (b"\x00\x9d\x01\x2a" if keyframe and k == 0 else b"\x01") + bytes([i & 0xFF])
+            packets.append((seq & 0xFFFF, 0, first + start[1:] + body))
+            seq += 1
+        if rng.random() < 0.05:
+            packets.pop(rng.randrange(len(packets)))  # lost
+        if rng.random() < 0.1:
+            rng.shuffle(packets)  # reordered (a retransmission)
+        if not packets:
+            continue
+        if rng.random() < 0.05:
+            seq += 1  # a packet between frames lost
+        step = rng.choice((3000, 3000, 3000, 0, -3000, 90000))  # repeated, late, a pause
+        timestamp = (timestamp + step) & 0xFFFFFFFF
+        batch.append((timestamp, packets, keyframe, float(i)))
+    one_by_one, together = FrameAssembler("vp8"), FrameAssembler("vp8")
+    expected = [(f.pts, f.data, f.keyframe, at) for ts, packets, key, at in batch
+                if (f := one_by_one.push(ts, packets, key)) is not None]
+    got, start = [], 0
+    while start < len(batch):
+        size = rng.randint(0, 90)
+        frames, first_at, last_at = together.push_all(batch[start:start + size])
+        kept = [(f.pts, f.data, f.keyframe) for f in frames]
+        arrivals = [at for *_, at in expected[len(got):len(got) + len(kept)]]
+        assert (first_at, last_at) == ((arrivals[0], arrivals[-1]) if kept else (None, None))
+        got += kept
+        start += size
+    assert got == [e[:3] for e in expected]
+    assert 100 < len(got) < len(batch) and together.dropped == one_by_one.dropped
+    assert together.needs_keyframe == one_by_one.needs_keyframe
+
+
 def test_a_frame_whose_packets_wrap_is_put_in_order():
     vp8 = FrameAssembler("vp8")
     frame = vp8.push(0, [(0, 0, b"\x00\xbb"), (0xFFFF, 0, KEY), (1, 0x80, b"\x00\xcc")], True)
@@ -73,13 +121,14 @@ def test_the_node_acts_on_recording_events():
 
 def test_the_vp8_descriptor_is_skipped_as_aiortc_depayloads_it():
     """Every descriptor shape (X, I with 7- and 15-bit ids, L, T, K) and every truncation
-    gives aiortc's data, or its ValueError."""
+    gives aiortc's data, or its ValueError: by vp8_payload, and by vp8_frame's inline
+    reading of the usual shapes."""
     import itertools
     import random
 
     from aiortc.codecs.vpx import vp8_depayload
 
-    from media_node.recording.frames import vp8_payload
+    from media_node.recording.frames import vp8_frame, vp8_payload
 
     def outcome(depayload, payload):
         try:
@@ -97,5 +146,6 @@ def test_the_vp8_descriptor_is_skipped_as_aiortc_depayloads_it():
     for payload in payloads:
         expected = outcome(vp8_depayload, payload)
         assert outcome(vp8_payload, payload) == expected, payload.hex()
+        assert outcome(lambda p: vp8_frame([(0, 0, p)]), payload) == expected, payload.hex()
         errors += expected is ValueError
     assert 0 < errors < len(payloads), "both outcomes were tried"
