@@ -16,9 +16,12 @@ A recording window opens once every track's file is open (so it measures a recor
 under way; what opening a file costs is printed apart) and closes before the stop.
 The recording's own CPU is the direct figure against the target: its threads' CPU time
 (the recording and upload pools, ``pthread_getcpuclockid``) plus its time on the loop
-(every tap's ``on_frame``, the writers' clock's ticks and hand-backs, and the steps of
-the tasks that send parts, timed with ``perf_counter`` around each: the loop never
-blocks in them, so their time there is CPU time; the timing's own cost is in it too). Each recording window's process CPU against the forwarding windows either
+(each frame's tap, the writers' clock's ticks and hand-backs, and the steps of the
+tasks that send parts, timed with ``perf_counter`` around each: the loop never blocks in
+them, so their time there is CPU time; the timing's own cost is in it too). A writer's
+tap is its queue's ``list.append``, called by the track with a tuple it makes once for
+all its taps (the payloads and ``time.time()``); the timed tap makes that tuple again
+inside its timed span as its stand-in. Each recording window's process CPU against the forwarding windows either
 side of it is printed too, as a cross-check: forwarding alone varies by +-15 % from one
 15 s window to the next on this machine, so that difference is mostly noise.
 
@@ -98,7 +101,8 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
 
 
 class LoopTime:
-    """Seconds the recording's code ran on the loop: each tap's ``on_frame``, the clock's
+    """Seconds the recording's code ran on the loop: each frame's tap (the queue's
+    ``list.append``, with a stand-in for the tuple the track makes for it), the clock's
     ticks and its hand-backs (each writer's ``muxed``), and every step of the tasks that
     send full parts."""
 
@@ -106,7 +110,21 @@ class LoopTime:
 
     @classmethod
     def install(cls) -> None:
-        TrackWriter.on_frame = cls.wrap(TrackWriter.on_frame)
+        start = TrackWriter.start
+
+        def timed_start(writer):
+            append = writer.on_frame  # the tap: the writer's queue's list.append
+
+            def tap(frame):
+                t0 = time.perf_counter()
+                # what the track does once a frame for all its taps, made again here as
+                # its stand-in: the frame's tuple and its time.time()
+                (frame[0], frame[1], frame[2], time.time())
+                append(frame)
+                cls.seconds += time.perf_counter() - t0
+            writer.on_frame = tap
+            start(writer)
+        TrackWriter.start = timed_start
         MuxClock._tick = cls.wrap(MuxClock._tick)
         MuxClock._settled = cls.wrap(MuxClock._settled)
         send_parts = TrackWriter._send_parts

@@ -31,6 +31,10 @@ class ClockedWriter(Protocol):
     def muxed(self, ok: bool, value: Any) -> None:
         """The call's result (``ok``) or exception, back on the loop."""
 
+    def waiting(self) -> None:
+        """A tick came while the last batch is still being muxed (the writer may bound
+        what it queues meanwhile)."""
+
 
 def next_tick(now: float, interval: float) -> float:
     """The first multiple of ``interval`` after ``now``."""
@@ -80,7 +84,12 @@ class MuxClock:
         if not self._writers:
             return
         self._schedule(loop)
-        due = [w for w in self._writers if w.in_flight is None]
+        due = []
+        for writer in self._writers:
+            if writer.in_flight is None:
+                due.append(writer)
+            else:
+                writer.waiting()
         for start in range(0, len(due), JOBS_PER_CALL):
             writers = due[start:start + JOBS_PER_CALL]
             calls = []

@@ -49,7 +49,8 @@ class _Tap:
     def __init__(self, writer: "CompositeWriter", tid: int) -> None:
         self.writer, self.tid = writer, tid
 
-    def on_frame(self, timestamp: int, packets: list, keyframe: bool) -> None:
+    def on_frame(self, frame: tuple[int, list, bool, float]) -> None:
+        timestamp, packets, keyframe, _ = frame  # stamped again on the compositor's clock
         self.writer.events.append(("frame", time.monotonic(), self.tid, timestamp, packets,
                                    keyframe))
 

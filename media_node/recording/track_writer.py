@@ -1,6 +1,8 @@
 """One published track recorded to one file, streamed to the bucket while it grows.
 
-On the loop, :meth:`TrackWriter.on_frame` only queues the frame's RTP payloads. Every
+On the loop, a writer's tap (:attr:`TrackWriter.on_frame`) is its queue's ``append``:
+the frame the track hands every tap (its RTP payloads and arrival) is queued with no
+Python call of ours. Every
 :data:`FLUSH_INTERVAL` seconds, on a clock that all the node's writers share
 (:mod:`.batches`), the queue is depayloaded, muxed to the spool file and the new bytes
 read back, in the recording's thread pool, every writer's batch of that tick in one
@@ -14,14 +16,13 @@ import contextlib
 import hashlib
 import logging
 import os
-import time
 from concurrent.futures import Executor
 from datetime import datetime, timezone
 from typing import Callable
 
 import av
 
-from ..sfu.forwarding import PublishedTrack
+from ..sfu.forwarding import PublishedTrack, TappedFrame
 from ..storage.base import ObjectUpload, Part, StoredObject
 from ..storage.errors import StorageError, VerificationFailed
 from .batches import MuxClock
@@ -84,7 +85,10 @@ class TrackWriter:
         self._pool = pool
         self._clock = clock or MuxClock(pool, FLUSH_INTERVAL)
         self._on_ended = on_ended
-        self._queue: list[tuple[int, list, bool, float]] = []
+        self._queue: list[TappedFrame] = []
+        # the tap: the track calls it with each frame, on the loop (a C method: nothing
+        # of ours runs per frame; the queue is bounded at each tick, see waiting())
+        self.on_frame: Callable[[TappedFrame], None] = self._queue.append
         self.in_flight: asyncio.Future | None = None  # the clock's batch being muxed
         self._sender: asyncio.Task | None = None  # sends full parts while recording
         self.finished = False
@@ -106,19 +110,25 @@ class TrackWriter:
         """Stream to ``upload`` from now (what was spooled before goes first)."""
         self.upload = upload
 
-    def on_frame(self, timestamp: int, packets: list, keyframe: bool) -> None:
-        if len(self._queue) >= MAX_QUEUED:  # the muxer fell far behind: drop, never block
-            del self._queue[:len(self._queue) // 2]
-        self._queue.append((timestamp, packets, keyframe, time.time()))
-
     def on_close(self) -> None:
         self.end_seq = self._seq()
         self._on_ended(self)
 
     def take_batch(self) -> tuple[Callable, tuple]:
         """The clock's tick: the call that muxes the frames queued since the last."""
-        batch, self._queue = self._queue, []
-        return self._mux, (batch, False)
+        return self._mux, (self._take_queued(), False)
+
+    def waiting(self) -> None:
+        """The clock's tick while the last batch is still being muxed: beyond
+        :data:`MAX_QUEUED` frames the oldest half is dropped, never waited for."""
+        if len(self._queue) > MAX_QUEUED:
+            del self._queue[:len(self._queue) // 2]
+
+    def _take_queued(self) -> list[TappedFrame]:
+        # the queue's list stays (the tap is its append): its frames are moved out
+        batch = self._queue[:]
+        self._queue.clear()
+        return batch
 
     def _mux(self, batch: list, final: bool) -> bytes:
         # in the pool: depayload, mux, read what the muxer flushed
@@ -179,10 +189,9 @@ class TrackWriter:
         self._clock.discard(self)
         if self.in_flight is not None:  # the clock's last batch first
             await self.in_flight
-        batch, self._queue = self._queue, []
         try:
             data = await asyncio.get_running_loop().run_in_executor(
-                self._pool, self._mux, batch, True)
+                self._pool, self._mux, self._take_queued(), True)
         except Exception as exc:  # noqa: BLE001 (reported as the file's failure)
             self._failed(exc)
             data = b""

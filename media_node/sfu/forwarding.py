@@ -16,6 +16,7 @@ import collections
 import fractions
 import logging
 import threading
+import time
 from typing import Callable, Protocol
 
 import av
@@ -75,11 +76,17 @@ def to_packet(codec, jitter_frame) -> tuple[av.Packet, bool]:
     return packet, is_keyframe(codec.name, data)
 
 
+# what a tap is handed per frame: (RTP timestamp, the RTP payloads as they came,
+# keyframe, arrival as time.time()), made once for every tap of the track
+TappedFrame = tuple[int, list[RtpPayload], bool, float]
+
+
 class FrameTap(Protocol):
     """Something besides the subscribers that sees a track's frames (a recorder)."""
 
-    def on_frame(self, timestamp: int, packets: list[RtpPayload], keyframe: bool) -> None:
-        """One frame's RTP payloads as they came, on the loop: must not block."""
+    def on_frame(self, frame: TappedFrame) -> None:
+        """One frame, on the loop: must not block. Any callable of one argument will do
+        (a per-track writer's is its queue's ``list.append``: no Python call a frame)."""
 
     def on_close(self) -> None:
         """The track ended (its publisher left, was demoted or kicked)."""
@@ -131,8 +138,10 @@ class PublishedTrack:
         keyframe = rtp_frame_is_keyframe(self._codec_name, [p[2] for p in packets])
         if keyframe:
             self.keyframes_in += 1
-        for tap in self.taps:  # recorders: they only queue the frame
-            tap.on_frame(timestamp, packets, keyframe)
+        if self.taps:  # recorders: they only queue the frame
+            frame = (timestamp, packets, keyframe, time.time())
+            for tap in self.taps:
+                tap.on_frame(frame)
         if not self._writers:
             return
         ntp_time = clock.current_ntp_time()

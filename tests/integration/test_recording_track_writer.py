@@ -7,6 +7,7 @@ import fractions
 import resource
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import av
@@ -117,7 +118,7 @@ def test_frames_become_a_file_that_streams_while_recording(tmp_path, monkeypatch
         writer = await recording_writer(source, spool, uploader, pool, 7)
         parts_while_recording = 0
         for i, (timestamp, packets, keyframe) in enumerate(frames):
-            writer.on_frame(timestamp, packets, keyframe)
+            writer.on_frame((timestamp, packets, keyframe, time.time()))
             if i % 20 == 0:
                 await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
@@ -169,7 +170,7 @@ def test_a_revised_sent_part_fails_verification_and_keeps_the_spool(tmp_path, mo
         pool = ThreadPoolExecutor(1)
         writer = await recording_writer(Track("video", "video/VP8"), spool, uploader, pool, 1)
         for i, (timestamp, packets, keyframe) in enumerate(frames):
-            writer.on_frame(timestamp, packets, keyframe)
+            writer.on_frame((timestamp, packets, keyframe, time.time()))
             if i % 20 == 0:
                 await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
@@ -237,12 +238,12 @@ def test_a_stop_while_a_batch_is_muxed_still_closes_and_uploads_the_file(tmp_pat
         pool = ThreadPoolExecutor(1)
         writer = await recording_writer(Track("audio", "audio/opus"), spool, uploader, pool, 3)
         for timestamp, packets, keyframe in frames[:50]:
-            writer.on_frame(timestamp, packets, keyframe)
+            writer.on_frame((timestamp, packets, keyframe, time.time()))
         pool.submit(gate.wait, 5)  # the pool is busy: the clock's batch waits behind it
         while writer.in_flight is None:
             await asyncio.sleep(0.01)
         for timestamp, packets, keyframe in frames[50:]:
-            writer.on_frame(timestamp, packets, keyframe)
+            writer.on_frame((timestamp, packets, keyframe, time.time()))
         finishing = asyncio.ensure_future(writer.finish())
         await asyncio.sleep(0.1)
         assert not finishing.done(), "finish waits for the batch in flight"
@@ -270,14 +271,14 @@ def test_a_file_the_node_cannot_write_fails_that_file_keeps_its_spool_and_sends_
         pool = ThreadPoolExecutor(1)
         writer = await recording_writer(Track("video", "video/VP8"), spool, uploader, pool, 1)
         for timestamp, packets, keyframe in frames[:30]:
-            writer.on_frame(timestamp, packets, keyframe)
+            writer.on_frame((timestamp, packets, keyframe, time.time()))
         while writer.file.frames == 0:
             await asyncio.sleep(0.01)
         written = writer.file._spool.size
         resource.setrlimit(resource.RLIMIT_FSIZE, (written + 1024, limit[1]))
         try:
             for i, (timestamp, packets, keyframe) in enumerate(frames[30:]):
-                writer.on_frame(timestamp, packets, keyframe)
+                writer.on_frame((timestamp, packets, keyframe, time.time()))
                 if i % 10 == 0:
                     await asyncio.sleep(0.06)
             while writer.error is None:
@@ -297,3 +298,21 @@ def test_a_file_the_node_cannot_write_fails_that_file_keeps_its_spool_and_sends_
     assert (spool / writer.name.replace("/", "_")).exists(), "the spool stays"
     assert not list(bucket.rglob("*.webm")), "no object was made"
     assert writer.upload.settled, "the upload was aborted"
+
+
+def test_the_tap_queues_without_a_call_of_ours_and_a_stalled_muxer_bounds_the_queue(tmp_path):
+    """The tap is the queue's own append; while a batch is still muxed at a tick, what
+    waits beyond MAX_QUEUED frames loses its oldest half, and the newest stay."""
+    writer = TrackWriter(Track("audio", "audio/opus"), "r1/p1/audio-01", str(tmp_path),
+                         ThreadPoolExecutor(1), lambda: 1, lambda w: None)
+    assert type(writer.on_frame).__name__ == "builtin_function_or_method"
+    total = track_writer.MAX_QUEUED + 10
+    for n in range(total):
+        writer.on_frame((n * 960, [(n, 0x80, b"\xfc\x01")], False, float(n)))
+    writer.waiting()
+    fn, (batch, final) = writer.take_batch()
+    assert fn == writer._mux and not final
+    assert len(batch) <= track_writer.MAX_QUEUED and batch[-1][0] == (total - 1) * 960
+    writer.on_frame((total * 960, [(total, 0x80, b"\xfc\x01")], False, float(total)))
+    assert writer.take_batch()[1][0] == [(total * 960, [(total, 0x80, b"\xfc\x01")], False,
+                                         float(total))], "the tap still feeds the queue"

@@ -32,6 +32,7 @@ class Writer:
         self.results: list = []
         self.fail, self.gate = fail, gate
         self.threads: set[str] = set()
+        self.waited = 0  # ticks that came while its batch was in flight
 
     def take_batch(self):
         batch, self.queue = self.queue, []
@@ -47,6 +48,10 @@ class Writer:
 
     def muxed(self, ok, value):
         self.results.append((ok, value if ok else str(value)))
+
+    def waiting(self):
+        assert self.in_flight is not None
+        self.waited += 1
 
 
 def test_every_writer_is_muxed_at_each_tick_in_one_job_and_hears_its_own_outcome():
@@ -102,6 +107,7 @@ def test_a_writer_still_muxing_is_skipped_and_never_muxed_twice_at_once():
     with CountingPool() as pool:
         slow, quick = asyncio.run(scenario(pool))
     assert [v for ok, v in slow.results if v] == [5, 7]
+    assert slow.waited >= 3 and quick.waited >= 3, "told of each tick they sat out"
     # the quick one shared the slow one's job, so it waited too; nothing of it was lost
     assert sum(v for _, v in quick.results) == 4
 

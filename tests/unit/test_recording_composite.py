@@ -90,10 +90,10 @@ def test_a_full_queue_drops_frames_and_counts_them_but_keeps_arrivals_and_mutes(
     source = Source()
     writer.add_track(source, "vp8")
     [tap] = source.taps
-    tap.on_frame(1000, [(1, 0x80, b"k")], True)
+    tap.on_frame((1000, [(1, 0x80, b"k")], True, 1.0))
     writer._send_batch()  # fits
     for n in range(3):
-        tap.on_frame(2000 + n, [(2 + n, 0x80, b"d")], False)
+        tap.on_frame((2000 + n, [(2 + n, 0x80, b"d")], False, 2.0))
     source.muted = True
     writer._send_batch()  # the queue is full: never waits
     assert writer.dropped_frames == 3
