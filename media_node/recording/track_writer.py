@@ -31,7 +31,7 @@ from .opus import OpusJoiner
 from .remux import FORMATS, SpooledFile
 
 logger = logging.getLogger(__name__)
-FLUSH_INTERVAL = 1.0  # seconds between muxing batches
+FLUSH_INTERVAL = 2.0  # seconds between muxing batches (a killed node loses at most this)
 MAX_QUEUED = 3000  # frames (about 60 s of audio): beyond it the oldest are dropped
 TAIL_KEPT = 64 * 1024  # spool bytes not streamed until the muxer closes (it may revise them)
 
