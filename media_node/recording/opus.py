@@ -46,7 +46,7 @@ def join(frames: list[Frame]) -> Frame:
         return Frame(frames[0].pts, frames[0].data, True, frame_samples(toc))
     bodies = [f.data[1:] for f in frames]
     count = len(bodies)
-    if all(len(b) == len(bodies[0]) for b in bodies):
+    if len(set(map(len, bodies))) == 1:
         header = bytes([(toc & 0xFC) | 3, count])  # CBR: equal lengths, none written
     else:
         header = bytes([(toc & 0xFC) | 3, 0x80 | count]) + b"".join(
