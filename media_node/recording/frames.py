@@ -125,7 +125,7 @@ class FrameAssembler:
         if len(packets) > 1:
             packets = sorted(packets)  # by sequence number, unless it wraps within them:
             if packets[-1][0] - packets[0][0] > 0x8000:
-                packets = sorted(packets, key=lambda p: (p[0] - 0x8000) & 0xFFFF)
+                packets = sorted(packets, key=_wrapped_order)
         if self._video and not self._whole(packets, keyframe):
             self.dropped += 1
             return None
@@ -199,7 +199,7 @@ class FrameAssembler:
                     packets = sorted(packets, key=_wrapped_order)
             # whole: contiguous, starting a frame (S=1, partition 0), after the last one
             seq, end_seq, head = packets[0][0], packets[-1][0], packets[0][2]
-            complete = (end_seq - seq) & 0xFFFF == count - 1 and head[:1] != b"" \
+            complete = (end_seq - seq) & 0xFFFF == count - 1 and len(head) > 0 \
                 and head[0] & 0x1F == 0x10
             if not complete or (last_seq is not None and seq != (last_seq + 1) & 0xFFFF):
                 needs_keyframe = True
