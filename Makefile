@@ -16,9 +16,9 @@ system:
 tools:
 	@bash scripts/bootstrap-tools.sh
 
-# the virtualenv, and the direct path's packet loop in C (rebuilt when _fanout.c changes)
+# the virtualenv, and the media node's C modules (each rebuilt when its source changes)
 venv: $(STAMP)
-	@$(PY) -m media_node.sfu.build_fanout >/dev/null
+	@$(PY) -m media_node.build_native >/dev/null
 
 $(STAMP): requirements.txt sdk/python/pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)

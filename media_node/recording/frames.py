@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from aiortc.codecs import depayload
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+from . import native
+
 CLOCK_RATES = {"vp8": 90000, "h264": 90000, "opus": 48000}
 
 
@@ -112,6 +114,7 @@ class FrameAssembler:
         self._last_seq: int | None = None
         self.needs_keyframe = self._video
         self.dropped = 0
+        native.check()
 
     def push(self, timestamp: int, packets: list[tuple[int, int, bytes]],
              keyframe: bool) -> Frame | None:
@@ -153,9 +156,26 @@ class FrameAssembler:
         frames kept, and the arrival times of the first and the last of them (None: none
         kept). VP8 and Opus (one packet a frame: its frames are the payloads, and nothing
         but the timeline is checked) take paths of their own, :meth:`push`'s rules in
-        one loop over local variables (a unit test holds them equal to :meth:`push`)."""
+        one loop over local variables, in C where :mod:`.native` is built (unit tests
+        hold them equal to :meth:`push`). ``batch`` is a list."""
+        c = native.module
         if self.codec_name == "vp8":
-            return self._push_all_vp8(batch)
+            if c is None:
+                return self._push_all_vp8(batch)
+            state = [self._first_ts, self._last_ts, self._last_ext, self._last_seq,
+                     self.needs_keyframe, 0]
+            kept = c.vp8_push_all(batch, state, Frame)
+            self._first_ts, self._last_ts, self._last_ext, self._last_seq, \
+                self.needs_keyframe, dropped = state
+            self.dropped += dropped
+            return kept
+        if c is not None and not self._video:
+            state = [self._first_ts, self._last_ts, self._last_ext, 0]
+            kept = c.opus_push_all(batch, state, Frame)
+            if kept is not None:  # None: a frame of other than one packet
+                self._first_ts, self._last_ts, self._last_ext, dropped = state
+                self.dropped += dropped
+                return kept
         if self._video or any(len(packets) != 1 for _, packets, _, _ in batch):
             kept = [(frame, at) for timestamp, packets, keyframe, at in batch
                     if (frame := self.push(timestamp, packets, keyframe)) is not None]

@@ -9,7 +9,7 @@
  *
  * Packets the socket cannot take right now (EAGAIN), and every packet when asyncio
  * still has datagrams queued for the socket, come back to Python as bytes, which
- * queues them on the asyncio transport in order. Built by media_node/sfu/build_fanout.py;
+ * queues them on the asyncio transport in order. Built by media_node/build_native.py;
  * the pure Python loop in fanout.py does the same where this module is missing.
  */
 #define _GNU_SOURCE

@@ -9,7 +9,7 @@ shared buffer and hands it to the UDP socket, synchronously, on the loop. The ai
 for what it does well: RTCP (sender reports, RR, PLI, NACK) and the negotiated
 parameters.
 
-The per-packet loop runs in C (``_fanout.c``, built by ``build_fanout``) where that
+The per-packet loop runs in C (``_fanout.c``, built by ``media_node/build_native.py``) where that
 module is built: the same steps, and one ``sendmmsg`` per frame instead of one
 ``sendto`` per packet. :func:`use_native` chooses (``DROPON_FANOUT``).
 """
@@ -67,7 +67,7 @@ def use_native(mode: str = "auto") -> bool:
     check_choice("DROPON_FANOUT", mode, FANOUT_MODES)
     if mode == "c" and _fanout is None:
         raise RuntimeError("DROPON_FANOUT=c but media_node/sfu/_fanout is not built "
-                           "(python -m media_node.sfu.build_fanout)")
+                           "(python -m media_node.build_native)")
     if mode == "auto" and _fanout is None:
         logger.warning("media_node/sfu/_fanout is not built: forwarding with the Python loop")
     _native_write = _fanout.write_frame if mode != "python" and _fanout is not None else None

@@ -132,18 +132,23 @@ def node(tmp_path):
         process.stop()
 
 
-def test_the_build_stage_compiles_the_packet_loop_the_image_copies(tmp_path):
-    """The fanout stage's RUN builds media_node/sfu/_fanout next to its source, as here."""
+def test_the_build_stage_compiles_the_c_modules_the_image_copies(tmp_path):
+    """The native stage's RUN builds the node's C modules next to their sources, from
+    what its COPYs bring, as here; the image copies the stage's tree over the node's."""
     steps = instructions()
-    build = [arg for op, arg in steps if op == "RUN" and "build_fanout.py" in arg]
-    assert build == ["python /src/media_node/sfu/build_fanout.py"]
-    source = tmp_path / "media_node" / "sfu"
-    source.mkdir(parents=True)
-    for name in ("_fanout.c", "build_fanout.py"):
-        (source / name).write_bytes((ROOT / "media_node" / "sfu" / name).read_bytes())
-    subprocess.run([sys.executable, str(source / "build_fanout.py")], check=True, timeout=120)
-    assert list(source.glob("_fanout*.so"))
-    assert ("COPY", "--from=fanout /src/media_node/sfu/ /app/media_node/sfu/") in steps
+    build = [arg for op, arg in steps if op == "RUN" and "build_native.py" in arg]
+    assert build == ["python /src/media_node/build_native.py"]
+    copies = [arg.split() for op, arg in steps if op == "COPY" and arg.split()[-1].startswith("/src/")]
+    for *sources, dest in copies:  # the stage's COPYs, into a tree of our own
+        for source in sources:
+            target = tmp_path / dest.removeprefix("/") / Path(source).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes((ROOT / source).read_bytes())
+    stage = tmp_path / "src" / "media_node"
+    subprocess.run([sys.executable, str(stage / "build_native.py")], check=True, timeout=120)
+    assert list((stage / "sfu").glob("_fanout*.so"))
+    assert list((stage / "recording").glob("_depay*.so"))
+    assert ("COPY", "--from=native /src/media_node/ /app/media_node/") in steps
     assert any("DROPON_FANOUT=c" in arg for op, arg in steps if op == "ENV")
 
 

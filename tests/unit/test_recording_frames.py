@@ -31,7 +31,7 @@ def test_video_after_a_lost_packet_waits_for_a_keyframe():
     assert frame is not None and frame.pts == 15000 - 3000 and not vp8.needs_keyframe
 
 
-def test_a_batch_gives_what_one_frame_at_a_time_gives():
+def test_a_batch_gives_what_one_frame_at_a_time_gives(depay):
     """push_all (Opus's own path included) keeps, drops and times frames as push does:
     across the timestamp's wrap, with late and repeated packets, and their arrivals."""
     timestamps = [0xFFFFF100, 0xFFFFF100 + 960, 0x40, 0x40 + 960, 0x40, 0x30, 0x40 + 48960,
@@ -55,10 +55,11 @@ def test_a_batch_gives_what_one_frame_at_a_time_gives():
     assert [f.data for f in frames] == [KEY[1:] + b"\xaa"] and (first_at, last_at) == (2.0, 2.0)
 
 
-def test_vp8_batches_give_what_one_frame_at_a_time_gives():
-    """VP8's own path in push_all against push on the same frames, in batches of any
-    size: lost, late, repeated and reordered packets, sequence numbers and timestamps
-    that wrap, every descriptor shape (and ones cut short), keyframes and inter frames."""
+def test_vp8_batches_give_what_one_frame_at_a_time_gives(depay):
+    """VP8's own path in push_all (C and Python) against push on the same frames, in
+    batches of any size: lost, late, repeated, duplicated and reordered packets, sequence
+    numbers and timestamps that wrap, every descriptor shape (and ones cut short),
+    keyframes and inter frames, and frames of more packets than C holds on its stack."""
     import random
 
     rng = random.Random(11)
@@ -68,7 +69,7 @@ def test_vp8_batches_give_what_one_frame_at_a_time_gives():
     for i in range(3000):
         keyframe = rng.random() < 0.1
         packets = []
-        for k in range(rng.choice((1, 1, 2, 3, 4))):
+        for k in range(rng.choice((1, 1, 2, 3, 4)) if rng.random() > 0.01 else 100):
             start = rng.choice(descriptors) if rng.random() < 0.1 else \
                 rng.choice(descriptors[:5])
             first = bytes([start[0] & ~0x10 | (0x10 if k == 0 else 0)]) if start else b""
@@ -77,6 +78,9 @@ def test_vp8_batches_give_what_one_frame_at_a_time_gives():
             seq += 1
         if rng.random() < 0.05:
             packets.pop(rng.randrange(len(packets)))  # lost
+        if rng.random() < 0.03:  # a packet twice, maybe with another marker or payload
+            seq_, marker, payload = rng.choice(packets)
+            packets.append((seq_, rng.choice((marker, 0x80)), rng.choice((payload, b"\x10"))))
         if rng.random() < 0.1:
             rng.shuffle(packets)  # reordered (a retransmission)
         if not packets:
@@ -103,10 +107,30 @@ def test_vp8_batches_give_what_one_frame_at_a_time_gives():
     assert together.needs_keyframe == one_by_one.needs_keyframe
 
 
-def test_a_frame_whose_packets_wrap_is_put_in_order():
+def test_a_frame_whose_packets_wrap_is_put_in_order(depay):
     vp8 = FrameAssembler("vp8")
     frame = vp8.push(0, [(0, 0, b"\x00\xbb"), (0xFFFF, 0, KEY), (1, 0x80, b"\x00\xcc")], True)
     assert frame is not None and frame.data == KEY[1:] + b"\xbb\xcc"
+    together = FrameAssembler("vp8")
+    frames, _, _ = together.push_all(
+        [(0, [(0, 0, b"\x00\xbb"), (0xFFFF, 0, KEY), (1, 0x80, b"\x00\xcc")], True, 1.0)])
+    assert [f.data for f in frames] == [frame.data]
+
+
+def test_a_frame_with_a_packet_twice_is_ordered_as_push_orders_it(depay):
+    """Seq 0 twice and 1 lost pass the contiguity check: the payloads go in push's order
+    (sorted tuples: by marker, then payload), on both paths, in every arrival order."""
+    import itertools
+
+    end = (2, 0x80, b"\x00\xee")
+    cases = {((0, 0, KEY), (0, 0x80, b"\x10\xdd"), end): KEY[1:] + b"\xdd\xee",  # by marker
+             ((0, 0, KEY), (0, 0, b"\x10\xcc"), end): KEY[1:] + b"\xcc\xee"}  # by payload
+    for packets, data in cases.items():
+        for arrival in itertools.permutations(packets):
+            frame = FrameAssembler("vp8").push(0, list(arrival), True)
+            frames, _, _ = FrameAssembler("vp8").push_all([(0, list(arrival), True, 1.0)])
+            assert frame is not None and frame.data == data
+            assert [f.data for f in frames] == [data]
 
 
 def test_vp8_size_reads_a_keyframe_header():
@@ -119,10 +143,10 @@ def test_the_node_acts_on_recording_events():
     assert {"RecordingStarted", "RecordingStopped", "RecordingRetryRequested"} <= KNOWN
 
 
-def test_the_vp8_descriptor_is_skipped_as_aiortc_depayloads_it():
+def test_the_vp8_descriptor_is_skipped_as_aiortc_depayloads_it(depay):
     """Every descriptor shape (X, I with 7- and 15-bit ids, L, T, K) and every truncation
-    gives aiortc's data, or its ValueError: by vp8_payload, and by vp8_frame's inline
-    reading of the usual shapes."""
+    gives aiortc's data, or its ValueError: by vp8_payload, by vp8_frame's inline
+    reading of the usual shapes, and by push_all (C and Python)."""
     import itertools
     import random
 
@@ -142,10 +166,16 @@ def test_the_vp8_descriptor_is_skipped_as_aiortc_depayloads_it():
     for first, ext, pic in itertools.product((0x10, 0x90), range(0, 256, 16), (0x05, 0x85)):
         whole = bytes([first, ext, pic, 0x22, 0x33, 0x44, 0xAA, 0xBB])
         payloads += [whole[:n] for n in range(len(whole) + 1)]
+    def assembled(payload):  # by push_all, in C where built: a frame's second packet
+        frames, _, _ = FrameAssembler("vp8").push_all(
+            [(0, [(0, 0, b"\x10\xaa"), (1, 0x80, payload)], True, 1.0)])
+        return frames[0].data[1:] if frames else ValueError
+
     errors = 0
     for payload in payloads:
         expected = outcome(vp8_depayload, payload)
         assert outcome(vp8_payload, payload) == expected, payload.hex()
         assert outcome(lambda p: vp8_frame([(0, 0, p)]), payload) == expected, payload.hex()
+        assert assembled(payload) == expected, payload.hex()
         errors += expected is ValueError
     assert 0 < errors < len(payloads), "both outcomes were tried"

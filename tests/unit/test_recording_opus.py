@@ -8,6 +8,7 @@ import itertools
 import math
 
 import av
+import pytest
 
 from media_node.recording.frames import Frame
 from media_node.recording.opus import OpusJoiner, frame_samples, join
@@ -73,3 +74,57 @@ def test_a_gap_a_new_configuration_and_a_multi_frame_packet_end_a_group():
         (0, 4800), (48000 + 4800, 4800), (other.pts, 960), (ready.pts, 1920)]
     assert packets[3] is ready
     assert frame_samples(frames[0].data[0]) == 960
+
+
+def test_the_c_joiner_and_assembler_give_what_the_python_gives():
+    """_depay's Opus path and joiner against the pure Python on random input, in batches
+    of any size: timestamps that wrap, repeat, go back or jump (a mute), every TOC's
+    frame length, multi-frame and empty packets, frames of 1-2 byte lengths, too long
+    ones, VBR and CBR runs, and groups ended by the sample limit or the 48-frame count."""
+    import random
+
+    from media_node.recording import native
+    from media_node.recording.frames import FrameAssembler
+
+    if native._depay is None:
+        pytest.skip("media_node/recording/_depay is not built (make venv builds it)")
+    rng = random.Random(5)
+    batch, timestamp = [], 0xFFFFFFFF - 50 * 960
+    toc = 0xFC
+    tocs = [config << 3 | stereo << 2 for config in (1, 5, 9, 12, 13, 15, 18, 19, 23, 27, 31)
+            for stereo in (0, 1)]
+    for i in range(6000):
+        if rng.random() < 0.05:  # another configuration (one of 10 or 20 ms, mostly),
+            toc = rng.choice(tocs) if rng.random() < 0.8 else rng.randrange(256)  # or code
+        size = rng.choice((1, 40, 40, 40, 80, 251, 252, 253, 1275, 1276)) \
+            if rng.random() < 0.3 else 40  # runs of one length: CBR groups
+        data = b"" if rng.random() < 0.005 else bytes([toc]) + rng.randbytes(size)
+        step = rng.choice((frame_samples(toc),) * 20 + (0, -960, 48000, 120))
+        if 3000 <= i < 3100:  # 2.5 ms CELT frames: 48 make a group at 5760 samples
+            data, step = b"\x80" + bytes(10), 120
+        timestamp = (timestamp + step) & 0xFFFFFFFF
+        batch.append((timestamp, [(i & 0xFFFF, 0x80, data)], i % 7 == 0, float(i)))
+    sizes = [rng.randint(0, 120) for _ in range(200)]
+
+    def run(c: bool, max_samples: int) -> list:
+        native.use(c)
+        try:
+            assembler, joiner, out, start = FrameAssembler("opus"), OpusJoiner(max_samples), [], 0
+            for size in sizes:
+                frames, first_at, last_at = assembler.push_all(batch[start:start + size])
+                out.append((first_at, last_at, [(f.pts, f.data, f.keyframe) for f in frames]))
+                out += [(p.pts, p.data, p.keyframe, p.duration) for p in joiner.push(frames)]
+                start += size
+            out += [(p.pts, p.data, p.keyframe, p.duration) for p in joiner.flush()]
+            return out + [assembler.dropped]
+        finally:
+            native.use(True)
+
+    for max_samples in (4800, 5760, 7680, 960):  # 7680: beyond Opus's 120 ms, 48 frames
+        python = run(False, max_samples)
+        assert run(True, max_samples) == python
+        joined = [p for p in python if isinstance(p, tuple) and len(p) == 4 and p[3] > 960]
+        assert joined and any(p[1][1] & 0x80 for p in joined), "VBR groups were made"
+        assert any(not p[1][1] & 0x80 for p in joined), "and CBR ones"
+        assert any(p[3] == 5760 and p[1][1] & 0x3F == 48 for p in joined) == \
+            (max_samples >= 5760), "48 frames end a group"
