@@ -408,6 +408,8 @@ def print_cpu(windows: list[tuple[str, dict]], seconds: float) -> None:
     own = [w["recording"] + w["upload"] + w["loop"] for kind, w in windows
            if kind == "recording"]
     loop = [w["loop"] for kind, w in windows if kind == "recording"]
+    muxing = [w["recording"] for kind, w in windows if kind == "recording"]
+    uploads = [w["upload"] for kind, w in windows if kind == "recording"]
     print(f"node's process CPU, forwarding alone: {base:.3f} CPU-s/s, mean of "
           f"{len(forwarding)} windows of {seconds:g} s ({min(forwarding):.3f}-"
           f"{max(forwarding):.3f})")
@@ -415,8 +417,10 @@ def print_cpu(windows: list[tuple[str, dict]], seconds: float) -> None:
           f"mean of {len(recording)} ({min(recording):.3f}-{max(recording):.3f})")
     print(f"recording's own CPU:                  {statistics.mean(own):.4f} CPU-s/s = "
           f"{statistics.mean(own) / base * 100:.1f} % of forwarding, target <= 5 % (its "
-          f"threads: muxing, spool reads, uploads; and {statistics.mean(loop) * 1e3:.2f} ms/s "
-          f"on the loop; per window: {', '.join(f'{o / base * 100:.1f}' for o in own)} %)")
+          f"threads: {statistics.mean(muxing) * 1e3:.2f} ms/s muxing and reading the spool, "
+          f"{statistics.mean(uploads) * 1e3:.2f} ms/s uploading; and "
+          f"{statistics.mean(loop) * 1e3:.2f} ms/s on the loop; per window: "
+          f"{', '.join(f'{o / base * 100:.1f}' for o in own)} %)")
     print(f"cross-check, process CPU difference:  {statistics.mean(costs):+.4f} CPU-s/s = "
           f"{statistics.mean(costs) / base * 100:+.1f} % of forwarding (each window against "
           f"its neighbours: {', '.join(f'{c / base * 100:+.1f}' for c in costs)} %; "

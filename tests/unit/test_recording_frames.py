@@ -179,3 +179,20 @@ def test_the_vp8_descriptor_is_skipped_as_aiortc_depayloads_it(depay):
         assert assembled(payload) == expected, payload.hex()
         errors += expected is ValueError
     assert 0 < errors < len(payloads), "both outcomes were tried"
+
+
+def test_without_the_c_module_the_first_recording_says_so_once(monkeypatch, caplog):
+    from media_node.recording import native
+
+    monkeypatch.setattr(native, "_depay", None)
+    monkeypatch.setattr(native, "_warned", False)
+    assert native.use(True) is False and native.module is None
+    try:
+        with caplog.at_level("WARNING", logger="media_node.recording.native"):
+            FrameAssembler("vp8"), FrameAssembler("opus")
+        assert [r.getMessage() for r in caplog.records].count(
+            "media_node/recording/_depay is not built: recording assembles frames in Python "
+            "(python -m media_node.build_native)") == 1
+    finally:
+        monkeypatch.undo()
+        native.use(True)
