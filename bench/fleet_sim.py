@@ -22,7 +22,7 @@ FIXED_PER_PUBLISHER = 0.039   # CPU-s/s per audio+video publisher: 0.076-0.080 w
 VIDEO_PUBLISHER_PPS = 149     # RTP packets/s of one VP8 640x480 ~0.85 Mbps + Opus publisher
 STAGE_ROOM_CPU = 0.41         # CPU-s/s at 2 publishers + 62 subscribers (0.396-0.419)
 # --- MEASURED (docs/media-node.md, bench/recording.py): per-track recording, 2 speakers
-RECORD_PER_TRACK_SPEAKER = 0.0025 / 2  # CPU-s/s per recorded speaker (audio+video, threads and loop), 2026-12-07 07:02
+RECORD_PER_TRACK_SPEAKER = 0.0019 / 2  # CPU-s/s per recorded speaker (audio+video, threads and loop), 2026-12-07 09:30
 # --- MEASURED (docs/event-store.md, bench/burst_sim.py's inputs and bench/join_burst.py)
 WRU_PER_SAVE = 4              # a 1-event save: 2 one-KB items, transactional (2x)
 PARTITION_WRU = 1000          # DynamoDB's per-partition write rate (documented limit)

@@ -23,7 +23,8 @@ tap is its queue's ``list.append``, called by the track with a tuple it makes on
 all its taps (the payloads and ``time.time()``); the timed tap makes that tuple again
 inside its timed span as its stand-in. Each recording window's process CPU against the forwarding windows either
 side of it is printed too, as a cross-check: forwarding alone varies by +-15 % from one
-15 s window to the next on this machine, so that difference is mostly noise.
+15 s window to the next on this machine, so that difference is noisy; over many windows
+it has come out above the direct figure (``docs/media-node.md``, Measured).
 
 **Stop to complete.** One recording per store per ``--lengths`` entry, all of a length
 started together and stopped one after another, each once the one before it is
