@@ -4,8 +4,9 @@ The ingest hands each frame's payloads as they came (descriptors included); here
 are depayloaded, checked for completeness, and given an unwrapped timestamp, so a mute's
 pause stays a pause in the file's timeline. Opus payloads are the frames themselves, and
 a VP8 payload descriptor is skipped by its length alone (:func:`vp8_payload`; its usual
-shapes read inline by :func:`vp8_frame`), both on every recorded frame; H.264 goes
-through aiortc's depayloader (aggregation and fragmentation units).
+shapes read inline by :func:`vp8_frame`); H.264 goes through aiortc's depayloader
+(aggregation and fragmentation units). A batch of VP8 or Opus frames is assembled in C
+(``_depay.c``) where :mod:`.native` has it built, by the same steps.
 """
 from __future__ import annotations
 
