@@ -57,6 +57,7 @@ import threading
 import time
 import types
 import uuid
+from concurrent.futures import Future
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,6 +159,28 @@ class LoopTime:
                 value, error = (yield step), None
             except BaseException as exc:  # noqa: BLE001 (a cancellation, passed on)
                 value, error = None, exc
+
+
+class InlinePool:
+    """``--mux-on-loop``: the writers' clock runs each tick's muxing at once, on the loop,
+    instead of in the recording's pool. An experiment, not how the node runs (it stops
+    forwarding while it muxes, and does the spool's file I/O on the loop); the bench's
+    loop time then includes the muxing."""
+
+    @staticmethod
+    def submit(fn, *args) -> Future:
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 (handed back as the pool would)
+            done.set_exception(exc)
+        return done
+
+
+def mux_on_loop() -> None:
+    """Every writers' clock made from now on muxes on the loop (:class:`InlinePool`)."""
+    init = MuxClock.__init__
+    MuxClock.__init__ = lambda clock, pool, interval: init(clock, InlinePool(), interval)
 
 
 async def window(seconds: float) -> dict:
@@ -349,6 +372,8 @@ def speakers(n, names: list[str]):
 async def run(args, endpoints: dict[str, str], spool: str) -> dict:
     destinations, s3 = make_destinations(endpoints)
     results: dict = {"s3": s3}
+    if args.mux_on_loop:  # before the node makes its writers' clock
+        mux_on_loop()
     async with running_node("node-bench", "bench-secret-0123456789abcdefghij",
                             secrets_key=KEY, recording_dir=spool) as n:
         gc.freeze()  # as python -m media_node does once started (docs/media-node.md)
@@ -481,6 +506,9 @@ def main() -> None:
     parser.add_argument("--composite-seconds", type=float, default=30.0,
                         help="length (s) of the composite recorded beside a per-track one "
                              "(0: none)")
+    parser.add_argument("--mux-on-loop", action="store_true",
+                        help="an experiment: mux on the loop instead of the recording's "
+                             "pool (not how the node runs)")
     args = parser.parse_args()
     args.lengths = [float(x) for x in args.lengths.split(",") if x]
     args.stores = [s for s in args.stores.split(",") if s]
@@ -497,6 +525,8 @@ def main() -> None:
             if composite else 0.0
     print(f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end "
           f"({os.cpu_count()} CPUs)")
+    if args.mux_on_loop:
+        print("muxing on the loop (--mux-on-loop, an experiment): its time is in the loop's")
     print_cpu(results["windows"], args.seconds)
     print_stop_to_complete(results["stop_to_complete"])
     if composite:
