@@ -212,6 +212,25 @@ result(PyObject *frames, PyObject *first_at, PyObject *last_at)
                         last_at ? last_at : Py_None);
 }
 
+/* A kept frame: Frame(pts, data, keyframe) appended to frames, and the batch's first
+ * and last arrivals (borrowed from the batch) moved on, as Python's `first_at or at` */
+static int
+keep(PyObject *frames, PyObject *frame_type, long long pts, PyObject *data,
+     PyObject *keyframe, PyObject *at, PyObject **first_at, PyObject **last_at)
+{
+    PyObject *frame = make_frame(frame_type, pts, data, keyframe, 0);
+    if (frame == NULL)
+        return -1;
+    int r = PyList_Append(frames, frame);
+    Py_DECREF(frame);
+    if (r < 0)
+        return -1;
+    if (*first_at == NULL || !PyObject_IsTrue(*first_at))
+        *first_at = at;
+    *last_at = at;
+    return 0;
+}
+
 /* vp8_push_all(batch, state, Frame) -> (frames, first_at, last_at) */
 static PyObject *
 vp8_push_all(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -311,16 +330,10 @@ vp8_push_all(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             ext += delta;
         }
         last_ts = timestamp;
-        PyObject *frame = make_frame(frame_type, ext, data, keyframe, 0);
+        int kept = keep(frames, frame_type, ext, data, keyframe, at, &first_at, &last_at);
         Py_DECREF(data);
-        if (frame == NULL || PyList_Append(frames, frame) < 0) {
-            Py_XDECREF(frame);
+        if (kept < 0)
             goto error;
-        }
-        Py_DECREF(frame);
-        if (first_at == NULL || !PyObject_IsTrue(first_at))  /* Python's `first_at or at` */
-            first_at = at;
-        last_at = at;
     }
     if (packets != stack)
         PyMem_Free(packets);
@@ -394,15 +407,9 @@ opus_push_all(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_TypeError, "a packet is a (seq, marker, payload) tuple");
             goto error;
         }
-        PyObject *frame = make_frame(frame_type, ext, PyTuple_GET_ITEM(packet, 2), keyframe, 0);
-        if (frame == NULL || PyList_Append(frames, frame) < 0) {
-            Py_XDECREF(frame);
+        if (keep(frames, frame_type, ext, PyTuple_GET_ITEM(packet, 2), keyframe, at,
+                 &first_at, &last_at) < 0)
             goto error;
-        }
-        Py_DECREF(frame);
-        if (first_at == NULL || !PyObject_IsTrue(first_at))
-            first_at = at;
-        last_at = at;
     }
     if (put_state(state, 4, first_ts, last_ts, ext, 0, 0, 0, dropped) < 0)
         goto error;
