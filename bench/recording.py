@@ -16,15 +16,15 @@ A recording window opens once every track's file is open (so it measures a recor
 under way; what opening a file costs is printed apart) and closes before the stop.
 The recording's own CPU is the direct figure against the target: its threads' CPU time
 (the recording and upload pools, ``pthread_getcpuclockid``) plus its time on the loop
-(each frame's tap, the writers' clock's ticks and hand-backs, and the steps of the
-tasks that send parts, timed with ``perf_counter`` around each: the loop never blocks in
+(each frame's tap, the writers' clock's ticks, turns (the muxing) and hand-backs, and
+the steps of the tasks that send parts, timed with ``perf_counter`` around each: the loop never blocks in
 them, so their time there is CPU time; the timing's own cost is in it too). A writer's
 tap is its queue's ``list.append``, called by the track with a tuple it makes once for
 all its taps (the payloads and ``time.time()``); the timed tap makes that tuple again
-inside its timed span as its stand-in. Each recording window's process CPU against the forwarding windows either
-side of it is printed too, as a cross-check: forwarding alone varies by +-15 % from one
-15 s window to the next on this machine, so that difference is noisy; over many windows
-it has come out above the direct figure (``docs/media-node.md``, Measured).
+inside its timed span as its stand-in. Each recording window's process CPU against the
+forwarding windows either side of it is printed too, as a cross-check: forwarding alone
+varies by +-15 % from one 15 s window to the next on this machine, so that difference is
+noisy, and only the mean of many windows says much (``docs/media-node.md``, Measured).
 
 **Stop to complete.** One recording per store per ``--lengths`` entry, all of a length
 started together and stopped one after another, each once the one before it is
@@ -57,7 +57,6 @@ import threading
 import time
 import types
 import uuid
-from concurrent.futures import Future
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,10 +104,12 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
 class LoopTime:
     """Seconds the recording's code ran on the loop: each frame's tap (the queue's
     ``list.append``, with a stand-in for the tuple the track makes for it), the clock's
-    ticks and its hand-backs (each writer's ``muxed``), and every step of the tasks that
-    send full parts."""
+    ticks and turns (where each writer's batch is muxed) and its hand-backs (each
+    writer's ``muxed``), and every step of the tasks that send full parts."""
 
     seconds = 0.0
+    depth = 0  # timed calls under way
+    longest = 0.0  # the longest of the clock's calls (a tick, a turn, a hand-back)
 
     @classmethod
     def install(cls) -> None:
@@ -128,18 +129,26 @@ class LoopTime:
             start(writer)
         TrackWriter.start = timed_start
         MuxClock._tick = cls.wrap(MuxClock._tick)
+        MuxClock._turn = cls.wrap(MuxClock._turn)
         MuxClock._settled = cls.wrap(MuxClock._settled)
         send_parts = TrackWriter._send_parts
         TrackWriter._send_parts = lambda writer: cls.timed(send_parts(writer))
 
     @classmethod
     def wrap(cls, fn):
+        """``fn`` timed, unless called by a timed one (a tick runs its first turn)."""
         def timed(*args):
+            if cls.depth:
+                return fn(*args)
+            cls.depth += 1
             t0 = time.perf_counter()
             try:
                 return fn(*args)
             finally:
-                cls.seconds += time.perf_counter() - t0
+                spent = time.perf_counter() - t0
+                cls.seconds += spent
+                cls.longest = max(cls.longest, spent)
+                cls.depth -= 1
         return timed
 
     @classmethod
@@ -161,39 +170,18 @@ class LoopTime:
                 value, error = None, exc
 
 
-class InlinePool:
-    """``--mux-on-loop``: the writers' clock runs each tick's muxing at once, on the loop,
-    instead of in the recording's pool. An experiment, not how the node runs (it stops
-    forwarding while it muxes, and does the spool's file I/O on the loop); the bench's
-    loop time then includes the muxing."""
-
-    @staticmethod
-    def submit(fn, *args) -> Future:
-        done: Future = Future()
-        try:
-            done.set_result(fn(*args))
-        except Exception as exc:  # noqa: BLE001 (handed back as the pool would)
-            done.set_exception(exc)
-        return done
-
-
-def mux_on_loop() -> None:
-    """Every writers' clock made from now on muxes on the loop (:class:`InlinePool`)."""
-    init = MuxClock.__init__
-    MuxClock.__init__ = lambda clock, pool, interval: init(clock, InlinePool(), interval)
-
-
 async def window(seconds: float) -> dict:
     """This process's CPU-s/s over ``seconds``, each thread group's, and the recording's
     on the loop."""
     start, used, threads, loop = time.monotonic(), process_cpu(), thread_cpu(), LoopTime.seconds
+    LoopTime.longest = 0.0
     await asyncio.sleep(seconds)
     after, elapsed = thread_cpu(), time.monotonic() - start
     groups = dict.fromkeys(THREAD_GROUPS, 0.0)
     for ident, (group, cpu) in after.items():
         groups[group] += cpu - threads.get(ident, (group, 0.0))[1]
     return {"process": (process_cpu() - used) / elapsed,
-            "loop": (LoopTime.seconds - loop) / elapsed,
+            "loop": (LoopTime.seconds - loop) / elapsed, "longest": LoopTime.longest,
             **{group: cpu / elapsed for group, cpu in groups.items()}}
 
 
@@ -372,8 +360,6 @@ def speakers(n, names: list[str]):
 async def run(args, endpoints: dict[str, str], spool: str) -> dict:
     destinations, s3 = make_destinations(endpoints)
     results: dict = {"s3": s3}
-    if args.mux_on_loop:  # before the node makes its writers' clock
-        mux_on_loop()
     async with running_node("node-bench", "bench-secret-0123456789abcdefghij",
                             secrets_key=KEY, recording_dir=spool) as n:
         gc.freeze()  # as python -m media_node does once started (docs/media-node.md)
@@ -443,14 +429,19 @@ def print_cpu(windows: list[tuple[str, dict]], seconds: float) -> None:
           f"mean of {len(recording)} ({min(recording):.3f}-{max(recording):.3f})")
     print(f"recording's own CPU:                  {statistics.mean(own):.4f} CPU-s/s = "
           f"{statistics.mean(own) / base * 100:.1f} % of forwarding, target <= 5 % (its "
-          f"threads: {statistics.mean(muxing) * 1e3:.2f} ms/s muxing and reading the spool, "
+          f"threads: {statistics.mean(muxing) * 1e3:.2f} ms/s writing and reading the spool, "
           f"{statistics.mean(uploads) * 1e3:.2f} ms/s uploading; and "
-          f"{statistics.mean(loop) * 1e3:.2f} ms/s on the loop; per window: "
+          f"{statistics.mean(loop) * 1e3:.2f} ms/s on the loop, muxing included; per window: "
           f"{', '.join(f'{o / base * 100:.1f}' for o in own)} %)")
     print(f"cross-check, process CPU difference:  {statistics.mean(costs):+.4f} CPU-s/s = "
-          f"{statistics.mean(costs) / base * 100:+.1f} % of forwarding (each window against "
-          f"its neighbours: {', '.join(f'{c / base * 100:+.1f}' for c in costs)} %; "
-          f"forwarding alone varies that much)")
+          f"{statistics.mean(costs) / base * 100:+.1f} % of forwarding, median "
+          f"{statistics.median(costs) / base * 100:+.1f} % (each window against its "
+          f"neighbours: {', '.join(f'{c / base * 100:+.1f}' for c in costs)} %; forwarding "
+          f"alone varies that much)")
+    longest = [w["longest"] for kind, w in windows if kind == "recording"]
+    print(f"longest the recording held the loop at once: {max(longest) * 1e3:.2f} ms "
+          f"(a tick, a turn of muxing or a hand-back; median of the windows' longest "
+          f"{statistics.median(longest) * 1e3:.2f} ms)")
 
 
 def print_stop_to_complete(rows: list[dict]) -> None:
@@ -506,9 +497,6 @@ def main() -> None:
     parser.add_argument("--composite-seconds", type=float, default=30.0,
                         help="length (s) of the composite recorded beside a per-track one "
                              "(0: none)")
-    parser.add_argument("--mux-on-loop", action="store_true",
-                        help="an experiment: mux on the loop instead of the recording's "
-                             "pool (not how the node runs)")
     args = parser.parse_args()
     args.lengths = [float(x) for x in args.lengths.split(",") if x]
     args.stores = [s for s in args.stores.split(",") if s]
@@ -525,8 +513,6 @@ def main() -> None:
             if composite else 0.0
     print(f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end "
           f"({os.cpu_count()} CPUs)")
-    if args.mux_on_loop:
-        print("muxing on the loop (--mux-on-loop, an experiment): its time is in the loop's")
     print_cpu(results["windows"], args.seconds)
     print_stop_to_complete(results["stop_to_complete"])
     if composite:

@@ -37,7 +37,7 @@ class Recording:
     :param room: the room on this node.
     :param report: sends one report to the control plane (retried by the client).
     :param spool_dir: where files are written on the node's disk.
-    :param pool: the thread pool that muxes and reads spool files.
+    :param pool: the thread pool that opens, writes, reads and closes spool files.
     :param clock: the node's writers' shared clock on ``pool`` (default: this
         recording's own).
     """

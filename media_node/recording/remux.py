@@ -4,11 +4,14 @@ The muxer writes a real (seekable) file, so it can give the header its final val
 when closed: the duration and where the cues are. Those land in the file's first part,
 which the uploader holds back until then (:mod:`media_node.storage.base`); the rest
 is read back from the spool as it grows and streamed out. Every write the muxer makes
-goes through :class:`Spool`, which remembers those that revise bytes already written,
-so that a revision of a part already sent is known without reading the file again.
+goes through :class:`Spool`, which holds them in memory until the pool flushes them (so
+the muxing itself can run on the loop) and remembers those that revise bytes already
+written, so that a revision of a part already sent is known without reading the file
+again.
 """
 from __future__ import annotations
 
+import collections
 import fractions
 import functools
 import io
@@ -55,9 +58,13 @@ class Revision:
 class Spool:
     """The spool file as the muxer writes it (a file object PyAV muxes into).
 
-    Writes go straight to the disk, unbuffered as with FFmpeg's own file protocol, so a
-    killed node leaves every packet flushed so far. A write below the end of what was
-    written is kept as a :class:`Revision`.
+    While :attr:`buffered` (from the start), the muxer's writes at the end of the file are
+    held in memory, so that muxing can run on the loop without ever waiting on the disk;
+    :meth:`flush` (in the pool) puts them on the disk, in order. The first write below
+    the end (the trailer's revision of the header, at close) flushes everything and stops
+    buffering: from then on every write goes straight to the disk, unbuffered as with
+    FFmpeg's own file protocol. A write below the end of what was written is kept as a
+    :class:`Revision`.
 
     :param path: the file, created or truncated.
     """
@@ -68,34 +75,64 @@ class Spool:
         self.size = 0
         self.handed = 0  # bytes handed to the upload (advanced by the reader)
         self.revisions: list[Revision] = []
+        self.buffered = True
+        self._position = 0
+        self.on_disk = 0  # bytes [0, on_disk) are on the disk, the rest in _held
+        self._held: collections.deque[bytes] = collections.deque()
 
     def write(self, data) -> int:
-        view = memoryview(data)
-        start = self._file.tell()
-        while view:
-            view = view[self._file.write(view):]
-        end = start + len(data)
+        size = len(data)
+        if self.buffered and self._position == self.size:
+            self._held.append(bytes(data))  # PyAV hands a bytes object: no copy
+            self.size = self._position = self.size + size
+            return size
+        self.unbuffer()
+        start = self._position
+        self._write_at(memoryview(data), start)
+        end = self._position = start + size
         if start < self.size:
             self.revisions.append(Revision(start, min(end, self.size), self.handed))
-        self.size = max(self.size, end)
-        return len(data)
+        self.size = self.on_disk = max(self.size, end)
+        return size
+
+    def _write_at(self, view: memoryview, offset: int) -> None:
+        while view:
+            written = os.pwrite(self._file.fileno(), view, offset)
+            view, offset = view[written:], offset + written
+
+    def flush(self) -> None:
+        """Put the writes held in memory on the disk (blocking: in the pool)."""
+        while self._held:
+            chunk = self._held[0]
+            self._write_at(memoryview(chunk), self.on_disk)
+            self.on_disk += len(chunk)
+            self._held.popleft()
+
+    def unbuffer(self) -> None:
+        """Flush, and write straight to the disk from now on."""
+        self.flush()
+        self.buffered = False
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return self._file.seek(offset, whence)
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self.size}[whence]
+        self._position = base + offset
+        return self._position
 
     def tell(self) -> int:
-        return self._file.tell()
+        return self._position
 
     def close(self) -> None:
+        self.unbuffer()
         self._file.close()
 
     def read(self, offset: int, size: int) -> bytes:
-        """``size`` bytes from ``offset`` (fewer at the end of the file): by ``pread``
-        on the open file, or from the path once closed."""
+        """``size`` bytes from ``offset`` of what is on the disk (fewer at its end): by
+        ``pread`` on the open file, or from the path once closed."""
         if self._file.closed:
             with open(self.path, "rb") as f:
                 f.seek(offset)
                 return f.read(size)
+        size = min(size, self.on_disk - offset)
         chunks = []
         while size > 0 and (chunk := os.pread(self._file.fileno(), size, offset)):
             chunks.append(chunk)
@@ -124,7 +161,12 @@ def _vp8_template() -> av.video.stream.VideoStream:
 
 
 class SpooledFile:
-    """One track's file on disk, muxed frame by frame (blocking: call off the loop).
+    """One track's file on disk, muxed batch by batch into its spool's memory.
+
+    Opening it (the first :meth:`write`: the header, and for H.264 an encoder opened for
+    its codec data), :meth:`flush`, :meth:`read_new` and :meth:`close` block on the disk
+    or cost milliseconds: call them off the loop. Once :attr:`opened`, :meth:`write`
+    touches only memory.
 
     :param path: the spool file (created on the first frame).
     :param codec_name: ``vp8``, ``h264`` or ``opus``.
@@ -170,8 +212,14 @@ class SpooledFile:
         stream.time_base = self.time_base
         self._stream = stream
 
+    @property
+    def opened(self) -> bool:
+        """Whether the file has its header (a write then only muxes into memory)."""
+        return self._container is not None
+
     def write(self, frames: list[Frame]) -> None:
-        """Mux ``frames`` (in order, first one a keyframe for video)."""
+        """Mux ``frames`` (in order, first one a keyframe for video) into the spool's
+        memory (see :meth:`flush`)."""
         if not frames:
             return
         if self._container is None:
@@ -195,8 +243,13 @@ class SpooledFile:
         self.end_pts = last.pts + last.duration if last.duration else None
         self.frames += len(frames)
 
+    def flush(self) -> None:
+        """Put what the muxer has written on the disk (blocking)."""
+        if self._spool is not None:
+            self._spool.flush()
+
     def close(self) -> None:
-        """Write the trailer and the header's final values."""
+        """Write the trailer and the header's final values (all on the disk)."""
         if self._container is not None:
             self._container.close()
             self._container = None
@@ -208,12 +261,12 @@ class SpooledFile:
         return self._spool.sent_part_revised(head_size) if self._spool else None
 
     def read_new(self, keep: int = 0) -> bytes:
-        """Bytes the muxer has flushed to the spool since the last call, less the last
+        """Bytes put on the disk (:meth:`flush`) since the last call, less the last
         ``keep`` (a muxer may still revise the end of its output while it is open)."""
         if self.frames == 0 or self._spool is None:
             return b""
         spool = self._spool
-        end = spool.size - keep
+        end = spool.on_disk - keep
         if end <= spool.handed:
             return b""
         data = spool.read(spool.handed, end - spool.handed)

@@ -2,12 +2,18 @@
 
 On the loop, a writer's tap (:attr:`TrackWriter.on_frame`) is its queue's ``append``:
 the frame the track hands every tap (its RTP payloads and arrival) is queued with no
-Python call of ours. Every
-:data:`FLUSH_INTERVAL` seconds, on a clock that all the node's writers share
-(:mod:`.batches`), the queue is depayloaded, muxed to the spool file and the new bytes
-read back, in the recording's thread pool, every writer's batch of that tick in one
-job; the bytes are then appended to the upload, and a part that fills is sent (the
-SDK's calls run in the uploader's own pool). Nothing here blocks the loop.
+Python call of ours. Every :data:`FLUSH_INTERVAL` seconds, on a clock that all the
+node's writers share (:mod:`.batches`), the queue is depayloaded (in C) and muxed into
+the spool's memory, on the loop, in turns of about a millisecond; then one job of the
+recording's thread pool puts every writer's new bytes on the disk and reads back what
+to send. The bytes are appended to the upload, and a part that fills is sent (the SDK's
+calls run in the uploader's own pool). Opening a file and closing it, which write its
+header and trailer, run in the pool. Nothing here waits on the disk or the network on
+the loop.
+
+Why on the loop: measured on the node (``bench/recording.py``), muxing in the pool cost
+the process more than the pool's own CPU time, on the forwarding thread
+(``docs/media-node.md``, Measured).
 """
 from __future__ import annotations
 
@@ -54,7 +60,7 @@ class TrackWriter:
     :param source: the published track (its codec: VP8, H.264 or Opus).
     :param name: the object name under the destination's prefix, without extension.
     :param spool_dir: where the file is written on the node's disk.
-    :param pool: the thread pool that muxes and reads spool files.
+    :param pool: the thread pool that opens, writes, reads and closes spool files.
     :param seq: the room's last event sequence number seen (``startSeq``/``endSeq``).
     :param on_ended: called when the track ends by itself (its speaker left).
     :param clock: the node's writers' shared clock on ``pool`` (default: this writer's
@@ -115,11 +121,19 @@ class TrackWriter:
         self._on_ended(self)
 
     def take_batch(self) -> tuple[Callable, tuple]:
-        """The clock's tick: the call that muxes the frames queued since the last."""
-        return self._mux, (self._take_queued(), False)
+        """The clock's turn for this writer, on the loop: once the file is open, the
+        frames queued since the last turn are depayloaded and muxed into the spool's
+        memory here. Returns the call for the pool: the spool flushed and the bytes to
+        send read back, or for a file not yet open, all of it (opening writes its header
+        and, for H.264, opens an encoder for its codec data)."""
+        batch = self._take_queued()
+        if self.file.opened:
+            self._write(batch, False)
+            return self._spill, (False,)
+        return self._mux, (batch, False)
 
     def waiting(self) -> None:
-        """The clock's tick while the last batch is still being muxed: beyond
+        """The clock's tick while the last batch is still in flight: beyond
         :data:`MAX_QUEUED` frames the oldest half is dropped, never waited for."""
         if len(self._queue) > MAX_QUEUED:
             del self._queue[:len(self._queue) // 2]
@@ -130,8 +144,8 @@ class TrackWriter:
         self._queue.clear()
         return batch
 
-    def _mux(self, batch: list, final: bool) -> bytes:
-        # in the pool: depayload, mux, read what the muxer flushed
+    def _write(self, batch: list, final: bool) -> None:
+        # depayload and mux into the spool's memory
         frames, first_at, last_at = self.assembler.push_all(batch)
         if frames:
             self.started_at = self.started_at or first_at
@@ -139,11 +153,20 @@ class TrackWriter:
         if self.joiner is not None:
             frames = self.joiner.push(frames) + (self.joiner.flush() if final else [])
         self.file.write(frames)
+
+    def _spill(self, final: bool) -> bytes:
+        # in the pool: close the file if final, put it on the disk, read what to send
         if final:
             self.file.close()
+        self.file.flush()
         if self.upload is None:  # no destination yet: the spool keeps it until there is
             return b""
         return self.file.read_new(keep=0 if final else TAIL_KEPT)
+
+    def _mux(self, batch: list, final: bool) -> bytes:
+        # in the pool: all of a batch's work
+        self._write(batch, final)
+        return self._spill(final)
 
     def muxed(self, ok: bool, value) -> None:
         """A batch muxed (``value``: the bytes to send) or not (``value``: why), on the

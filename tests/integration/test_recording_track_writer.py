@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import os
 import resource
 import signal
 import threading
@@ -113,23 +114,36 @@ def test_frames_become_a_file_that_streams_while_recording(tmp_path, monkeypatch
     # with a pause in the middle, as a mute gives: the timeline keeps it
     frames = list(rtp_frames(codec_name, SECONDS, muted=(2.0, 3.0)))
 
+    writes = []  # each batch muxed: (the file was open, on the loop's thread)
+
     async def scenario():
         pool = ThreadPoolExecutor(1)
         writer = await recording_writer(source, spool, uploader, pool, 7)
-        parts_while_recording = 0
+        write = writer.file.write
+
+        def noted(batch):
+            writes.append((writer.file.opened, threading.current_thread() is loop_thread))
+            write(batch)
+        writer.file.write = noted
         for i, (timestamp, packets, keyframe) in enumerate(frames):
             writer.on_frame((timestamp, packets, keyframe, time.time()))
             if i % 20 == 0:
                 await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
         parts_while_recording = len(writer.upload.parts)
+        spool_while_recording = (writer.file._spool.buffered, list(writer.file._spool.revisions))
         await writer.finish()
         pool.shutdown()
-        return writer, parts_while_recording
+        return writer, parts_while_recording, spool_while_recording
 
-    writer, parts_while_recording = asyncio.run(scenario())
+    loop_thread = threading.current_thread()
+    writer, parts_while_recording, spool_while_recording = asyncio.run(scenario())
     assert writer.error is None and writer.stored is not None
     assert parts_while_recording >= 1, "parts went out before the stop"
+    # opened in the pool, then muxed on the loop batch after batch, closed in the pool
+    assert writes[0] == (False, False) and writes[-1] == (True, False)
+    assert len(writes) >= 4 and all(w == (True, True) for w in writes[1:-1])
+    assert spool_while_recording == (True, []), "nothing revised, nothing written on the loop"
     entry = writer.manifest_entry()
     assert entry["uri"].endswith(f"rec/r1/p1/{kind}-01.{writer.file.format.replace('matroska', 'mkv')}")
     assert (entry["kind"], entry["codecs"], entry["participantId"]) == (kind, [codec_name], "p1")
@@ -158,6 +172,51 @@ def test_spool_knows_which_writes_revise_what_was_sent(tmp_path):
     spool.close()
     assert spool.sent_part_revised(head_size=20) == Revision(95, 105, 100)
     assert (tmp_path / "f").read_bytes() == b"a" * 10 + b"b" * 5 + b"a" * 80 + b"d" * 10 + b"c" * 5
+
+
+def test_the_spool_holds_appends_in_memory_until_flushed_and_writes_a_revision_through(
+        tmp_path):
+    path = tmp_path / "f"
+    spool = Spool(str(path))
+    for chunk in (b"a" * 10, b"b" * 20, b"c" * 5):
+        assert spool.write(chunk) == len(chunk)
+    assert (spool.size, spool.tell(), spool.on_disk, path.stat().st_size) == (35, 35, 0, 0)
+    assert spool.read(0, 100) == b"", "only what is on the disk is read back"
+    spool.flush()
+    assert (spool.on_disk, path.read_bytes()) == (35, b"a" * 10 + b"b" * 20 + b"c" * 5)
+    assert spool.read(5, 10) == b"a" * 5 + b"b" * 5 and spool.read(30, 100) == b"c" * 5
+    spool.write(b"d" * 4)  # held again
+    assert spool.seek(0, 2) == 39 and spool.seek(-4, 1) == 35 and spool.on_disk == 35
+    spool.seek(2)
+    spool.write(b"e" * 3)  # a revision: what is held goes to the disk first, then it
+    assert not spool.buffered and spool.revisions == [Revision(2, 5, 0)]
+    spool.seek(0, 2)
+    spool.write(b"f")  # from now on, straight to the disk
+    assert spool.on_disk == spool.size == 40
+    assert path.read_bytes() == b"aa" + b"e" * 3 + b"a" * 5 + b"b" * 20 + b"c" * 5 + b"d" * 4 + b"f"
+    spool.close()
+    assert spool.read(38, 10) == b"df", "read from the path once closed"
+
+
+def test_a_disk_that_fails_a_flush_keeps_what_was_held_for_the_next_one(tmp_path, monkeypatch):
+    spool = Spool(str(tmp_path / "f"))
+    spool.write(b"x" * 8)
+    spool.write(b"y" * 8)
+    real = os.pwrite
+    calls = []
+
+    def failing(fd, data, offset):
+        calls.append(offset)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(fd, data, offset)
+    monkeypatch.setattr(os, "pwrite", failing)
+    with pytest.raises(OSError, match="No space"):
+        spool.flush()
+    assert spool.on_disk == 8
+    spool.flush()
+    spool.close()
+    assert calls == [0, 8, 8] and (tmp_path / "f").read_bytes() == b"x" * 8 + b"y" * 8
 
 
 def test_a_revised_sent_part_fails_verification_and_keeps_the_spool(tmp_path, monkeypatch):

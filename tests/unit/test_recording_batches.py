@@ -1,12 +1,15 @@
-"""The node's writers are muxed on one clock: one pool job a tick for all of them."""
+"""The node's writers are muxed on one clock: on the loop in turns, then one pool job a
+tick for all of them."""
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from media_node.recording import batches
 from media_node.recording.batches import JOBS_PER_CALL, MuxClock, next_tick
 
 TICK = 0.02
@@ -24,17 +27,27 @@ class CountingPool(ThreadPoolExecutor):
 
 class Writer:
     """What the clock sees of a track writer: its queued frames are numbers; muxing
-    them sums them (or raises, or waits for ``gate``)."""
+    them on the loop takes ``busy`` seconds there (or raises), and the pool's part sums
+    them (or raises, or waits for ``gate``)."""
 
-    def __init__(self, fail: bool = False, gate: threading.Event | None = None) -> None:
+    def __init__(self, fail: bool = False, gate: threading.Event | None = None,
+                 busy: float = 0.0, fail_on_loop: bool = False) -> None:
         self.in_flight = None
         self.queue: list[int] = []
         self.results: list = []
-        self.fail, self.gate = fail, gate
+        self.fail, self.gate, self.busy, self.fail_on_loop = fail, gate, busy, fail_on_loop
         self.threads: set[str] = set()
+        self.loop_threads: set[str] = set()
         self.waited = 0  # ticks that came while its batch was in flight
+        self.turns: list[int] = []  # the loop's turn each batch was muxed in
 
     def take_batch(self):
+        self.loop_threads.add(threading.current_thread().name)
+        self.turns.append(Turns.count)
+        if self.busy:
+            time.sleep(self.busy)  # what muxing costs the loop, which it holds meanwhile
+        if self.fail_on_loop:
+            raise ValueError("invalid data found when processing input")
         batch, self.queue = self.queue, []
         return self.mux, (batch,)
 
@@ -52,6 +65,48 @@ class Writer:
     def waiting(self):
         assert self.in_flight is not None
         self.waited += 1
+
+
+class Turns:
+    """Counts the loop's turns while :meth:`run` runs (a task that only yields)."""
+
+    count = 0
+
+    @classmethod
+    async def run(cls) -> None:
+        while True:
+            cls.count += 1
+            await asyncio.sleep(0)
+
+
+def test_muxing_runs_on_the_loop_in_turns_that_let_forwarding_run_between_them():
+    """Writers whose muxing holds the loop 0.7 ms each are muxed a turn of the loop
+    (about TURN = 1 ms) at a time, not all in one; each then finishes in the pool."""
+    async def scenario(pool):
+        counting = asyncio.ensure_future(Turns.run())
+        writers = await first_outcomes(pool, [Writer(busy=0.0007) for _ in range(12)])
+        counting.cancel()
+        return writers
+
+    assert batches.TURN == 0.001
+    with CountingPool() as pool:
+        writers = asyncio.run(scenario(pool))
+    first = [w.turns[0] for w in writers]
+    per_turn = {turn: first.count(turn) for turn in first}
+    assert max(per_turn.values()) <= 2 and len(per_turn) >= 6, per_turn
+    assert first == sorted(first), "in the order they were added"
+    assert all(w.results[0] == (True, 1) for w in writers)
+    main = threading.main_thread().name
+    assert all(w.loop_threads == {main} and main not in w.threads for w in writers)
+
+
+def test_a_writer_whose_muxing_fails_on_the_loop_hears_it_and_the_others_go_on():
+    with CountingPool() as pool:
+        good, bad, other = asyncio.run(first_outcomes(
+            pool, [Writer(), Writer(fail_on_loop=True), Writer()]))
+    assert bad.results[0] == (False, "invalid data found when processing input")
+    assert not bad.threads and bad.in_flight is None, "nothing of it went to the pool"
+    assert good.results[0] == other.results[0] == (True, 1)
 
 
 def test_every_writer_is_muxed_at_each_tick_in_one_job_and_hears_its_own_outcome():
@@ -112,11 +167,10 @@ def test_a_writer_still_muxing_is_skipped_and_never_muxed_twice_at_once():
     assert sum(v for _, v in quick.results) == 4
 
 
-async def first_outcomes(pool, count: int) -> list[Writer]:
-    """``count`` writers with one frame queued each, on one clock, once each has heard
-    of its first batch."""
+async def first_outcomes(pool, writers: list[Writer]) -> list[Writer]:
+    """``writers`` with one frame queued each, on one clock, once each has heard of its
+    first batch."""
     clock = MuxClock(pool, TICK)
-    writers = [Writer() for _ in range(count)]
     for w in writers:
         w.queue.append(1)
         clock.add(w)
@@ -129,7 +183,7 @@ async def first_outcomes(pool, count: int) -> list[Writer]:
 
 def test_many_writers_are_shared_between_the_pools_threads():
     with CountingPool() as pool:
-        writers = asyncio.run(first_outcomes(pool, JOBS_PER_CALL + 3))
+        writers = asyncio.run(first_outcomes(pool, [Writer() for _ in range(JOBS_PER_CALL + 3)]))
         assert pool.jobs >= 2
     assert all(w.results[0] == (True, 1) for w in writers)
 
@@ -137,7 +191,7 @@ def test_many_writers_are_shared_between_the_pools_threads():
 def test_a_pool_shut_down_fails_each_writer():
     pool = ThreadPoolExecutor(1)
     pool.shutdown()
-    writers = asyncio.run(first_outcomes(pool, 2))
+    writers = asyncio.run(first_outcomes(pool, [Writer(), Writer()]))
     assert all(not w.results[0][0] and "shutdown" in w.results[0][1] for w in writers)
     assert all(w.in_flight is None for w in writers)
 
