@@ -127,6 +127,8 @@ class TrackWriter:
         send read back, or for a file not yet open, all of it (opening writes its header
         and, for H.264, opens an encoder for its codec data)."""
         batch = self._take_queued()
+        if isinstance(self.error, RecordingFailed):  # the file cannot be written (the
+            return _nothing, ()  # disk refused what is held): nothing more is muxed
         if self.file.opened:
             self._write(batch, False)
             return self._spill, (False,)
@@ -248,6 +250,10 @@ class TrackWriter:
         """The file's entry in the recording's manifest (after :meth:`finish`)."""
         return {**spool_entry(self), "kind": self.kind, "codecs": [self.assembler.codec_name],
                 "participantId": self.source.publisher_id}
+
+
+def _nothing() -> bytes:
+    return b""
 
 
 def spool_entry(writer) -> dict:

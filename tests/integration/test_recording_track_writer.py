@@ -319,10 +319,11 @@ def test_a_stop_while_a_batch_is_muxed_still_closes_and_uploads_the_file(tmp_pat
 def test_a_file_the_node_cannot_write_fails_that_file_keeps_its_spool_and_sends_nothing_more(
         tmp_path, monkeypatch):
     """A real write error (the file size limit: EFBIG, as a full disk gives ENOSPC) in
-    the clock's batch fails the file as ``recording_failed``; the upload is aborted and
-    the spool stays."""
+    the clock's batch fails the file as ``recording_failed``; nothing more is muxed (what
+    the disk refused is not added to in memory), the upload is aborted and the spool
+    stays."""
     bucket, spool, uploader = quick_writers(tmp_path, monkeypatch)
-    frames = list(rtp_frames("vp8", 3))
+    frames = list(rtp_frames("vp8", 6))
     limit = resource.getrlimit(resource.RLIMIT_FSIZE)
     previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
 
@@ -335,23 +336,32 @@ def test_a_file_the_node_cannot_write_fails_that_file_keeps_its_spool_and_sends_
             await asyncio.sleep(0.01)
         written = writer.file._spool.size
         resource.setrlimit(resource.RLIMIT_FSIZE, (written + 1024, limit[1]))
+        rest = frames[30:]
         try:
-            for i, (timestamp, packets, keyframe) in enumerate(frames[30:]):
+            while writer.error is None:  # frames come until the disk refuses
+                for timestamp, packets, keyframe in rest[:10]:
+                    writer.on_frame((timestamp, packets, keyframe, time.time()))
+                del rest[:10]
+                await asyncio.sleep(0.06)
+            held, muxed = sum(map(len, writer.file._spool._held)), writer.file.frames
+            for i, (timestamp, packets, keyframe) in enumerate(rest):  # and go on coming
                 writer.on_frame((timestamp, packets, keyframe, time.time()))
                 if i % 10 == 0:
                     await asyncio.sleep(0.06)
-            while writer.error is None:
-                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            after = (sum(map(len, writer.file._spool._held)), writer.file.frames)
         finally:
             resource.setrlimit(resource.RLIMIT_FSIZE, limit)
         await writer.finish()
         pool.shutdown()
-        return writer
+        return writer, len(rest), (held, muxed), after
 
     try:
-        writer = asyncio.run(scenario())
+        writer, came_after, at_failure, after = asyncio.run(scenario())
     finally:
         signal.signal(signal.SIGXFSZ, previous)
+    assert came_after >= 60 and at_failure[0] > 0
+    assert after == at_failure, "nothing more muxed into memory once the file failed"
     assert writer.stored is None and writer.error.reason == "recording_failed"
     assert "File too large" in writer.error.message
     assert (spool / writer.name.replace("/", "_")).exists(), "the spool stays"
