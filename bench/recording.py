@@ -16,12 +16,14 @@ A recording window opens once every track's file is open (so it measures a recor
 under way; what opening a file costs is printed apart) and closes before the stop.
 The recording's own CPU is the direct figure against the target: its threads' CPU time
 (the recording and upload pools, ``pthread_getcpuclockid``) plus its time on the loop
-(each frame's tap, the writers' clock's ticks, turns (the muxing) and hand-backs, and
-the steps of the tasks that send parts, timed with ``perf_counter`` around each: the loop never blocks in
-them, so their time there is CPU time; the timing's own cost is in it too). A writer's
-tap is its queue's ``list.append``, called by the track with a tuple it makes once for
-all its taps (the payloads and ``time.time()``); the timed tap makes that tuple again
-inside its timed span as its stand-in. Each recording window's process CPU against the
+(the writers' clock's ticks, turns (the muxing) and hand-backs, and the steps of the
+tasks that send parts, timed with ``perf_counter`` around each: the loop never blocks in
+them, so their time there is CPU time; the timing's own cost is in it too; and each
+frame's tap). A tap is the writer's queue's C ``list.append``, called by the track with a
+tuple it makes once for all its taps (the payloads and ``time.time()``): timing each
+would cost the loop several times what it times. So the frames are counted as the writers take
+them from their queues, and after each window the track's steps for that many taps are
+run in a row and timed (``tap_seconds``). Each recording window's process CPU against the
 forwarding windows either side of it is printed too, as a cross-check: forwarding alone
 varies by +-15 % from one 15 s window to the next on this machine, so that difference is
 noisy, and only the mean of many windows says much (``docs/media-node.md``, Measured).
@@ -102,32 +104,26 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
 
 
 class LoopTime:
-    """Seconds the recording's code ran on the loop: each frame's tap (the queue's
-    ``list.append``, with a stand-in for the tuple the track makes for it), the clock's
-    ticks and turns (where each writer's batch is muxed) and its hand-backs (each
-    writer's ``muxed``), and every step of the tasks that send full parts."""
+    """Seconds the recording's code ran on the loop: the clock's ticks and turns (where
+    each writer's batch is muxed) and its hand-backs (each writer's ``muxed``), and every
+    step of the tasks that send full parts, each timed; and the frames the writers took
+    from their queues, whose taps :func:`tap_seconds` costs (a tap is the queue's C
+    ``list.append``: timing each one would cost the loop several times what it times)."""
 
     seconds = 0.0
+    frames = 0  # frames taken from the writers' queues
     depth = 0  # timed calls under way
     longest = 0.0  # the longest of the clock's calls (a tick, a turn, a hand-back)
 
     @classmethod
     def install(cls) -> None:
-        start = TrackWriter.start
+        take = TrackWriter._take_queued
 
-        def timed_start(writer):
-            append = writer.on_frame  # the tap: the writer's queue's list.append
-
-            def tap(frame):
-                t0 = time.perf_counter()
-                # what the track does once a frame for all its taps, made again here as
-                # its stand-in: the frame's tuple and its time.time()
-                (frame[0], frame[1], frame[2], time.time())
-                append(frame)
-                cls.seconds += time.perf_counter() - t0
-            writer.on_frame = tap
-            start(writer)
-        TrackWriter.start = timed_start
+        def counted(writer):
+            batch = take(writer)
+            cls.frames += len(batch)
+            return batch
+        TrackWriter._take_queued = counted
         MuxClock._tick = cls.wrap(MuxClock._tick)
         MuxClock._turn = cls.wrap(MuxClock._turn)
         MuxClock._settled = cls.wrap(MuxClock._settled)
@@ -170,18 +166,45 @@ class LoopTime:
                 value, error = None, exc
 
 
+class Tap:
+    """A writer as the track sees it: ``on_frame`` is its queue's ``list.append``."""
+
+    def __init__(self) -> None:
+        self.queue: list = []
+        self.on_frame = self.queue.append
+
+
+def tap_seconds(frames: int) -> float:
+    """What ``frames`` taps cost the loop: the steps the track takes for them (in
+    ``PublishedTrack.on_rtp_frame``: the frame's tuple with its ``time.time()``, then each
+    tap's ``on_frame``) for one tap, run ``frames`` times in a row, the loop's own
+    overhead included. Warm in the cache, so a floor: what it misses is in the process
+    difference."""
+    taps, packets = {Tap()}, [(1, 0x80, bytes(1200))]
+    t0 = time.perf_counter()
+    for timestamp in range(frames):
+        if taps:
+            frame = (timestamp, packets, False, time.time())
+            for tap in taps:
+                tap.on_frame(frame)
+    return time.perf_counter() - t0
+
+
 async def window(seconds: float) -> dict:
     """This process's CPU-s/s over ``seconds``, each thread group's, and the recording's
     on the loop."""
     start, used, threads, loop = time.monotonic(), process_cpu(), thread_cpu(), LoopTime.seconds
-    LoopTime.longest = 0.0
+    LoopTime.longest, frames = 0.0, LoopTime.frames
     await asyncio.sleep(seconds)
     after, elapsed = thread_cpu(), time.monotonic() - start
+    used, loop = process_cpu() - used, LoopTime.seconds - loop
+    frames = LoopTime.frames - frames
+    taps = tap_seconds(frames)  # after the window's process CPU was read
     groups = dict.fromkeys(THREAD_GROUPS, 0.0)
     for ident, (group, cpu) in after.items():
         groups[group] += cpu - threads.get(ident, (group, 0.0))[1]
-    return {"process": (process_cpu() - used) / elapsed,
-            "loop": (LoopTime.seconds - loop) / elapsed, "longest": LoopTime.longest,
+    return {"process": used / elapsed, "loop": (loop + taps) / elapsed, "taps": taps / elapsed,
+            "frames": frames / elapsed, "longest": LoopTime.longest,
             **{group: cpu / elapsed for group, cpu in groups.items()}}
 
 
@@ -422,6 +445,8 @@ def print_cpu(windows: list[tuple[str, dict]], seconds: float) -> None:
     loop = [w["loop"] for kind, w in windows if kind == "recording"]
     muxing = [w["recording"] for kind, w in windows if kind == "recording"]
     uploads = [w["upload"] for kind, w in windows if kind == "recording"]
+    taps = [w["taps"] for kind, w in windows if kind == "recording"]
+    frames = [w["frames"] for kind, w in windows if kind == "recording"]
     print(f"node's process CPU, forwarding alone: {base:.3f} CPU-s/s, mean of "
           f"{len(forwarding)} windows of {seconds:g} s ({min(forwarding):.3f}-"
           f"{max(forwarding):.3f})")
@@ -431,7 +456,9 @@ def print_cpu(windows: list[tuple[str, dict]], seconds: float) -> None:
           f"{statistics.mean(own) / base * 100:.1f} % of forwarding, target <= 5 % (its "
           f"threads: {statistics.mean(muxing) * 1e3:.2f} ms/s writing and reading the spool, "
           f"{statistics.mean(uploads) * 1e3:.2f} ms/s uploading; and "
-          f"{statistics.mean(loop) * 1e3:.2f} ms/s on the loop, muxing included; per window: "
+          f"{statistics.mean(loop) * 1e3:.2f} ms/s on the loop, muxing included, of which "
+          f"{statistics.mean(taps) * 1e3:.3f} ms/s the taps of "
+          f"{statistics.mean(frames):.0f} frames/s; per window: "
           f"{', '.join(f'{o / base * 100:.1f}' for o in own)} %)")
     print(f"cross-check, process CPU difference:  {statistics.mean(costs):+.4f} CPU-s/s = "
           f"{statistics.mean(costs) / base * 100:+.1f} % of forwarding, median "
