@@ -26,7 +26,7 @@ from typing import Any, Callable, Protocol
 logger = logging.getLogger(__name__)
 JOBS_PER_CALL = 16  # writers served by one pool job at most (the pool's threads share more)
 TURN = 0.001  # seconds of muxing on the loop before forwarding gets a turn (one writer's
-# batch at least: about 0.3 ms for 2 s of a 0.85 Mbps camera)
+# batch at least: its 2 s of frames)
 
 
 class ClockedWriter(Protocol):
