@@ -64,8 +64,11 @@ def test_rooms_tokens_events_and_replay(cli, client):
         e["type"] for e in stored]
     assert "ParticipantJoined" in cli("events", room["id"]).stdout
 
+    # faulthandler: a follower that does not exit on SIGINT is aborted with its threads'
+    # stacks on stderr, for the failure to show where it hung (seen twice in CI)
     follow = subprocess.Popen([str(DROPON), "events", room["id"], "--follow", "--after", "0",
-                               "--json"], env=cli.env, stdout=subprocess.PIPE, text=True)
+                               "--json"], env={**cli.env, "PYTHONFAULTHANDLER": "1"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = json.loads(follow.stdout.readline())
         assert first["type"] == "PARTICIPANT_JOINED" and first["seq"] > 0
@@ -75,8 +78,15 @@ def test_rooms_tokens_events_and_replay(cli, client):
         assert line["data"]["participantId"] == joined.participant_id
     finally:
         follow.send_signal(signal.SIGINT)
-        assert follow.wait(TIMEOUT) == 0
+        try:
+            exited = follow.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            follow.send_signal(signal.SIGABRT)
+            _, stacks = follow.communicate(timeout=TIMEOUT)
+            pytest.fail(f"events --follow did not exit on SIGINT; its stacks:\n{stacks[-6000:]}")
+        assert exited == 0, follow.stderr.read()
         follow.stdout.close()
+        follow.stderr.close()
 
     assert as_json(cli("replay", room["id"], "--version", "1", "--json"))["version"] == 1
     assert "participants" in cli("replay", room["id"], "--at", "2100-01-01T00:00:00Z").stdout
